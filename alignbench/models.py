@@ -1,0 +1,69 @@
+"""Tokenizer and base model (optionally quantized) for a model config, from a local folder, the hub or a tiny build."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alignbench.schema import DType, ModelConfig, QuantConfig
+from alignbench.tiny import tiny_model_path
+
+
+def model_location(cfg: ModelConfig, cache_dir: str) -> str:
+    """A local folder or a hub id: what `from_pretrained` is given."""
+    if cfg.path:
+        return str(Path(cfg.path).expanduser())
+    if cfg.tiny is not None:
+        return str(tiny_model_path(cfg.tiny, cfg.name, cache_dir))
+    return cfg.hub_id
+
+
+def torch_dtype(dtype: DType):
+    import torch
+
+    return "auto" if dtype is DType.auto else getattr(torch, dtype.value)
+
+
+def quantization_config(cfg: QuantConfig):
+    if cfg.bits is None:
+        return None
+    from transformers import BitsAndBytesConfig
+
+    if cfg.bits == 4:
+        return BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type=cfg.quant_type,
+            bnb_4bit_compute_dtype=torch_dtype(cfg.compute_dtype),
+            bnb_4bit_use_double_quant=cfg.double_quant,
+        )
+    return BitsAndBytesConfig(load_in_8bit=True)
+
+
+def load_tokenizer(cfg: ModelConfig, location: str):
+    """The base tokenizer with the study's chat template for this model (the paper's, not the hub's)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(location, revision=_revision(cfg))
+    tokenizer.chat_template = cfg.chat_template
+    if tokenizer.pad_token is None:  # LLaMA and Mistral ship none; padding is masked out anyway
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_base_model(cfg: ModelConfig, quant: QuantConfig, location: str):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(
+        location,
+        revision=_revision(cfg),
+        dtype=torch_dtype(cfg.dtype),
+        quantization_config=quantization_config(quant),
+        device_map={"": 0} if torch.cuda.is_available() else None,
+        attn_implementation="sdpa",
+    )
+    model.config.use_cache = False  # the KV cache only costs memory during training
+    return model
+
+
+def _revision(cfg: ModelConfig):
+    return None if cfg.path or cfg.tiny is not None else cfg.revision

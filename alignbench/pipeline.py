@@ -1,0 +1,210 @@
+"""One job, top to bottom: validate -> data -> tokenizer and base model -> adapter -> method's trainer -> train
+-> save adapter -> evaluate base and trained -> record.json (mirrored to the tracker)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from alignbench.data import load_preference_data
+from alignbench.methods import METHODS, TrainerInputs
+from alignbench.models import load_base_model, load_tokenizer, model_location
+from alignbench.preference import generate_replies, preference_metrics, score_replies
+from alignbench.record import library_versions, run_key, without_secrets, write_json_atomic
+from alignbench.schema import Config
+from alignbench.tracking import start_tracker
+from alignbench.validate import resolve_precision, validate
+
+log = logging.getLogger(__name__)
+
+
+def run(config: DictConfig, run_dir: Path, choices: dict[str, str]) -> dict[str, Any]:
+    """Train and evaluate one configuration; the record is written whether the run completes or fails."""
+    resolved = OmegaConf.to_container(config, resolve=True, enum_to_str=True)
+    cfg: Config = OmegaConf.to_object(config)
+    record: dict[str, Any] = {
+        "run_key": run_key(resolved),
+        "status": "failed",
+        "choices": choices,
+        "run_dir": str(run_dir),
+        "model_path": None,
+        "adapter_path": None,
+        "metrics": {},
+        "timings": {},
+        "started_at": _now(),
+        "config": without_secrets(resolved),
+        "versions": library_versions(),
+    }
+    metrics, timed = record["metrics"], _timer(record["timings"])
+    tracker = None
+    try:
+        import torch
+
+        cuda = torch.cuda.is_available()
+        bf16 = cuda and torch.cuda.is_bf16_supported()
+        with timed("validate_s"):
+            validate(cfg, cuda, bf16)
+        precision = resolve_precision(cfg.train.precision, cuda, bf16)
+        record["precision"] = precision.value
+        _quiet_libraries()
+        tracker = start_tracker(cfg.logger, run_dir, _run_name(choices, cfg.seed), record["config"], _tags(choices))
+
+        with timed("data_s"):
+            n_train = cfg.dataset.train_samples or cfg.method.max_steps * cfg.method.batch_size * cfg.method.grad_accum
+            data = load_preference_data(cfg.dataset, n_train, cfg.seed)
+        metrics.update({f"data/{k}": v for k, v in data.stats.items()})
+        record["data_source"] = data.source
+
+        with timed("load_model_s"):
+            record["model_path"] = location = model_location(cfg.model, cfg.paths.cache_dir)
+            tokenizer = load_tokenizer(cfg.model, location)
+            model = load_base_model(cfg.model, cfg.quant, location)
+
+        trainer = METHODS[cfg.method.name](
+            TrainerInputs(
+                cfg=cfg,
+                model=model,
+                tokenizer=tokenizer,
+                pairs=data.train,
+                peft_config=_lora_config(cfg),
+                output_dir=run_dir / "trainer",
+                precision=precision,
+                report_to=tracker.report_to,
+                pin_memory=cuda,
+            )
+        )
+        with timed("train_s"):
+            result = trainer.train()
+        metrics.update(_train_metrics(trainer.state.log_history, result))
+
+        record["adapter_path"] = adapter_dir = str(run_dir / "adapter")
+        trainer.save_model(adapter_dir)  # PEFT weights (safetensors) + tokenizer with its chat template
+
+        with timed("evaluate_s"):
+            policy = trainer.model.eval()
+            metrics.update(_evaluate(policy, tokenizer, data.test, cfg))
+            _write_generations(policy, tokenizer, data.test[: cfg.eval.generations], cfg, run_dir)
+        record["status"] = "completed"
+        return record
+    except Exception as err:
+        record["error"] = f"{type(err).__name__}: {err}"
+        raise
+    finally:
+        record["finished_at"] = _now()
+        write_json_atomic(run_dir / "record.json", record)
+        if tracker is not None:
+            tracker.finish(metrics, failed=record["status"] != "completed")
+        _print_summary(record, tracker.note if tracker else None)
+
+
+def _lora_config(cfg: Config):
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=cfg.adapter.r,
+        lora_alpha=cfg.adapter.alpha,
+        lora_dropout=cfg.adapter.dropout,
+        target_modules=list(cfg.adapter.target_modules),
+        bias=cfg.adapter.bias,
+        task_type="CAUSAL_LM",
+    )
+
+
+def _evaluate(policy, tokenizer, pairs, cfg: Config) -> dict[str, float]:
+    """Held-out preference metrics of the trained model and of its base (the same weights, adapter off)."""
+    args = (tokenizer, pairs, cfg.method.max_length, cfg.eval.batch_size)
+    trained = score_replies(policy, *args)
+    with policy.disable_adapter():
+        base = score_replies(policy, *args)
+    metrics = {f"eval/pref/{k}": v for k, v in preference_metrics(trained, base).items()}
+    metrics.update({f"baseline/pref/{k}": v for k, v in preference_metrics(base).items()})
+    metrics["eval/pref/pairs"] = len(pairs)
+    return metrics
+
+
+def _write_generations(policy, tokenizer, pairs, cfg: Config, run_dir: Path) -> None:
+    prompts = [pair.prompt for pair in pairs]
+    trained = generate_replies(policy, tokenizer, prompts, cfg.eval.max_new_tokens)
+    with policy.disable_adapter():
+        base = generate_replies(policy, tokenizer, prompts, cfg.eval.max_new_tokens)
+    with (run_dir / "generations.jsonl").open("w") as f:
+        for pair, base_reply, trained_reply in zip(pairs, base, trained):
+            row = {"prompt": pair.prompt, "chosen": pair.chosen, "base": base_reply, "trained": trained_reply}
+            f.write(json.dumps(row) + "\n")
+
+
+def _train_metrics(log_history: list[dict], result) -> dict[str, float]:
+    losses = [entry for entry in log_history if "loss" in entry]
+    metrics = {"train/loss": result.training_loss, "train/steps": result.global_step}
+    if losses:
+        metrics["train/loss_first"] = losses[0]["loss"]
+        # The last logged window, with everything the method logs (e.g. DPO's rewards/accuracies).
+        metrics.update({f"train/{k}": v for k, v in losses[-1].items() if k not in ("step", "epoch", "loss")})
+        metrics["train/loss_last"] = losses[-1]["loss"]
+    metrics.update({f"train/{k}": v for k, v in result.metrics.items() if k.startswith("train_")})
+    return metrics
+
+
+def _quiet_libraries() -> None:
+    """Keep the console for the training progress bar and the summary."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # 8-bit logs a cast message on every matmul
+
+
+def _run_name(choices: dict[str, str], seed: int) -> str:
+    return "-".join(choices[g] for g in ("model", "dataset", "method", "quant") if g in choices) + f"-s{seed}"
+
+
+def _tags(choices: dict[str, str]) -> list[str]:
+    return [f"{group}:{option}" for group, option in choices.items()]
+
+
+@contextmanager
+def _timer_block(timings: dict[str, float], key: str):
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[key] = round(time.perf_counter() - start, 3)
+
+
+def _timer(timings: dict[str, float]):
+    return lambda key: _timer_block(timings, key)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _print_summary(record: dict[str, Any], tracker_note: str | None) -> None:
+    m, c = record["metrics"], record["config"]
+    lines = [f"alignbench {record['status']}: {_run_name(record['choices'], c['seed'])}  (run_key {record['run_key']})"]
+    lines.append(f"  run dir      {record['run_dir']}")
+    if "train/loss_first" in m:
+        lines.append(
+            f"  train        {m['train/steps']} steps in {record['timings']['train_s']:.0f} s, "
+            f"loss {m['train/loss_first']:.3f} -> {m['train/loss_last']:.3f}"
+        )
+    if "eval/pref/accuracy" in m:
+        lines.append(
+            f"  held-out preference accuracy ({m['eval/pref/pairs']} pairs): "
+            f"base {m['baseline/pref/accuracy']:.3f} -> trained {m['eval/pref/accuracy']:.3f}"
+        )
+        lines.append(
+            f"  length-normalised log-prob margin: base {m['baseline/pref/margin']:+.3f} -> "
+            f"trained {m['eval/pref/margin']:+.3f}; implicit-reward accuracy {m['eval/pref/reward_accuracy']:.3f}"
+        )
+    if record.get("error"):
+        lines.append(f"  error        {record['error']}")
+    if tracker_note:
+        lines.append(f"  {tracker_note}")
+    print("\n".join(lines), flush=True)

@@ -1,0 +1,186 @@
+"""Typed schemas for every config group: an unknown key or a wrong type fails when Hydra composes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Dict, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+class Preference(str, Enum):
+    harmless = "harmless"
+    helpful = "helpful"
+
+
+class DType(str, Enum):
+    auto = "auto"
+    float32 = "float32"
+    bfloat16 = "bfloat16"
+    float16 = "float16"
+
+
+class Precision(str, Enum):
+    auto = "auto"  # bf16 on GPUs that have it, fp16 on older GPUs, fp32 on CPU
+    bf16 = "bf16"
+    fp16 = "fp16"
+    fp32 = "fp32"
+
+
+@dataclass
+class TinySpec:
+    """A random-init architecture built locally, so the whole stack runs without a model hub."""
+
+    arch: str = "llama"  # llama | mistral
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 4
+    num_kv_heads: int = 2
+    intermediate_size: int = 256
+    vocab_size: int = 1024
+    max_position_embeddings: int = 512
+    seed: int = 0
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING
+    hub_id: Optional[str] = None  # what the weights are (with revision); part of the run key
+    revision: Optional[str] = None
+    path: Optional[str] = None  # where to load them from instead of the hub; not part of the run key
+    tiny: Optional[TinySpec] = None
+    kind: str = MISSING  # pretrained | instruct
+    dtype: DType = DType.bfloat16
+    chat_template: str = MISSING
+    lora_targets: Dict[str, List[str]] = field(default_factory=dict)
+
+
+@dataclass
+class DatasetConfig:
+    name: str = MISSING  # selects the raw-row parser
+    hub_id: str = MISSING
+    revision: Optional[str] = None
+    data_dir: Optional[str] = None
+    preference: Preference = Preference.harmless
+    path: Optional[str] = None  # local raw files (file or folder) instead of the hub
+    sample: bool = False  # the bundled miniature instead of the hub
+    train_samples: Optional[int] = None  # null: exactly what training consumes (max_steps x batch_size)
+    eval_samples: int = 200
+    max_bad_fraction: float = 0.05
+
+
+@dataclass
+class LoraPreset:
+    r: int = MISSING
+    alpha: int = MISSING
+    dropout: float = MISSING
+    targets: str = MISSING  # a key of model.lora_targets
+
+
+@dataclass
+class MethodConfig:
+    name: str = MISSING
+    learning_rate: float = MISSING
+    batch_size: int = MISSING
+    grad_accum: int = 1
+    max_grad_norm: float = MISSING
+    weight_decay: float = MISSING
+    optimizer: str = MISSING
+    scheduler: str = MISSING
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    warmup_steps: int = 0
+    max_steps: int = MISSING
+    max_length: int = MISSING
+    lora: LoraPreset = field(default_factory=LoraPreset)
+
+
+@dataclass
+class SFTMethodConfig(MethodConfig):
+    pass
+
+
+@dataclass
+class DPOMethodConfig(MethodConfig):
+    beta: float = 0.1
+    loss_type: List[str] = field(default_factory=lambda: ["sigmoid"])
+    precompute_ref_log_probs: bool = True
+
+
+@dataclass
+class AdapterConfig:
+    name: str = MISSING
+    r: int = MISSING
+    alpha: int = MISSING
+    dropout: float = MISSING
+    target_modules: List[str] = MISSING
+    bias: str = "none"
+
+
+@dataclass
+class QuantConfig:
+    name: str = MISSING
+    bits: Optional[int] = None  # null (full precision) | 4 | 8
+    quant_type: str = "nf4"
+    compute_dtype: DType = DType.bfloat16
+    double_quant: bool = False
+
+
+@dataclass
+class LoggerConfig:
+    name: str = MISSING  # wandb | none
+    project: str = "alignbench"
+    entity: Optional[str] = None
+    mode: str = "auto"  # auto: online with credentials, else offline | online | offline | disabled
+    tags: List[str] = field(default_factory=list)
+
+
+@dataclass
+class TrainConfig:
+    precision: Precision = Precision.auto
+    gradient_checkpointing: bool = False  # on only when memory needs it: it costs ~3x step time on small models
+    logging_steps: int = 10
+
+
+@dataclass
+class EvalConfig:
+    batch_size: int = 16
+    generations: int = 4  # sample completions written to generations.jsonl
+    max_new_tokens: int = 48
+
+
+@dataclass
+class PathsConfig:
+    cache_dir: str = MISSING
+
+
+@dataclass
+class Config:
+    model: ModelConfig = MISSING
+    dataset: DatasetConfig = MISSING
+    method: MethodConfig = MISSING
+    adapter: AdapterConfig = MISSING
+    quant: QuantConfig = MISSING
+    logger: LoggerConfig = MISSING
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    seed: int = 0
+
+
+def register_configs() -> None:
+    """Store the schemas so that conf/ files extend them (called before Hydra composes)."""
+    cs = ConfigStore.instance()
+    cs.store(name="schema", node=Config)
+    for group, node in [
+        ("model", ModelConfig),
+        ("dataset", DatasetConfig),
+        ("adapter", AdapterConfig),
+        ("quant", QuantConfig),
+        ("logger", LoggerConfig),
+    ]:
+        cs.store(group=group, name=f"{group}_schema", node=node)
+    cs.store(group="method", name="sft_schema", node=SFTMethodConfig)
+    cs.store(group="method", name="dpo_schema", node=DPOMethodConfig)

@@ -1,0 +1,69 @@
+"""Experiment trackers by name (W&B or none). record.json is always the primary copy; trackers mirror it."""
+
+from __future__ import annotations
+
+import netrc
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from alignbench.schema import LoggerConfig
+
+
+@dataclass
+class Tracker:
+    report_to: list[str]  # what TRL's report_to should say
+    run: Any = None
+    note: str | None = None  # one line for the user, e.g. how to upload an offline run
+
+    def finish(self, summary: dict[str, Any], failed: bool) -> None:
+        if self.run is None:
+            return
+        self.run.summary.update(summary)
+        self.run.finish(exit_code=1 if failed else 0)  # a failed run shows as failed, not finished
+
+
+def _no_tracker(cfg: LoggerConfig, run_dir: Path, name: str, config: dict, tags: list[str]) -> Tracker:
+    return Tracker(report_to=["none"])
+
+
+def _wandb_tracker(cfg: LoggerConfig, run_dir: Path, name: str, config: dict, tags: list[str]) -> Tracker:
+    import wandb
+
+    mode = cfg.mode
+    if mode == "auto":
+        mode = os.environ.get("WANDB_MODE") or ("online" if _has_wandb_credentials() else "offline")
+    if mode == "disabled":
+        return Tracker(report_to=["none"])
+    run = wandb.init(
+        project=cfg.project,
+        entity=cfg.entity,
+        name=name,
+        tags=list(cfg.tags) + tags,
+        config=config,
+        dir=str(run_dir),
+        mode=mode,
+        reinit="finish_previous",  # several jobs of one multirun share this process
+        settings=wandb.Settings(quiet=True),
+    )
+    note = None
+    if mode == "offline":
+        note = f"W&B ran offline (no credentials); upload it with: wandb sync {Path(run.dir).parent}"
+    return Tracker(report_to=["wandb"], run=run, note=note)
+
+
+def _has_wandb_credentials() -> bool:
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        return netrc.netrc().authenticators("api.wandb.ai") is not None
+    except (FileNotFoundError, netrc.NetrcParseError):
+        return False
+
+
+TRACKERS: dict[str, Callable[..., Tracker]] = {"wandb": _wandb_tracker, "none": _no_tracker}
+
+
+def start_tracker(cfg: LoggerConfig, run_dir: Path, name: str, config: dict, tags: list[str]) -> Tracker:
+    return TRACKERS[cfg.name](cfg, run_dir, name, config, tags)
