@@ -3,26 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 
-class Preference(str, Enum):
+class Preference(StrEnum):
     harmless = "harmless"
     helpful = "helpful"
 
 
-class DType(str, Enum):
+class DType(StrEnum):
     auto = "auto"
     float32 = "float32"
     bfloat16 = "bfloat16"
     float16 = "float16"
 
 
-class Precision(str, Enum):
+class Precision(StrEnum):
     auto = "auto"  # bf16 on GPUs that have it, fp16 on older GPUs, fp32 on CPU
     bf16 = "bf16"
     fp16 = "fp16"
