@@ -21,17 +21,20 @@ GROUPS = ("model", "dataset", "method", "adapter", "quant", "logger")
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def _job(cfg: DictConfig) -> dict | None:
-    from alignbench.pipeline import run  # heavy imports only once a job really runs
+    from alignbench.data import DataError  # heavy imports only once a job really runs
+    from alignbench.pipeline import run
+    from alignbench.validate import ConfigError
 
     hydra_cfg = HydraConfig.get()
     choices = {group: hydra_cfg.runtime.choices[group] for group in GROUPS}
     try:
         return run(cfg, Path(hydra_cfg.runtime.output_dir), choices)
-    except Exception:
+    except Exception as err:
         if hydra_cfg.mode != RunMode.MULTIRUN:
             raise
         # Hydra's sweeper would stop at a re-raised error and skip the sweep summary: the record says why.
-        log.exception("run failed")
+        # A traceback helps only for errors that are not the user's input.
+        log.error("run failed; see its record.json", exc_info=not isinstance(err, (ConfigError, DataError)))
         return None
 
 

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
-
-
-class SweepFailed(RuntimeError):
-    """At least one run of the multirun failed; each failure is listed with its reason."""
 
 
 class SweepSummary(Callback):
@@ -21,7 +18,10 @@ class SweepSummary(Callback):
         failed = [r for r in records if r["status"] != "completed"]
         print(f"\nsweep {sweep_dir}: {len(records)} runs, {len(records) - len(failed)} completed, {len(failed)} failed")
         for r in failed:
-            reason = (r.get("error") or "no error recorded").splitlines()
-            print(f"  FAILED {Path(r['run_dir']).name}: {' '.join(reason)[:400]}")
+            reason = " ".join((r.get("error") or "no error recorded").split())
+            print(f"  FAILED {Path(r['run_dir']).name}: {reason[:300]}")
         if failed:
-            raise SweepFailed(f"{len(failed)} of {len(records)} runs failed (see above and their record.json)")
+            sys.stdout.flush()
+            # Hydra turns a callback's exception into a warning (exit 0); SystemExit is not an Exception, so it
+            # is how the sweep's exit code says that runs failed. Nothing in Hydra runs after this callback.
+            raise SystemExit(1)

@@ -1,0 +1,28 @@
+# alignbench: `make help` lists the targets.
+PY ?= .venv/bin/python
+
+.PHONY: help install run test test-fast lint clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install:  ## create .venv with the pinned stack (torch first: the CPU wheel, not a CUDA build)
+	python3 -m venv .venv
+	.venv/bin/pip install --quiet --upgrade pip
+	.venv/bin/pip install --quiet torch==2.13.0
+	.venv/bin/pip install --quiet -e '.[dev]'
+
+run:  ## the embedded default: DPO + LoRA on a tiny local model, bundled data, CPU
+	$(PY) -m alignbench
+
+test:  ## every test, on CPU, offline
+	$(PY) -m pytest
+
+test-fast:  ## the tests that take seconds (no training, no subprocesses)
+	$(PY) -m pytest -m "not slow"
+
+lint:  ## ruff
+	$(PY) -m ruff check alignbench tests scripts
+
+clean:  ## remove run outputs (runs/, multirun/)
+	rm -rf runs multirun outputs
