@@ -72,4 +72,5 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
         json.dump(data, f, indent=2, sort_keys=False, default=str)
         f.flush()
         os.fsync(f.fileno())
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; records are meant to be read by reports and teammates
     os.replace(tmp, path)
