@@ -42,27 +42,27 @@ def run(config: DictConfig, run_dir: Path, choices: dict[str, str]) -> dict[str,
         "config": without_secrets(resolved),
         "versions": library_versions(),
     }
-    metrics, timed = record["metrics"], _timer(record["timings"])
+    metrics, timings = record["metrics"], record["timings"]
     tracker = None
     try:
         import torch
 
         cuda = torch.cuda.is_available()
         bf16 = cuda and torch.cuda.is_bf16_supported()
-        with timed("validate_s"):
+        with _timed(timings, "validate_s"):
             validate(cfg, cuda, bf16)
         precision = resolve_precision(cfg.train.precision, cuda, bf16)
         record["precision"] = precision.value
         _quiet_libraries()
         tracker = start_tracker(cfg.logger, run_dir, _run_name(choices, cfg.seed), record["config"], _tags(choices))
 
-        with timed("data_s"):
+        with _timed(timings, "data_s"):
             n_train = cfg.dataset.train_samples or cfg.method.max_steps * cfg.method.batch_size * cfg.method.grad_accum
             data = load_preference_data(cfg.dataset, n_train, cfg.seed)
         metrics.update({f"data/{k}": v for k, v in data.stats.items()})
         record["data_source"] = data.source
 
-        with timed("load_model_s"):
+        with _timed(timings, "load_model_s"):
             record["model_path"] = location = model_location(cfg.model, cfg.paths.cache_dir)
             tokenizer = load_tokenizer(cfg.model, location)
             model = load_base_model(cfg.model, cfg.quant, location)
@@ -80,14 +80,14 @@ def run(config: DictConfig, run_dir: Path, choices: dict[str, str]) -> dict[str,
                 pin_memory=cuda,
             )
         )
-        with timed("train_s"):
+        with _timed(timings, "train_s"):
             result = trainer.train()
         metrics.update(_train_metrics(trainer.state.log_history, result))
 
         record["adapter_path"] = adapter_dir = str(run_dir / "adapter")
         trainer.save_model(adapter_dir)  # PEFT weights (safetensors) + tokenizer with its chat template
 
-        with timed("evaluate_s"):
+        with _timed(timings, "evaluate_s"):
             policy = trainer.model.eval()
             metrics.update(_evaluate(policy, tokenizer, data.test, cfg))
             _write_generations(policy, tokenizer, data.test[: cfg.eval.generations], cfg, run_dir)
@@ -169,16 +169,12 @@ def _tags(choices: dict[str, str]) -> list[str]:
 
 
 @contextmanager
-def _timer_block(timings: dict[str, float], key: str):
+def _timed(timings: dict[str, float], key: str):
     start = time.perf_counter()
     try:
         yield
     finally:
         timings[key] = round(time.perf_counter() - start, 3)
-
-
-def _timer(timings: dict[str, float]):
-    return lambda key: _timer_block(timings, key)
 
 
 def _now() -> str:
