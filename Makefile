@@ -1,7 +1,7 @@
 # alignbench: `make help` lists the targets.
 PY ?= .venv/bin/python
 
-.PHONY: help install run test test-fast lint clean
+.PHONY: help install run plan sweep-tiny status test test-fast lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -14,6 +14,16 @@ install:  ## create .venv with the pinned stack (torch first: the CPU wheel, not
 
 run:  ## the embedded default: DPO + LoRA on a tiny local model, bundled data, CPU
 	$(PY) -m alignbench
+
+SWEEP ?= paper_tiny
+plan:  ## print every job of SWEEP (default paper_tiny) with its status, without running anything
+	$(PY) -m alignbench -m sweep=$(SWEEP) dry_run=true
+
+sweep-tiny:  ## the study's grid on tiny models and bundled data (32 runs, CPU); relaunch resumes
+	$(PY) -m alignbench -m sweep=paper_tiny
+
+status:  ## the grid of SWEEP (default paper_tiny) as a done/failed/pending matrix
+	$(PY) -m alignbench.status multirun/$(SWEEP)
 
 test:  ## every test, on CPU, offline
 	$(PY) -m pytest

@@ -3,9 +3,12 @@
     python -m alignbench                                   # tiny model, bundled data, CPU, ~1 minute
     python -m alignbench method=sft dataset=hh_rlhf dataset.preference=helpful
     python -m alignbench -m model=mistral,vicuna method=sft,dpo
+    python -m alignbench -m sweep=paper dry_run=true       # plan the study's 320 runs, see what is done
 """
 
 import logging
+import math
+import signal
 from pathlib import Path
 
 import hydra
@@ -20,27 +23,56 @@ GROUPS = ("model", "dataset", "method", "adapter", "quant", "logger")
 
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
-def _job(cfg: DictConfig) -> dict | None:
+def _job(cfg: DictConfig) -> dict | float | None:
+    hydra_cfg = HydraConfig.get()
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    if cfg.dry_run:  # a sweep's dry run never launches jobs (see the grid sweeper); this is a single run's
+        from alignbench.record import resolve, run_key
+
+        print(f"dry run: run_key {run_key(resolve(cfg))} -> {run_dir}")
+        return None
+
     from alignbench.data import DataError  # heavy imports only once a job really runs
-    from alignbench.pipeline import run
+    from alignbench.pipeline import JobInfo, run
     from alignbench.validate import ConfigError
 
-    hydra_cfg = HydraConfig.get()
-    choices = {group: hydra_cfg.runtime.choices[group] for group in GROUPS}
+    job = JobInfo(
+        choices={group: hydra_cfg.runtime.choices[group] for group in GROUPS},
+        overrides=list(hydra_cfg.overrides.task),
+        # Only a multirun keys its run directories by run_key; a single run gets a fresh, timestamped one.
+        sweep=cfg.sweep.name if multirun else None,
+    )
     try:
-        return run(cfg, Path(hydra_cfg.runtime.output_dir), choices)
+        record = run(cfg, run_dir, job)
     except Exception as err:
-        if hydra_cfg.mode != RunMode.MULTIRUN:
+        if not multirun:
             raise
-        # Hydra's sweeper would stop at a re-raised error and skip the sweep summary: the record says why.
+        # One failed job must not stop the sweep; its record says why, and the sweep's summary repeats it.
         # A traceback helps only for errors that are not the user's input.
         log.error("run failed; see its record.json", exc_info=not isinstance(err, (ConfigError, DataError)))
-        return None
+        record = None
+    if cfg.sweep.objective:  # an optimising sweeper (optuna) reads one number; a failed trial is NaN
+        return float((record or {}).get("metrics", {}).get(cfg.sweep.objective, math.nan))
+    return record
+
+
+def _stop(signum, frame) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def main() -> None:
     register_configs()
-    _job()
+    # A scheduler's or a user's SIGTERM ends the run like Ctrl-C: its record says "interrupted" (not a failure,
+    # so no retry is spent) and its W&B run is closed. SIGKILL cannot be caught; its record stays "running",
+    # which the next launch treats as not started, since nobody holds the run's lock any more.
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        _job()
+    except KeyboardInterrupt:
+        # The interrupted run's record says so and counts no failure; done runs are kept.
+        print("\ninterrupted; relaunching the same multirun continues it without redoing finished runs")
+        raise SystemExit(130)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alignbench.parsers import PARSERS, BadRow, Pair
-from alignbench.schema import DatasetConfig
+from alignbench.schema import DatasetConfig, Preference
 
 SAMPLES_DIR = Path(__file__).parent / "samples"
 RAW_SUFFIXES = {".jsonl": "json", ".json": "json", ".gz": "json", ".parquet": "parquet"}
@@ -27,31 +27,51 @@ class PreferenceData:
 
 
 def load_preference_data(cfg: DatasetConfig, train_samples: int, seed: int) -> PreferenceData:
-    """Raw rows -> parsed pairs -> seeded sample of `train_samples` train and `cfg.eval_samples` test pairs."""
+    """Raw rows -> parsed pairs -> seeded sample of `train_samples` train and `cfg.eval_samples` test pairs.
+
+    preference=mixed draws `mixture_harmless` of both samples from the harmless pairs and the rest from the
+    helpful pairs of the same rows, then shuffles them together.
+    """
     source, raw = _load_raw(cfg)
     stats: dict[str, int] = {}
-    pairs = {split: _parse_split(rows, cfg, f"{source} [{split}]", stats, split) for split, rows in raw.items()}
+    if cfg.preference is Preference.mixed:
+        shares = {Preference.harmless: cfg.mixture_harmless, Preference.helpful: 1 - cfg.mixture_harmless}
+    else:
+        shares = {cfg.preference: 1.0}
     rng = random.Random(seed)
-    train = pairs["train"]
-    rng.shuffle(train)
-    if "test" in pairs:
-        test = pairs["test"]
+    train, test = [], []
+    for preference, share in shares.items():
+        pairs = {split: _parse_split(rows, cfg, preference, f"{source} [{split}]", stats, split)
+                 for split, rows in raw.items()}
+        part_train = pairs["train"]
+        rng.shuffle(part_train)
+        if "test" in pairs:
+            part_test = pairs["test"]
+            rng.shuffle(part_test)
+        else:  # one file of rows: hold out a seeded slice, disjoint from the training pairs
+            part_test, part_train = part_train[: cfg.eval_samples], part_train[cfg.eval_samples:]
+        if not part_train:
+            raise DataError(f"{source}: no usable training pairs for preference {preference.value!r}")
+        train += part_train[: round(train_samples * share)]
+        test += part_test[: round(cfg.eval_samples * share)]
+        if len(shares) > 1:
+            stats[f"{preference.value}_train_pairs"] = min(len(part_train), round(train_samples * share))
+    if len(shares) > 1:
+        rng.shuffle(train)
         rng.shuffle(test)
-    else:  # one file of rows: hold out a seeded slice, disjoint from the training pairs
-        test, train = train[: cfg.eval_samples], train[cfg.eval_samples:]
-    if not train:
-        raise DataError(f"{source}: no usable training pairs for preference {cfg.preference.value!r}")
-    data = PreferenceData(train[:train_samples], test[: cfg.eval_samples], source, stats)
+    data = PreferenceData(train, test, source, stats)
     stats.update(train_pairs=len(data.train), test_pairs=len(data.test))
     return data
 
 
-def _parse_split(rows, cfg: DatasetConfig, where: str, stats: dict[str, int], split: str) -> list[Pair]:
+def _parse_split(
+    rows, cfg: DatasetConfig, preference: Preference, where: str, stats: dict[str, int], split: str
+) -> list[Pair]:
     parse = PARSERS[cfg.name]
     pairs, bad, filtered = [], [], 0
     for index, row in enumerate(rows, start=1):
         try:
-            pair = parse(row, cfg.preference)
+            pair = parse(row, preference)
         except BadRow as err:
             bad.append(f"row {index}: {err}")
             continue

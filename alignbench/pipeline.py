@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -14,26 +17,58 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from alignbench.data import load_preference_data
+from alignbench.grid import claim, read_record
 from alignbench.methods import METHODS, TrainerInputs
 from alignbench.models import load_base_model, load_tokenizer, model_location
 from alignbench.preference import generate_replies, preference_metrics, score_replies
-from alignbench.record import library_versions, run_key, without_secrets, write_json_atomic
+from alignbench.record import library_versions, resolve, run_key, without_secrets, write_json_atomic
 from alignbench.schema import Config
-from alignbench.tracking import start_tracker
+from alignbench.tracking import TrackedRun, start_tracker
 from alignbench.validate import resolve_precision, validate
 
 log = logging.getLogger(__name__)
 
 
-def run(config: DictConfig, run_dir: Path, choices: dict[str, str]) -> dict[str, Any]:
-    """Train and evaluate one configuration; the record is written whether the run completes or fails."""
-    resolved = OmegaConf.to_container(config, resolve=True, enum_to_str=True)
+@dataclass
+class JobInfo:
+    """What Hydra knows about the job beyond its config."""
+
+    choices: dict[str, str]  # config group -> option, e.g. model -> mistral
+    overrides: list[str] = field(default_factory=list)  # the job's own overrides, e.g. seed=3
+    sweep: str | None = None  # the sweep's name when the run directory is keyed by run_key (a grid cell)
+
+
+def run(config: DictConfig, run_dir: Path, job: JobInfo) -> dict[str, Any] | None:
+    """Train and evaluate one configuration, unless its run directory is done or another process holds it."""
+    resolved = resolve(config)
+    key = run_key(resolved)
+    with claim(run_dir) as claimed:
+        if not claimed:
+            print(f"alignbench: another process is running {run_dir}; skipped", flush=True)
+            return None
+        previous = read_record(run_dir) or {}
+        if previous.get("status") == "completed" and previous.get("run_key") == key:
+            print(f"alignbench: {run_dir} is already complete (run_key {key}); skipped", flush=True)
+            return previous
+        return _train_and_evaluate(config, resolved, key, run_dir, job, previous)
+
+
+def _train_and_evaluate(
+    config: DictConfig, resolved: dict, key: str, run_dir: Path, job: JobInfo, previous: dict
+) -> dict[str, Any]:
+    """The record is written when the run starts (status running) and again however it ends."""
     cfg: Config = OmegaConf.to_object(config)
     record: dict[str, Any] = {
-        "run_key": run_key(resolved),
-        "status": "failed",
-        "choices": choices,
+        "run_key": key,
+        "status": "running",
+        "attempt": previous.get("attempt", 0) + 1,  # every start counts, interrupted ones included
+        "failures": previous.get("failures", 0),
+        "choices": job.choices,
+        "overrides": job.overrides,
+        "sweep": job.sweep,
         "run_dir": str(run_dir),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
         "model_path": None,
         "adapter_path": None,
         "metrics": {},
@@ -42,11 +77,15 @@ def run(config: DictConfig, run_dir: Path, choices: dict[str, str]) -> dict[str,
         "config": without_secrets(resolved),
         "versions": library_versions(),
     }
+    write_json_atomic(run_dir / "record.json", record)
     metrics, timings = record["metrics"], record["timings"]
     tracker = None
     try:
         import torch
 
+        if cfg.cpu_threads:
+            torch.set_num_threads(cfg.cpu_threads)
+        record["torch_threads"] = torch.get_num_threads()
         cuda = torch.cuda.is_available()
         bf16 = cuda and torch.cuda.is_bf16_supported()
         with _timed(timings, "validate_s"):
@@ -54,7 +93,18 @@ def run(config: DictConfig, run_dir: Path, choices: dict[str, str]) -> dict[str,
         precision = resolve_precision(cfg.train.precision, cuda, bf16)
         record["precision"] = precision.value
         _quiet_libraries()
-        tracker = start_tracker(cfg.logger, run_dir, _run_name(choices, cfg.seed), record["config"], _tags(choices))
+        tracker = start_tracker(
+            cfg.logger,
+            run_dir,
+            TrackedRun(
+                name=_run_name(job.choices, cfg.seed),
+                config=record["config"],
+                tags=_tags(job),
+                group=job.sweep,
+                job_type=cfg.method.name,
+                run_id=f"{job.sweep}-{key}" if job.sweep else None,
+            ),
+        )
 
         with _timed(timings, "data_s"):
             n_train = cfg.dataset.train_samples or cfg.method.max_steps * cfg.method.batch_size * cfg.method.grad_accum
@@ -93,7 +143,10 @@ def run(config: DictConfig, run_dir: Path, choices: dict[str, str]) -> dict[str,
             _write_generations(policy, tokenizer, data.test[: cfg.eval.generations], cfg, run_dir)
         record["status"] = "completed"
         return record
-    except Exception as err:
+    except BaseException as err:
+        # Ctrl-C or SIGTERM handled as KeyboardInterrupt: not the run's fault, so not counted against its retries.
+        record["status"] = "failed" if isinstance(err, Exception) else "interrupted"
+        record["failures"] += record["status"] == "failed"
         record["error"] = f"{type(err).__name__}: {err}"
         raise
     finally:
@@ -164,8 +217,10 @@ def _run_name(choices: dict[str, str], seed: int) -> str:
     return "-".join(choices[g] for g in ("model", "dataset", "method", "quant") if g in choices) + f"-s{seed}"
 
 
-def _tags(choices: dict[str, str]) -> list[str]:
-    return [f"{group}:{option}" for group, option in choices.items()]
+def _tags(job: JobInfo) -> list[str]:
+    """One tag per axis value, e.g. model:mistral, seed:3 (W&B allows 64 characters per tag)."""
+    axes = dict(job.choices) | dict(o.lstrip("+").split("=", 1) for o in job.overrides)
+    return [f"{name}:{value}"[:64] for name, value in axes.items()]
 
 
 @contextmanager

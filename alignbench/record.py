@@ -13,13 +13,20 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from omegaconf import DictConfig, OmegaConf
+
 LIBRARIES = [
     "torch", "transformers", "peft", "trl", "datasets", "accelerate", "bitsandbytes", "tokenizers",
     "wandb", "lm-eval", "hydra-core", "omegaconf",
 ]
 # Sections that say where things are or how they are logged, not what is computed.
-NOT_IN_RUN_KEY = ("paths", "logger")
+NOT_IN_RUN_KEY = ("paths", "logger", "sweep", "dry_run", "cpu_threads")
 SECRET_KEY = re.compile(r"(api_?key|token|secret|password)", re.IGNORECASE)
+
+
+def resolve(config: DictConfig) -> dict[str, Any]:
+    """The plain, fully resolved config that run_key hashes and record.json keeps."""
+    return OmegaConf.to_container(config, resolve=True, enum_to_str=True)
 
 
 def run_key(config: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ from omegaconf import MISSING
 class Preference(StrEnum):
     harmless = "harmless"
     helpful = "helpful"
+    mixed = "mixed"  # both, from one source (dataset.mixture_harmless sets the share)
 
 
 class DType(StrEnum):
@@ -64,6 +65,8 @@ class DatasetConfig:
     revision: Optional[str] = None
     data_dir: Optional[str] = None
     preference: Preference = Preference.harmless
+    labels_both_preferences: bool = True  # each row carries both labels, so preference=mixed can draw from one source
+    mixture_harmless: float = 0.5  # preference=mixed: the harmless share of train and test pairs (ratio is [N])
     path: Optional[str] = None  # local raw files (file or folder) instead of the hub
     sample: bool = False  # the bundled miniature instead of the hub
     train_samples: Optional[int] = None  # null: exactly what training consumes (max_steps x batch_size)
@@ -157,6 +160,15 @@ class PathsConfig:
 
 
 @dataclass
+class SweepConfig:
+    """How a multirun is kept: where, under what name, how often a failing run is retried."""
+
+    name: str = "adhoc"  # multirun/<name>/<run_key>; also the W&B group
+    max_failures: int = 3  # a run that failed this often is reported, not retried, on relaunch
+    objective: Optional[str] = None  # a metric key returned to optimising sweepers (optuna)
+
+
+@dataclass
 class Config:
     model: ModelConfig = MISSING
     dataset: DatasetConfig = MISSING
@@ -167,7 +179,10 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
     seed: int = 0
+    dry_run: bool = False  # plan the jobs (run_key, status) without importing torch or loading anything
+    cpu_threads: Optional[int] = None  # torch intra-op threads; null: torch's default (all cores, or the launcher's cap)
 
 
 def register_configs() -> None:

@@ -24,11 +24,23 @@ class Tracker:
         self.run.finish(exit_code=1 if failed else 0)  # a failed run shows as failed, not finished
 
 
-def _no_tracker(cfg: LoggerConfig, run_dir: Path, name: str, config: dict, tags: list[str]) -> Tracker:
+@dataclass
+class TrackedRun:
+    """What a tracker is told about the run."""
+
+    name: str
+    config: dict[str, Any]
+    tags: list[str]
+    group: str | None = None  # the sweep's name
+    job_type: str | None = None  # the method
+    run_id: str | None = None  # stable for a grid cell, so a relaunched or requeued job continues its W&B run
+
+
+def _no_tracker(cfg: LoggerConfig, run_dir: Path, run: TrackedRun) -> Tracker:
     return Tracker(report_to=["none"])
 
 
-def _wandb_tracker(cfg: LoggerConfig, run_dir: Path, name: str, config: dict, tags: list[str]) -> Tracker:
+def _wandb_tracker(cfg: LoggerConfig, run_dir: Path, tracked: TrackedRun) -> Tracker:
     import wandb
 
     mode = cfg.mode
@@ -39,9 +51,13 @@ def _wandb_tracker(cfg: LoggerConfig, run_dir: Path, name: str, config: dict, ta
     run = wandb.init(
         project=cfg.project,
         entity=cfg.entity,
-        name=name,
-        tags=list(cfg.tags) + tags,
-        config=config,
+        name=tracked.name,
+        group=tracked.group,
+        job_type=tracked.job_type,
+        tags=list(cfg.tags) + tracked.tags,
+        config=tracked.config,
+        id=tracked.run_id,
+        resume="allow" if tracked.run_id else None,
         dir=str(run_dir),
         mode=mode,
         reinit="finish_previous",  # several jobs of one multirun share this process
@@ -65,5 +81,5 @@ def _has_wandb_credentials() -> bool:
 TRACKERS: dict[str, Callable[..., Tracker]] = {"wandb": _wandb_tracker, "none": _no_tracker}
 
 
-def start_tracker(cfg: LoggerConfig, run_dir: Path, name: str, config: dict, tags: list[str]) -> Tracker:
-    return TRACKERS[cfg.name](cfg, run_dir, name, config, tags)
+def start_tracker(cfg: LoggerConfig, run_dir: Path, run: TrackedRun) -> Tracker:
+    return TRACKERS[cfg.name](cfg, run_dir, run)

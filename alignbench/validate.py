@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from alignbench.schema import Config, Precision
+from alignbench.schema import Config, Precision, Preference
 
 HUB_PROBE_TIMEOUT_S = 10
 
@@ -47,6 +47,13 @@ def _rule_problems(cfg: Config, cuda: bool, bf16: bool) -> list[str]:
         problems.append("adapter.target_modules is empty: LoRA would train nothing")
     if cfg.dataset.path and cfg.dataset.sample:
         problems.append("dataset.path and dataset.sample=true both choose the data; set one")
+    if cfg.dataset.preference is Preference.mixed and not cfg.dataset.labels_both_preferences:
+        problems.append(
+            f"dataset.preference=mixed needs rows labelled for both preferences; {cfg.dataset.name} keeps them in "
+            "separate subsets (data_dir)"
+        )
+    if not 0 <= cfg.dataset.mixture_harmless <= 1:
+        problems.append(f"dataset.mixture_harmless={cfg.dataset.mixture_harmless} is a share, between 0 and 1")
     return problems
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,3 +42,11 @@ def compose():
             return hydra_compose("config", overrides=overrides or [], return_hydra_config=False)
 
     return _compose
+
+
+def alignbench(*args: str, env: dict | None = None, timeout: int = 600, module: str = "alignbench"):
+    """`python -m alignbench ARGS` from the repository root, as a user types it."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
+    )

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from conftest import REPO
+from conftest import alignbench
 
 pytestmark = pytest.mark.slow
-
-
-def alignbench(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "alignbench", *args],
-        cwd=REPO, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
-    )
 
 
 def test_default_command_trains_evaluates_and_records(tmp_path):
@@ -56,7 +46,7 @@ def test_tiny_multirun_runs_all_four_jobs(tmp_path):
     assert {(r["choices"]["model"], r["choices"]["method"]) for r in records} == {
         ("tiny_llama", "sft"), ("tiny_llama", "dpo"), ("tiny_mistral", "sft"), ("tiny_mistral", "dpo")}
     assert len({r["run_key"] for r in records}) == 4
-    assert "4 runs, 4 completed, 0 failed" in done.stdout
+    assert "4 runs: 4 done, 0 failed" in done.stdout
 
 
 def test_hub_models_without_a_hub_fail_fast_naming_the_model(tmp_path):
@@ -69,7 +59,8 @@ def test_hub_models_without_a_hub_fail_fast_naming_the_model(tmp_path):
     for r in records:
         assert f"model '{r['choices']['model']}'" in r["error"] and "model.path=" in r["error"]
         assert r["timings"]["validate_s"] < 30  # one cache look-up, no retry loop
-    assert "4 runs, 0 completed, 4 failed" in done.stdout
+    assert "4 runs: 0 done, 4 failed" in done.stdout
+    assert done.stdout.count("FAILED") == 4
 
 
 def test_a_typo_fails_before_anything_runs(tmp_path):

@@ -1,0 +1,121 @@
+"""The state of a grid's run directories (done, failed, running, pending) and the lock that lets only one process
+train a run. Pure Python: planning 320 jobs must not import torch."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Iterator
+
+RECORD = "record.json"
+PLAN = "plan.json"
+LOCK = ".lock"
+
+
+class Status(StrEnum):
+    done = "done"
+    failed = "failed"
+    running = "running"  # another process holds the run's lock
+    pending = "pending"  # never started, or interrupted (killed, preempted) before it finished
+    invalid = "invalid"  # the job's overrides do not compose; nothing can run
+
+
+@dataclass
+class Job:
+    """One cell of the grid as planned: its overrides, its key, and what the run directory says about it."""
+
+    overrides: list[str]
+    run_key: str | None = None
+    status: Status = Status.pending
+    failures: int = 0
+    error: str | None = None  # last failure, or why the overrides do not compose
+    record: dict[str, Any] | None = field(default=None, repr=False)
+
+    def should_run(self, max_failures: int) -> bool:
+        return self.status is Status.pending or (self.status is Status.failed and self.failures < max_failures)
+
+    def axes(self) -> dict[str, str]:
+        return dict(o.split("=", 1) for o in self.overrides)
+
+
+def read_record(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((run_dir / RECORD).read_text())
+    except FileNotFoundError:
+        return None
+    except json.JSONDecodeError:  # written atomically, so only a hand-edited file gets here
+        return None
+
+
+def status_of(run_dir: Path, job: Job) -> Job:
+    """Fill in the job's status from its run directory (its record and its lock)."""
+    record = read_record(run_dir)
+    job.record = record
+    if record is None:
+        job.status = Status.running if is_locked(run_dir) else Status.pending
+        return job
+    job.failures = record.get("failures", 0)
+    job.error = record.get("error")
+    if record["status"] == "completed":
+        job.status = Status.done
+    elif is_locked(run_dir):
+        job.status = Status.running
+    elif record["status"] == "failed":
+        job.status = Status.failed
+    else:  # "running" or "interrupted" with nobody holding the lock: the process died; run it again
+        job.status = Status.pending
+    return job
+
+
+def is_locked(run_dir: Path) -> bool:
+    try:
+        fd = os.open(run_dir / LOCK, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def claim(run_dir: Path) -> Iterator[bool]:
+    """Hold the run's lock for the duration; yields False if another process holds it.
+
+    flock is released by the kernel when its holder dies, kill -9 included, so a crash never leaves a run locked.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{socket.gethostname()} {os.getpid()}\n".encode())
+        yield True
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def count(jobs: list[Job]) -> dict[Status, int]:
+    return {status: sum(job.status is status for job in jobs) for status in Status}
+
+
+def describe(counts: dict[Status, int]) -> str:
+    return ", ".join(f"{n} {status.value}" for status, n in counts.items() if n or status is not Status.invalid)
+
+
+def one_line(text: str | None, limit: int = 240) -> str:
+    text = " ".join((text or "no error recorded").split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
