@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 from alignbench.schema import register_configs
 
 log = logging.getLogger("alignbench")
-GROUPS = ("model", "dataset", "method", "adapter", "quant", "logger")
+GROUPS = ("model", "dataset", "method", "adapter", "quant", "logger", "eval", "judge")
 
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")

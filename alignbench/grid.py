@@ -23,6 +23,7 @@ class Status(StrEnum):
     failed = "failed"
     running = "running"  # another process holds the run's lock
     pending = "pending"  # never started, or interrupted (killed, preempted) before it finished
+    outdated = "outdated"  # trained and evaluated, but with another eval/judge config: a launch re-evaluates only
     invalid = "invalid"  # the job's overrides do not compose; nothing can run
 
 
@@ -32,13 +33,16 @@ class Job:
 
     overrides: list[str]
     run_key: str | None = None
+    eval_key: str | None = None
     status: Status = Status.pending
     failures: int = 0
     error: str | None = None  # last failure, or why the overrides do not compose
     record: dict[str, Any] | None = field(default=None, repr=False)
 
     def should_run(self, max_failures: int) -> bool:
-        return self.status is Status.pending or (self.status is Status.failed and self.failures < max_failures)
+        if self.status is Status.failed:
+            return self.failures < max_failures
+        return self.status in (Status.pending, Status.outdated)
 
     def axes(self) -> dict[str, str]:
         return dict(o.split("=", 1) for o in self.overrides)
@@ -62,10 +66,11 @@ def status_of(run_dir: Path, job: Job) -> Job:
         return job
     job.failures = record.get("failures", 0)
     job.error = record.get("error")
-    if record["status"] == "completed":
-        job.status = Status.done
-    elif is_locked(run_dir):
+    if is_locked(run_dir):
         job.status = Status.running
+    elif record["status"] == "completed":
+        evaluated_alike = job.eval_key is None or record.get("eval_key") == job.eval_key
+        job.status = Status.done if evaluated_alike else Status.outdated
     elif record["status"] == "failed":
         job.status = Status.failed
     else:  # "running" or "interrupted" with nobody holding the lock: the process died; run it again
@@ -113,7 +118,8 @@ def count(jobs: list[Job]) -> dict[Status, int]:
 
 
 def describe(counts: dict[Status, int]) -> str:
-    return ", ".join(f"{n} {status.value}" for status, n in counts.items() if n or status is not Status.invalid)
+    rare = (Status.invalid, Status.outdated)  # named only when some job is in them
+    return ", ".join(f"{n} {status.value}" for status, n in counts.items() if n or status not in rare)
 
 
 def one_line(text: str | None, limit: int = 240) -> str:

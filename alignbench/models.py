@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alignbench.schema import DType, ModelConfig, QuantConfig
+from alignbench.schema import DType, JudgeSpec, ModelConfig, QuantConfig, ScorerConfig
 from alignbench.tiny import tiny_model_path
 
 
-def model_location(cfg: ModelConfig, cache_dir: str) -> str:
-    """A local folder or a hub id: what `from_pretrained` is given."""
+def model_location(cfg: ModelConfig | ScorerConfig | JudgeSpec, cache_dir: str) -> str:
+    """A local folder or a hub id: what `from_pretrained` is given (base models, scorers and judges alike)."""
     if cfg.path:
         return str(Path(cfg.path).expanduser())
     if cfg.tiny is not None:

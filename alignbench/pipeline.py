@@ -21,10 +21,10 @@ from alignbench.grid import claim, read_record
 from alignbench.methods import METHODS, TrainerInputs
 from alignbench.models import load_base_model, load_tokenizer, model_location
 from alignbench.preference import generate_replies, preference_metrics, score_replies
-from alignbench.record import library_versions, resolve, run_key, without_secrets, write_json_atomic
-from alignbench.schema import Config
+from alignbench.record import eval_key, library_versions, resolve, run_key, without_secrets, write_json_atomic
+from alignbench.schema import Config, Stage
 from alignbench.tracking import TrackedRun, start_tracker
-from alignbench.validate import resolve_precision, validate
+from alignbench.validate import ConfigError, resolve_precision, validate
 
 log = logging.getLogger(__name__)
 
@@ -39,27 +39,39 @@ class JobInfo:
 
 
 def run(config: DictConfig, run_dir: Path, job: JobInfo) -> dict[str, Any] | None:
-    """Train and evaluate one configuration, unless its run directory is done or another process holds it."""
+    """Train and evaluate one configuration, unless its run directory is done or another process holds it.
+
+    A run trained before (same run_key, adapter saved) whose evaluation is missing, failed or configured
+    differently (another eval_key) is only re-evaluated: adding a benchmark never retrains.
+    """
     resolved = resolve(config)
-    key = run_key(resolved)
+    keys = run_key(resolved), eval_key(resolved)
     with claim(run_dir) as claimed:
         if not claimed:
             print(f"alignbench: another process is running {run_dir}; skipped", flush=True)
             return None
         previous = read_record(run_dir) or {}
-        if previous.get("status") == "completed" and previous.get("run_key") == key:
-            print(f"alignbench: {run_dir} is already complete (run_key {key}); skipped", flush=True)
+        trained = previous.get("run_key") == keys[0] and previous.get("trained_at") is not None
+        if trained and previous.get("status") == "completed" and previous.get("eval_key") == keys[1]:
+            print(f"alignbench: {run_dir} is already complete (run_key {keys[0]}); skipped", flush=True)
             return previous
-        return _train_and_evaluate(config, resolved, key, run_dir, job, previous)
+        stages = set(OmegaConf.to_object(config.stages))
+        if Stage.train not in stages and not trained:
+            raise ConfigError(f"stages=[evaluate] needs a trained run in {run_dir}; it has no adapter for run_key "
+                              f"{keys[0]} (run with the train stage first)")
+        train = Stage.train in stages and not trained
+        return _execute(config, resolved, keys, run_dir, job, previous, train, Stage.evaluate in stages)
 
 
-def _train_and_evaluate(
-    config: DictConfig, resolved: dict, key: str, run_dir: Path, job: JobInfo, previous: dict
+def _execute(
+    config: DictConfig, resolved: dict, keys: tuple[str, str], run_dir: Path, job: JobInfo, previous: dict,
+    train: bool, evaluate: bool,
 ) -> dict[str, Any]:
     """The record is written when the run starts (status running) and again however it ends."""
     cfg: Config = OmegaConf.to_object(config)
     record: dict[str, Any] = {
-        "run_key": key,
+        "run_key": keys[0],
+        "eval_key": keys[1],
         "status": "running",
         "attempt": previous.get("attempt", 0) + 1,  # every start counts, interrupted ones included
         "failures": previous.get("failures", 0),
@@ -71,12 +83,18 @@ def _train_and_evaluate(
         "pid": os.getpid(),
         "model_path": None,
         "adapter_path": None,
+        "trained_at": None,
         "metrics": {},
         "timings": {},
         "started_at": _now(),
         "config": without_secrets(resolved),
         "versions": library_versions(),
     }
+    if not train:  # keep what training produced; evaluation results are replaced
+        kept = ("model_path", "adapter_path", "trained_at", "data_source", "precision")
+        record.update({k: previous[k] for k in kept if k in previous})
+        record["metrics"] = {k: v for k, v in previous["metrics"].items() if k.startswith(("train/", "data/"))}
+        record["timings"] = {k: v for k, v in previous["timings"].items() if k in ("train_s", "load_model_s")}
     write_json_atomic(run_dir / "record.json", record)
     metrics, timings = record["metrics"], record["timings"]
     tracker = None
@@ -102,13 +120,13 @@ def _train_and_evaluate(
                 tags=_tags(job),
                 group=job.sweep,
                 job_type=cfg.method.name,
-                run_id=f"{job.sweep}-{key}" if job.sweep else None,
+                run_id=f"{job.sweep}-{keys[0]}" if job.sweep else None,
             ),
         )
 
         with _timed(timings, "data_s"):
             n_train = cfg.dataset.train_samples or cfg.method.max_steps * cfg.method.batch_size * cfg.method.grad_accum
-            data = load_preference_data(cfg.dataset, n_train, cfg.seed)
+            data = load_preference_data(cfg.dataset, n_train, cfg.dataset.selection_seed)
         metrics.update({f"data/{k}": v for k, v in data.stats.items()})
         record["data_source"] = data.source
 
@@ -117,30 +135,42 @@ def _train_and_evaluate(
             tokenizer = load_tokenizer(cfg.model, location)
             model = load_base_model(cfg.model, cfg.quant, location)
 
-        trainer = METHODS[cfg.method.name](
-            TrainerInputs(
-                cfg=cfg,
-                model=model,
-                tokenizer=tokenizer,
-                pairs=data.train,
-                peft_config=_lora_config(cfg),
-                output_dir=run_dir / "trainer",
-                precision=precision,
-                report_to=tracker.report_to,
-                pin_memory=cuda,
+        if train:
+            trainer = METHODS[cfg.method.name](
+                TrainerInputs(
+                    cfg=cfg,
+                    model=model,
+                    tokenizer=tokenizer,
+                    pairs=data.train,
+                    peft_config=_lora_config(cfg),
+                    output_dir=run_dir / "trainer",
+                    precision=precision,
+                    report_to=tracker.report_to,
+                    pin_memory=cuda,
+                    caches=_run_caches(cfg, resolved, tokenizer, data.train, precision),
+                )
             )
-        )
-        with _timed(timings, "train_s"):
-            result = trainer.train()
-        metrics.update(_train_metrics(trainer.state.log_history, result))
+            with _timed(timings, "train_s"):
+                result = trainer.train()
+            metrics.update(_train_metrics(trainer.state.log_history, result))
+            record["cache_hits"] = trainer.cache_hits
+            record["adapter_path"] = str(run_dir / "adapter")
+            trainer.save_model(record["adapter_path"])  # PEFT weights (safetensors) + tokenizer with its template
+            record["trained_at"] = _now()
+            write_json_atomic(run_dir / "record.json", record)  # a later evaluation failure keeps the training
+            policy = trainer.model
+        else:
+            from peft import PeftModel
 
-        record["adapter_path"] = adapter_dir = str(run_dir / "adapter")
-        trainer.save_model(adapter_dir)  # PEFT weights (safetensors) + tokenizer with its chat template
+            policy = PeftModel.from_pretrained(model, record["adapter_path"])
 
-        with _timed(timings, "evaluate_s"):
-            policy = trainer.model.eval()
-            metrics.update(_evaluate(policy, tokenizer, data.test, cfg))
-            _write_generations(policy, tokenizer, data.test[: cfg.eval.generations], cfg, run_dir)
+        if evaluate:
+            policy.eval()
+            with _timed(timings, "evaluate_s"):
+                metrics.update(_evaluate(policy, tokenizer, data.test, cfg))
+                _write_generations(policy, tokenizer, data.test[: cfg.eval.generations], cfg, run_dir)
+            with _timed(timings, "benchmarks_s"):
+                record["benchmarks"] = _benchmarks(policy, tokenizer, cfg, resolved, run_dir, metrics)
         record["status"] = "completed"
         return record
     except BaseException as err:
@@ -155,6 +185,39 @@ def _train_and_evaluate(
         if tracker is not None:
             tracker.finish(metrics, failed=record["status"] != "completed")
         _print_summary(record, tracker.note if tracker else None)
+
+
+def _benchmarks(policy, tokenizer, cfg: Config, resolved: dict, run_dir: Path, metrics: dict) -> dict[str, Any]:
+    """The configured benchmarks with the adapter on (eval/...) and off (baseline/..., shared by every run on the
+    same base); what each benchmark could not do is kept beside what the others did."""
+    from alignbench.benchmarks import EvalContext, baseline_benchmarks, run_benchmarks
+
+    context = EvalContext(cfg, run_dir / "eval")
+    trained = run_benchmarks(policy, tokenizer, context, "eval")
+    metrics.update(trained["metrics"])
+    summary: dict[str, Any] = {"judges": trained["judges"], "sources": trained["sources"],
+                               "errors": trained["errors"], "missing": sorted(trained["errors"])}
+    if cfg.eval.baseline and cfg.eval.benchmarks:
+        with policy.disable_adapter():
+            base = baseline_benchmarks(policy, tokenizer, context, resolved)
+        metrics.update(base["metrics"])
+        summary["baseline"] = {"source": base["source"], "reused": base["reused"], "errors": base["errors"]}
+    return summary
+
+
+def _run_caches(cfg: Config, resolved: dict, tokenizer, pairs, precision):
+    """The keys under which this run's tokenization and reference log-probs are shared with other runs."""
+    from alignbench.caches import RunCaches, examples_digest, tokenizer_digest
+
+    weights = {k: v for k, v in resolved["model"].items() if k not in ("path", "lora_targets", "kind")}
+    return RunCaches(
+        folder=Path(cfg.paths.cache_dir).expanduser() if cfg.train.shared_caches else None,
+        model={"model": weights, "quant": resolved["quant"]},
+        precision=precision.value,
+        tokenizer=tokenizer_digest(tokenizer),
+        examples=examples_digest([[p.prompt, p.chosen, p.rejected] for p in pairs]),
+        max_length=cfg.method.max_length,
+    )
 
 
 def _lora_config(cfg: Config):
@@ -211,6 +274,7 @@ def _quiet_libraries() -> None:
 
     datasets.disable_progress_bars()
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # 8-bit logs a cast message on every matmul
+    logging.getLogger("lm_eval").setLevel(logging.ERROR)  # a dozen lines per task; our summary has the numbers
 
 
 def _run_name(choices: dict[str, str], seed: int) -> str:
@@ -254,6 +318,10 @@ def _print_summary(record: dict[str, Any], tracker_note: str | None) -> None:
             f"  length-normalised log-prob margin: base {m['baseline/pref/margin']:+.3f} -> "
             f"trained {m['eval/pref/margin']:+.3f}; implicit-reward accuracy {m['eval/pref/reward_accuracy']:.3f}"
         )
+    if record.get("benchmarks"):
+        from alignbench.benchmarks import benchmark_table
+
+        lines += benchmark_table(record)
     if record.get("error"):
         lines.append(f"  error        {record['error']}")
     if tracker_note:

@@ -19,8 +19,10 @@ LIBRARIES = [
     "torch", "transformers", "peft", "trl", "datasets", "accelerate", "bitsandbytes", "tokenizers",
     "wandb", "lm-eval", "hydra-core", "omegaconf",
 ]
-# Sections that say where things are or how they are logged, not what is computed.
-NOT_IN_RUN_KEY = ("paths", "logger", "sweep", "dry_run", "cpu_threads")
+# Sections that say where things are or how they are logged, not what is trained.
+NOT_IN_RUN_KEY = ("paths", "logger", "sweep", "dry_run", "cpu_threads", "stages")
+# How a trained adapter is evaluated: keyed apart (eval_key), so adding a benchmark re-evaluates, never retrains.
+EVALUATION = ("eval", "judge")
 SECRET_KEY = re.compile(r"(api_?key|token|secret|password)", re.IGNORECASE)
 
 
@@ -30,10 +32,20 @@ def resolve(config: DictConfig) -> dict[str, Any]:
 
 
 def run_key(config: dict[str, Any]) -> str:
-    """Hash of the whole resolved config (never a delta from defaults) minus locations and logging."""
-    keyed = {k: v for k, v in config.items() if k not in NOT_IN_RUN_KEY}
+    """What is trained: hash of the whole resolved config (never a delta from defaults) minus locations, logging
+    and evaluation."""
+    keyed = {k: v for k, v in config.items() if k not in NOT_IN_RUN_KEY + EVALUATION}
     keyed["model"] = {k: v for k, v in keyed["model"].items() if k != "path"}  # where the weights are, not what
-    return hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:16]
+    return digest(keyed)
+
+
+def eval_key(config: dict[str, Any]) -> str:
+    """How it is evaluated: the eval and judge sections."""
+    return digest({k: config[k] for k in EVALUATION})
+
+
+def digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def without_secrets(value: Any) -> Any:

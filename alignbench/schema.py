@@ -43,6 +43,7 @@ class TinySpec:
     vocab_size: int = 1024
     max_position_embeddings: int = 512
     seed: int = 0
+    head: str = "causal_lm"  # causal_lm | score (a one-logit sequence classifier: a stand-in scorer or judge)
 
 
 @dataclass
@@ -70,6 +71,9 @@ class DatasetConfig:
     path: Optional[str] = None  # local raw files (file or folder) instead of the hub
     sample: bool = False  # the bundled miniature instead of the hub
     train_samples: Optional[int] = None  # null: exactly what training consumes (max_steps x batch_size)
+    # Which pairs a run sees (a seeded shuffle of the pool). Separate from the training `seed`, so the seeds of a
+    # configuration train on the same pairs in their own order and share tokenization and reference log-probs.
+    selection_seed: int = 0
     eval_samples: int = 200
     max_bad_fraction: float = 0.05
 
@@ -109,7 +113,8 @@ class SFTMethodConfig(MethodConfig):
 class DPOMethodConfig(MethodConfig):
     beta: float = 0.1
     loss_type: List[str] = field(default_factory=lambda: ["sigmoid"])
-    precompute_ref_log_probs: bool = True
+    precompute_ref_log_probs: bool = True  # once before training (and cached across runs), not every step
+    precompute_ref_batch_size: Optional[int] = 64  # no gradients, so far larger batches than training fit
 
 
 @dataclass
@@ -145,13 +150,115 @@ class TrainConfig:
     precision: Precision = Precision.auto
     gradient_checkpointing: bool = False  # on only when memory needs it: it costs ~3x step time on small models
     logging_steps: int = 10
+    shared_caches: bool = True  # tokenized data and DPO reference log-probs cached across runs (alignbench.caches)
+
+
+@dataclass
+class LmEvalBenchmark:
+    """A benchmark that lm-eval runs: one of its built-in tasks, or a bundled miniature from `include_path`."""
+
+    tasks: List[str] = field(default_factory=list)  # what lm-eval runs (tasks or groups)
+    result: str = MISSING  # the task or group whose metric is reported
+    metric: str = MISSING  # lm-eval's "<metric>,<filter>" key, e.g. "acc,none"
+    num_fewshot: Optional[int] = None
+    limit: Optional[int] = None  # items per task; null: all
+    batch_size: int = 8
+    apply_chat_template: bool = False
+    include_path: Optional[str] = None  # a folder of task YAMLs (pkg://alignbench/tasks: bundled); null: built-ins
+    hub_id: Optional[str] = None  # the dataset the built-in task reads, checked before lm-eval retries for minutes
+    revision: Optional[str] = None
+
+
+@dataclass
+class ScorerConfig:
+    """A sequence-classification model: from a local folder, the hub, or built locally (tiny, for CPU runs)."""
+
+    name: str = MISSING
+    hub_id: Optional[str] = None
+    revision: Optional[str] = None
+    path: Optional[str] = None
+    tiny: Optional[TinySpec] = None
+
+
+@dataclass
+class GenerationBenchmark:
+    """Fields of every benchmark that generates: where its items come from and how it decodes (greedy)."""
+
+    hub_id: Optional[str] = None
+    hub_file: Optional[str] = None  # the file of the hub dataset that holds the items in the upstream schema
+    revision: Optional[str] = None
+    where: str = ""  # where to get the data when it has no hub copy
+    path: Optional[str] = None  # a local file in the upstream schema
+    sample: bool = False  # the bundled miniature
+    limit: Optional[int] = None  # the first N items; null: all
+    max_new_tokens: int = MISSING
+    batch_size: int = 8
+    apply_chat_template: bool = True
+
+
+@dataclass
+class ToxicityBenchmark(GenerationBenchmark):
+    num_prompts: int = 1000  # the most toxic prompts by prompt.toxicity
+    score_with_prompt: bool = False  # score the continuation alone (false) or (prompt, continuation)
+    scorer: ScorerConfig = field(default_factory=ScorerConfig)
+
+
+@dataclass
+class RedInstructBenchmark(GenerationBenchmark):
+    template: str = MISSING  # a file; pkg://alignbench/... names one inside the installed package
+    placeholder: str = MISSING  # the template's question slot
+
+
+@dataclass
+class AlpacaEvalBenchmark(GenerationBenchmark):
+    pass
+
+
+class Stage(StrEnum):
+    train = "train"
+    evaluate = "evaluate"
 
 
 @dataclass
 class EvalConfig:
-    batch_size: int = 16
+    name: str = "sample"
+    batch_size: int = 16  # held-out preference scoring
     generations: int = 4  # sample completions written to generations.jsonl
     max_new_tokens: int = 48
+    benchmarks: List[str] = field(default_factory=list)  # which of the sections below run, in this order
+    baseline: bool = True  # also score the un-adapted base (cached per model, quant, eval and judge config)
+    mmlu: LmEvalBenchmark = field(default_factory=LmEvalBenchmark)
+    bbh: LmEvalBenchmark = field(default_factory=LmEvalBenchmark)
+    real_toxicity: ToxicityBenchmark = field(default_factory=ToxicityBenchmark)
+    red_instruct: RedInstructBenchmark = field(default_factory=RedInstructBenchmark)
+    alpaca_eval: AlpacaEvalBenchmark = field(default_factory=AlpacaEvalBenchmark)
+
+
+@dataclass
+class JudgeSpec:
+    """One judge: `kind` picks the code (judges.HARM_JUDGES / PAIRWISE_JUDGES), the rest is what that kind reads."""
+
+    kind: str = MISSING
+    name: str = "judge"  # a short label; also the cache folder of a tiny judge
+    model: Optional[str] = None  # chat judges: the endpoint's model name, e.g. gpt-4
+    base_url: Optional[str] = None  # chat judges: an OpenAI-compatible endpoint
+    api_key_env: str = "OPENAI_API_KEY"  # the environment variable that holds the key (never the key itself)
+    annotators_config: Optional[str] = None  # alpaca_eval judges: the package's annotator name
+    max_tokens: int = 16
+    timeout_s: int = 60
+    hub_id: Optional[str] = None  # local HF judges (classifier, reward model)
+    revision: Optional[str] = None
+    path: Optional[str] = None
+    tiny: Optional[TinySpec] = None
+    harmful_label: str = "1"  # classifier judges: the harmful class's label or index
+    batch_size: int = 16
+
+
+@dataclass
+class JudgeConfig:
+    name: str = MISSING
+    harm: JudgeSpec = field(default_factory=JudgeSpec)  # Red-Instruct: is the answer harmful?
+    pairwise: JudgeSpec = field(default_factory=JudgeSpec)  # AlpacaEval: does the output beat the reference?
 
 
 @dataclass
@@ -176,11 +283,14 @@ class Config:
     adapter: AdapterConfig = MISSING
     quant: QuantConfig = MISSING
     logger: LoggerConfig = MISSING
+    eval: EvalConfig = MISSING
+    judge: JudgeConfig = MISSING
     train: TrainConfig = field(default_factory=TrainConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
     seed: int = 0
+    # What this job does to its run directory: train then evaluate, or (re-)evaluate its saved adapter only.
+    stages: List[Stage] = field(default_factory=lambda: [Stage.train, Stage.evaluate])
     dry_run: bool = False  # plan the jobs (run_key, status) without importing torch or loading anything
     cpu_threads: Optional[int] = None  # torch intra-op threads; null: torch's default (all cores, or the launcher's cap)
 
@@ -195,6 +305,8 @@ def register_configs() -> None:
         ("adapter", AdapterConfig),
         ("quant", QuantConfig),
         ("logger", LoggerConfig),
+        ("eval", EvalConfig),
+        ("judge", JudgeConfig),
     ]:
         cs.store(group=group, name=f"{group}_schema", node=node)
     cs.store(group="method", name="sft_schema", node=SFTMethodConfig)

@@ -24,7 +24,7 @@ def load_jobs(sweep_dir: Path) -> tuple[list[Job], list[str]]:
     plan_file = sweep_dir / PLAN
     if plan_file.is_file():
         plan = json.loads(plan_file.read_text())
-        jobs = [Job(entry["overrides"], entry["run_key"]) for entry in plan["jobs"]]
+        jobs = [Job(entry["overrides"], entry["run_key"], entry.get("eval_key")) for entry in plan["jobs"]]
         for job, entry in zip(jobs, plan["jobs"]):
             if job.run_key is None:
                 job.status, job.error = Status.invalid, entry.get("error")
@@ -59,7 +59,8 @@ def matrix(jobs: list[Job], rows: list[str], cols: list[str]) -> str:
             return ""
         n = count(members)
         text = f"{n[Status.done]}/{len(members)}"
-        for status, mark in ((Status.failed, "F"), (Status.invalid, "X"), (Status.running, "R")):
+        marks = ((Status.failed, "F"), (Status.invalid, "X"), (Status.running, "R"), (Status.outdated, "O"))
+        for status, mark in marks:
             if n[status]:
                 text += f" {mark}{n[status]}"
         return text
@@ -102,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"{args.sweep_dir}: {len(jobs)} runs: {describe(count(jobs))}")
     if cols:
-        print("cells: done/total, F failed, R running, X invalid overrides; the rest are pending\n")
+        print("cells: done/total, F failed, R running, O evaluated with another eval config, X invalid overrides; "
+              "the rest are pending\n")
         print(matrix(jobs, rows, cols))
     for job in jobs:
         if job.status in (Status.failed, Status.invalid):

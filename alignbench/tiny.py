@@ -27,9 +27,12 @@ BUILDER_VERSION = 1  # bump when the build procedure changes, so caches are not 
 
 
 def corpus_lines() -> list[str]:
-    """Every string of every bundled sample, in a fixed order."""
+    """Every string of the bundled preference samples, in a fixed order (not the benchmark miniatures: a
+    tokenizer that has seen the test items would flatter them)."""
     lines = TEMPLATE_TEXT * 64  # repeated so BPE learns them as a few merged tokens
     for path in sorted(SAMPLES_DIR.rglob("*.jsonl")):
+        if "benchmarks" in path.relative_to(SAMPLES_DIR).parts:
+            continue
         for row in path.read_text().splitlines():
             lines.extend(value for value in json.loads(row).values() if isinstance(value, str))
     return lines
@@ -58,7 +61,13 @@ def tiny_model_path(spec: TinySpec, name: str, cache_dir: str) -> Path:
 def _build(spec: TinySpec, lines: list[str], out: Path) -> None:
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import AutoModelForCausalLM, LlamaConfig, MistralConfig, PreTrainedTokenizerFast
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoModelForSequenceClassification,
+        LlamaConfig,
+        MistralConfig,
+        PreTrainedTokenizerFast,
+    )
 
     bpe = Tokenizer(models.BPE(unk_token="<unk>"))
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -86,8 +95,10 @@ def _build(spec: TinySpec, lines: list[str], out: Path) -> None:
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=False,
+        num_labels=1,  # read by the `score` head only: one logit, like reward and toxicity models
     )
     torch.manual_seed(spec.seed)
-    model = AutoModelForCausalLM.from_config(config)
+    auto = {"causal_lm": AutoModelForCausalLM, "score": AutoModelForSequenceClassification}[spec.head]
+    model = auto.from_config(config)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)

@@ -67,7 +67,7 @@ def _model_problems(cfg: Config) -> list[str]:
         return []
     if not model.hub_id:
         return [f"model {model.name!r}: set model.hub_id, model.path or model.tiny"]
-    missing = _hub_missing(model.hub_id, model.revision, "model")
+    missing = hub_missing(model.hub_id, model.revision, "model")
     if missing:
         return [
             f"model {model.name!r} ({model.hub_id}@{model.revision or 'main'}) is not available: {missing}. "
@@ -84,7 +84,7 @@ def _dataset_problems(cfg: Config) -> list[str]:
         return [] if Path(data.path).expanduser().exists() else [f"dataset.path={data.path} does not exist"]
     if data.sample:
         return []
-    missing = _hub_missing(data.hub_id, data.revision, "dataset")
+    missing = hub_missing(data.hub_id, data.revision, "dataset")
     if missing:
         return [
             f"dataset {data.name!r} ({data.hub_id}@{data.revision or 'main'}) is not available: {missing}. "
@@ -95,7 +95,7 @@ def _dataset_problems(cfg: Config) -> list[str]:
     return []
 
 
-def _hub_missing(repo_id: str, revision: str | None, repo_type: str) -> str | None:
+def hub_missing(repo_id: str, revision: str | None, repo_type: str) -> str | None:
     """Why a hub repo cannot be used, or None. One cache look-up and at most one short probe: no retry loops."""
     from huggingface_hub import HfApi, snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError

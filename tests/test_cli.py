@@ -20,7 +20,8 @@ def test_default_command_trains_evaluates_and_records(tmp_path):
     m = record["metrics"]
     assert record["status"] == "completed" and len(record["run_key"]) == 16
     assert record["choices"] == {"model": "tiny_llama", "dataset": "beavertails", "method": "dpo",
-                                 "adapter": "lora", "quant": "none", "logger": "wandb"}
+                                 "adapter": "lora", "quant": "none", "logger": "wandb", "eval": "sample",
+                                 "judge": "offline"}
     assert m["eval/pref/accuracy"] >= m["baseline/pref/accuracy"] + 0.3  # a real, large effect
     assert m["eval/pref/margin"] > m["baseline/pref/margin"]
     assert m["train/loss_last"] < m["train/loss_first"]
@@ -34,6 +35,14 @@ def test_default_command_trains_evaluates_and_records(tmp_path):
     assert len((run_dir / "generations.jsonl").read_text().splitlines()) == 4
     assert list((run_dir / "wandb").glob("offline-run-*/run-*.wandb"))
     assert "held-out preference accuracy" in done.stdout and "wandb sync" in done.stdout
+
+    # The five benchmark miniatures, for the trained model and its base, each in the end-of-run table.
+    assert record["benchmarks"]["missing"] == [] and len(record["eval_key"]) == 16
+    for name, metric in [("mmlu", "acc"), ("bbh", "exact_match"), ("alpaca_eval", "win_rate"),
+                         ("real_toxicity", "score"), ("red_instruct", "score")]:
+        assert f"eval/{name}/{metric}" in m and f"baseline/{name}/{metric}" in m, name
+        assert (run_dir / "eval" / f"{name}.jsonl").is_file()
+        assert any(line.split()[:2] == [name, metric] for line in done.stdout.splitlines()), name
 
 
 def test_tiny_multirun_runs_all_four_jobs(tmp_path):

@@ -129,10 +129,11 @@ def test_a_claimed_run_cannot_be_claimed_again_until_released(tmp_path):
 
 
 def test_failed_runs_are_retried_up_to_the_cap():
-    assert Job([], "k", Status.failed, failures=2).should_run(max_failures=3)
-    assert not Job([], "k", Status.failed, failures=3).should_run(max_failures=3)
-    assert not Job([], "k", Status.done).should_run(max_failures=3)
-    assert not Job([], "k", Status.running).should_run(max_failures=3)
+    assert Job([], "k", status=Status.failed, failures=2).should_run(max_failures=3)
+    assert not Job([], "k", status=Status.failed, failures=3).should_run(max_failures=3)
+    assert not Job([], "k", status=Status.done).should_run(max_failures=3)
+    assert not Job([], "k", status=Status.running).should_run(max_failures=3)
+    assert Job([], "k", status=Status.outdated).should_run(max_failures=3)
 
 
 def test_status_prints_the_grid_as_a_matrix(tmp_path, capsys):

@@ -16,7 +16,8 @@ from conftest import REPO, alignbench
 pytestmark = pytest.mark.slow
 
 # Tiny jobs of a few seconds each: the machinery is under test here, not the learning.
-FAST = ["method.max_steps=3", "dataset.eval_samples=8", "eval.generations=1", "eval.max_new_tokens=4", "logger=none"]
+FAST = ["method.max_steps=3", "dataset.eval_samples=8", "eval.generations=1", "eval.max_new_tokens=4", "logger=none",
+        "eval.benchmarks=[]"]
 FOUR = ["model=tiny_llama,tiny_mistral", "method=sft,dpo"]
 
 
@@ -110,7 +111,8 @@ def test_joblib_launcher_runs_jobs_in_parallel_with_capped_threads(tmp_path):
 
 
 def test_wandb_run_per_job_grouped_by_sweep_with_a_stable_id(tmp_path):
-    done = alignbench("-m", "method=sft,dpo", *FAST[:-1], "sweep.name=wbtest", f"hydra.sweep.dir={tmp_path}",
+    logged = [arg for arg in FAST if arg != "logger=none"]
+    done = alignbench("-m", "method=sft,dpo", *logged, "sweep.name=wbtest", f"hydra.sweep.dir={tmp_path}",
                       env={"WANDB_MODE": "offline"})
     assert done.returncode == 0, done.stderr[-3000:]
     for key, record in records(tmp_path).items():

@@ -21,6 +21,7 @@ class TrainerInputs:
     precision: Precision
     report_to: list[str]
     pin_memory: bool = False  # only helps when batches are copied to a GPU
+    caches: Any = None  # alignbench.caches.RunCaches: tokenized datasets and reference log-probs shared by runs
 
 
 def shared_training_args(inputs: TrainerInputs) -> dict:

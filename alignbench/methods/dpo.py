@@ -7,7 +7,9 @@ from alignbench.methods.common import TrainerInputs, assistant, shared_training_
 
 def build_dpo_trainer(inputs: TrainerInputs):
     from datasets import Dataset
-    from trl import DPOConfig, DPOTrainer
+    from trl import DPOConfig
+
+    from alignbench.methods.cached import CachedDPOTrainer
 
     method = inputs.cfg.method
     rows = [
@@ -19,8 +21,10 @@ def build_dpo_trainer(inputs: TrainerInputs):
         beta=method.beta,
         loss_type=list(method.loss_type),
         precompute_ref_log_probs=method.precompute_ref_log_probs,
+        precompute_ref_batch_size=method.precompute_ref_batch_size,
     )
-    return DPOTrainer(
+    return CachedDPOTrainer(
+        caches=inputs.caches,
         model=inputs.model,
         args=args,
         train_dataset=Dataset.from_list(rows),

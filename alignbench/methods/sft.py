@@ -7,11 +7,14 @@ from alignbench.methods.common import TrainerInputs, assistant, shared_training_
 
 def build_sft_trainer(inputs: TrainerInputs):
     from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
+
+    from alignbench.methods.cached import CachedSFTTrainer
 
     rows = [{"prompt": pair.prompt, "completion": assistant(pair.chosen)} for pair in inputs.pairs]
     args = SFTConfig(**shared_training_args(inputs), completion_only_loss=True, packing=False)
-    return SFTTrainer(
+    return CachedSFTTrainer(
+        caches=inputs.caches,
         model=inputs.model,
         args=args,
         train_dataset=Dataset.from_list(rows),

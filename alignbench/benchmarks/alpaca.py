@@ -1,0 +1,22 @@
+"""AlpacaEval: replies to the 805 instructions, judged pairwise against the reference outputs; win rate in %."""
+
+from __future__ import annotations
+
+from alignbench.benchmarks.common import BenchmarkResult, generate, load_items, render
+from alignbench.schema import AlpacaEvalBenchmark
+
+
+def run_alpaca_eval(model, tokenizer, cfg: AlpacaEvalBenchmark, context) -> BenchmarkResult:
+    rows, source = load_items(cfg, "eval.alpaca_eval", "alpaca_eval/alpaca_eval.json")
+    rows = rows[: cfg.limit] if cfg.limit else rows
+    instructions = [row["instruction"] for row in rows]
+    references = [row["output"] for row in rows]
+    texts = [render(tokenizer, instruction, cfg.apply_chat_template) for instruction in instructions]
+    outputs = generate(model, tokenizer, texts, cfg.max_new_tokens, cfg.batch_size)
+    judge = context.pairwise_judge()
+    wins = judge.judge(instructions, outputs, references)
+    items = [{"instruction": i, "output": o, "reference": r, "win": w}
+             for i, o, r, w in zip(instructions, outputs, references, wins)]
+    reference = rows[0].get("generator", "reference") if rows else "reference"
+    return BenchmarkResult({"win_rate": 100 * sum(wins) / len(wins), "items": len(items)}, items,
+                           judge=f"{judge.name} vs {reference}", source=source)

@@ -1,0 +1,60 @@
+"""A sequence-classification scorer (RealToxicity's ToxicityModel, or a tiny local stand-in): one logit per text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from alignbench.benchmarks.common import BenchmarkUnavailable, short
+from alignbench.schema import ScorerConfig
+
+
+@dataclass
+class Scorer:
+    name: str  # what produced the scores, as the record keeps it: e.g. nicholasKluge/ToxicityModel@<revision>
+    model: Any
+    tokenizer: Any
+    batch_size: int = 32
+
+    def score(self, prompts: list[str] | None, texts: list[str]) -> list[float]:
+        """The first logit per text (ToxicityModel: positive = non-toxic), optionally given its prompt."""
+        import torch
+
+        scores = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = texts[start : start + self.batch_size]
+            pairs = (prompts[start : start + self.batch_size],) if prompts is not None else ()
+            enc = self.tokenizer(*pairs, batch, padding=True, truncation=True, return_tensors="pt",
+                                 max_length=min(self.tokenizer.model_max_length, 512))
+            with torch.no_grad():
+                scores += self.model(**enc.to(self.model.device)).logits[:, 0].float().tolist()
+        return scores
+
+
+def load_scorer(cfg: ScorerConfig, cache_dir: str) -> Scorer:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from alignbench.models import model_location
+    from alignbench.validate import hub_missing
+
+    location = model_location(cfg, cache_dir)
+    revision = None if cfg.path or cfg.tiny else cfg.revision
+    if location == cfg.hub_id and (missing := hub_missing(cfg.hub_id, revision, "model")):
+        raise BenchmarkUnavailable(
+            f"scorer {cfg.name!r} ({cfg.hub_id}) is not available: {missing}. Point eval.real_toxicity.scorer.path at "
+            f"a local copy, or download it where the hub is reachable (`hf download {cfg.hub_id}`)"
+        )
+    tokenizer = AutoTokenizer.from_pretrained(location, revision=revision)
+    model = AutoModelForSequenceClassification.from_pretrained(location, revision=revision).eval()
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.config.pad_token_id = tokenizer.pad_token_id
+    if _has_cuda():
+        model = model.to("cuda")
+    return Scorer(short(location) + (f"@{revision}" if revision else ""), model, tokenizer)
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()

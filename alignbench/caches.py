@@ -1,0 +1,137 @@
+"""Work that the runs of a grid share, cached on disk under a key of what it depends on and nothing else.
+
+- Reference log-probs of DPO: the base model's summed log-probs (and token counts) of every chosen and rejected
+  reply. They depend on the base weights, quantization, compute precision, tokenizer and chat template, the exact
+  training pairs and the sequence length/truncation; not on beta, learning rate, loss type, LoRA rank or seed.
+  (TRL's own precompute cache hashes all model weights, LoRA init included, so it never hits across runs.)
+- Tokenized training sets, with the same discipline.
+
+Entries are written atomically (temporary file, then rename) and carry a checksum, so concurrent jobs never read
+half an entry and a damaged one is detected and recomputed, never used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from alignbench.record import digest
+
+log = logging.getLogger(__name__)
+
+REF_FIELDS = ("ref_chosen_logps", "ref_rejected_logps", "chosen_tokens", "rejected_tokens")
+
+
+def examples_digest(rows: list[dict[str, Any]]) -> str:
+    """The exact training examples, in order: covers dataset, revision, preference, selection and count."""
+    return digest(rows)
+
+
+def tokenizer_digest(tokenizer) -> str:
+    """Vocabulary, special tokens and chat template: everything that decides the token ids."""
+    vocab = sorted(tokenizer.get_vocab().items())
+    return digest([vocab, tokenizer.chat_template, tokenizer.all_special_tokens, type(tokenizer).__name__])
+
+
+@dataclass
+class RunCaches:
+    """Keys of one run's shareable work; `None` folder disables caching."""
+
+    folder: Path | None
+    model: dict[str, Any]  # what the base weights are: model config minus where they are, plus quantization
+    precision: str
+    tokenizer: str  # tokenizer_digest
+    examples: str  # examples_digest
+    max_length: int
+    truncation: str = "keep_start"
+
+    def ref_key(self) -> str:
+        return digest({"kind": "ref_logps", "model": self.model, "precision": self.precision,
+                       "tokenizer": self.tokenizer, "examples": self.examples, "max_length": self.max_length,
+                       "truncation": self.truncation})
+
+    def tokenized_key(self, trainer: str, dataset_name: str) -> str:
+        return digest({"kind": "tokenized", "trainer": trainer, "dataset": dataset_name, "tokenizer": self.tokenizer,
+                       "examples": self.examples, "max_length": self.max_length, "truncation": self.truncation})
+
+    def ref_logps(self, n: int, compute: Callable[[], dict[str, list]]) -> tuple[dict[str, list], bool]:
+        """(columns, hit): the cached reference columns for n examples, or freshly computed and stored."""
+        path = self.folder / "ref_logps" / f"{self.ref_key()}.json" if self.folder else None
+        if path is not None and path.is_file():
+            cached = _read_checked(path, n)
+            if cached is not None:
+                return cached, True
+        columns = compute()
+        if path is not None:
+            _write_checked(path, columns)
+        return columns, False
+
+    def tokenized(self, trainer: str, dataset_name: str, compute: Callable[[], Any]) -> tuple[Any, bool]:
+        """(dataset, hit): a datasets.Dataset saved with save_to_disk, or freshly tokenized and stored."""
+        from datasets import Dataset
+
+        if self.folder is None:
+            return compute(), False
+        target = self.folder / "tokenized" / self.tokenized_key(trainer, dataset_name)
+        marker = target / "checksum.txt"
+        if marker.is_file():
+            try:
+                if marker.read_text() == _folder_checksum(target):
+                    return Dataset.load_from_disk(str(target)), True
+                log.warning("tokenized cache %s is damaged (checksum mismatch); tokenizing again", target)
+            except Exception as err:  # unreadable arrow files: recompute, never use
+                log.warning("tokenized cache %s is unreadable (%s); tokenizing again", target, err)
+        dataset = compute()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        try:
+            dataset.save_to_disk(str(staging))
+            (staging / "checksum.txt").write_text(_folder_checksum(staging))
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(staging, target)
+        except OSError as err:  # another job stored the same entry meanwhile: theirs is as good
+            log.info("tokenized cache %s not stored (%s)", target, err)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return dataset, False
+
+
+def _read_checked(path: Path, n: int) -> dict[str, list] | None:
+    try:
+        entry = json.loads(path.read_text())
+        columns = entry["columns"]
+        ok = entry["checksum"] == _checksum(columns) and all(len(columns[f]) == n for f in REF_FIELDS)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        log.warning("reference log-prob cache %s is unreadable (%s); computing again", path, err)
+        return None
+    if not ok:
+        log.warning("reference log-prob cache %s does not match its checksum or size; computing again", path)
+        return None
+    return columns
+
+
+def _write_checked(path: Path, columns: dict[str, list]) -> None:
+    from alignbench.record import write_json_atomic
+
+    write_json_atomic(path, {"checksum": _checksum(columns), "columns": columns})
+
+
+def _checksum(columns: dict[str, list]) -> str:
+    # repr of a Python float round-trips exactly, so the checksum covers every bit of every value.
+    return hashlib.sha256(repr([columns[f] for f in REF_FIELDS]).encode()).hexdigest()
+
+
+def _folder_checksum(folder: Path) -> str:
+    sha = hashlib.sha256()
+    for file in sorted(folder.rglob("*")):
+        if file.is_file() and file.name != "checksum.txt":
+            sha.update(file.relative_to(folder).as_posix().encode())
+            sha.update(file.read_bytes())
+    return sha.hexdigest()

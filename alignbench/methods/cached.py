@@ -1,0 +1,64 @@
+"""TRL trainers that take their tokenized datasets and DPO reference log-probs from alignbench's shared caches.
+
+The hooks are TRL's own dataset-preparation steps (`_prepare_dataset`, `_precompute_ref_logps`): on a miss they
+run TRL's code unchanged and store the result; on a hit TRL gets exactly the columns it would have computed.
+"""
+
+from __future__ import annotations
+
+from datasets import Dataset, Value
+from trl import DPOTrainer, SFTTrainer
+
+from alignbench.caches import RunCaches
+
+
+class _TokenizedFromCache:
+    """Mixin: tokenized datasets come from RunCaches.tokenized (keyed by tokenizer, examples and max length)."""
+
+    caches: RunCaches
+    cache_hits: dict[str, bool]
+    trainer_name: str
+
+    def _prepare_dataset(self, dataset, *args, **kwargs):
+        name = kwargs.get("dataset_name", args[-1] if args else "train")
+        prepare = super()._prepare_dataset  # type: ignore[misc]
+        prepared, hit = self.caches.tokenized(self.trainer_name, name, lambda: prepare(dataset, *args, **kwargs))
+        self.cache_hits[f"tokenized_{name}"] = hit
+        return prepared
+
+
+class CachedSFTTrainer(_TokenizedFromCache, SFTTrainer):
+    trainer_name = "sft"
+
+    def __init__(self, *args, caches: RunCaches, **kwargs):
+        self.caches, self.cache_hits = caches, {}  # set first: TRL prepares the dataset inside __init__
+        super().__init__(*args, **kwargs)
+
+
+class CachedDPOTrainer(_TokenizedFromCache, DPOTrainer):
+    trainer_name = "dpo"
+
+    def __init__(self, *args, caches: RunCaches, **kwargs):
+        self.caches, self.cache_hits = caches, {}  # set first: TRL precomputes reference log-probs inside __init__
+        super().__init__(*args, **kwargs)
+
+    def _precompute_ref_logps(self, dataset: Dataset, name: str, batch_size: int) -> Dataset:
+        precompute = super()._precompute_ref_logps
+        max_length = self.args.max_length
+
+        def compute() -> dict[str, list]:
+            done = precompute(dataset, name, batch_size)
+            columns = {key: done[key] for key in ("ref_chosen_logps", "ref_rejected_logps")}
+            # Reply tokens that survive keep_start truncation: what a length-normalised DPO-family loss divides by.
+            for reply in ("chosen", "rejected"):
+                columns[f"{reply}_tokens"] = [
+                    max(0, min(len(p) + len(c), max_length or 10**9) - len(p))
+                    for p, c in zip(done["prompt_ids"], done[f"{reply}_ids"])
+                ]
+            return columns
+
+        columns, hit = self.caches.ref_logps(len(dataset), compute)
+        self.cache_hits[f"ref_logps_{name}"] = hit
+        for key in ("ref_chosen_logps", "ref_rejected_logps"):  # float32, as TRL's own precompute stores them
+            dataset = dataset.add_column(key, columns[key], feature=Value("float32"))
+        return dataset
