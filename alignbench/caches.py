@@ -27,6 +27,7 @@ from alignbench.record import digest
 log = logging.getLogger(__name__)
 
 REF_FIELDS = ("ref_chosen_logps", "ref_rejected_logps", "chosen_tokens", "rejected_tokens")
+CHECKSUMS = "alignbench_checksums.json"
 
 
 def examples_digest(rows: list[dict[str, Any]]) -> str:
@@ -80,10 +81,10 @@ class RunCaches:
         if self.folder is None:
             return compute(), False
         target = self.folder / "tokenized" / self.tokenized_key(trainer, dataset_name)
-        marker = target / "checksum.txt"
+        marker = target / CHECKSUMS
         if marker.is_file():
             try:
-                if marker.read_text() == _folder_checksum(target):
+                if json.loads(marker.read_text()) == _file_checksums(target, json.loads(marker.read_text())):
                     return Dataset.load_from_disk(str(target)), True
                 log.warning("tokenized cache %s is damaged (checksum mismatch); tokenizing again", target)
             except Exception as err:  # unreadable arrow files: recompute, never use
@@ -93,7 +94,8 @@ class RunCaches:
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
         try:
             dataset.save_to_disk(str(staging))
-            (staging / "checksum.txt").write_text(_folder_checksum(staging))
+            (staging / CHECKSUMS).write_text(json.dumps(_file_checksums(staging)))
+            staging.chmod(0o755)  # mkdtemp makes it private; the cache is shared
             shutil.rmtree(target, ignore_errors=True)
             os.replace(staging, target)
         except OSError as err:  # another job stored the same entry meanwhile: theirs is as good
@@ -128,10 +130,9 @@ def _checksum(columns: dict[str, list]) -> str:
     return hashlib.sha256(repr([columns[f] for f in REF_FIELDS]).encode()).hexdigest()
 
 
-def _folder_checksum(folder: Path) -> str:
-    sha = hashlib.sha256()
-    for file in sorted(folder.rglob("*")):
-        if file.is_file() and file.name != "checksum.txt":
-            sha.update(file.relative_to(folder).as_posix().encode())
-            sha.update(file.read_bytes())
-    return sha.hexdigest()
+def _file_checksums(folder: Path, names: list[str] | None = None) -> dict[str, str]:
+    """sha256 of each file save_to_disk wrote (later files, e.g. TRL's map caches beside them, are not ours)."""
+    if names is None:
+        names = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != CHECKSUMS)
+    return {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() if (folder / name).is_file() else None
+            for name in names}

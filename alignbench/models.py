@@ -49,7 +49,41 @@ def load_tokenizer(cfg: ModelConfig, location: str):
     return tokenizer
 
 
-def load_base_model(cfg: ModelConfig, quant: QuantConfig, location: str):
+# The last base model loaded in this process. Consecutive runs of one process (Hydra's basic launcher) on the same
+# base reuse its weights instead of loading them again; only one is kept, so a grid needs a single run's memory.
+_resident: dict[str, object] = {}
+
+
+def load_base_model(cfg: ModelConfig, quant: QuantConfig, location: str) -> tuple[object, bool]:
+    """(model, reused): the base model, reused from the previous run of this process when it is the same one.
+
+    Runs hand it back with `release_base_model` (adapters removed), so a reused base is the loaded weights exactly.
+    """
+    key = repr((location, _revision(cfg), cfg.dtype, quant))
+    resident = _resident.get(key)
+    # A run that failed between PEFT's injection and its trainer leaves LoRA layers it cannot unload: load afresh.
+    if resident is not None and not any("lora_" in name for name, _ in resident.named_modules()):
+        return resident, True
+    _resident.clear()  # one resident base at a time
+    model = _load(cfg, quant, location)
+    _resident[key] = model
+    return model, False
+
+
+def release_base_model(policy) -> None:
+    """Take the run's adapter off the shared base (PEFT's unload: LoRA layers out, base layers back, unmerged).
+    `policy` is None when the run never got that far."""
+    import gc
+
+    if policy is not None:
+        try:
+            policy.unload()
+        except Exception:  # PEFT could not unload: never hand on a base that may carry an adapter
+            _resident.clear()
+    gc.collect()
+
+
+def _load(cfg: ModelConfig, quant: QuantConfig, location: str):
     import torch
     from transformers import AutoModelForCausalLM
 

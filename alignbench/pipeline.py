@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from alignbench.data import load_preference_data
 from alignbench.grid import claim, read_record
 from alignbench.methods import METHODS, TrainerInputs
-from alignbench.models import load_base_model, load_tokenizer, model_location
+from alignbench.models import load_base_model, load_tokenizer, model_location, release_base_model
 from alignbench.preference import generate_replies, preference_metrics, score_replies
 from alignbench.record import eval_key, library_versions, resolve, run_key, without_secrets, write_json_atomic
 from alignbench.schema import Config, Stage
@@ -97,7 +97,7 @@ def _execute(
         record["timings"] = {k: v for k, v in previous["timings"].items() if k in ("train_s", "load_model_s")}
     write_json_atomic(run_dir / "record.json", record)
     metrics, timings = record["metrics"], record["timings"]
-    tracker = None
+    tracker = policy = None
     try:
         import torch
 
@@ -125,15 +125,14 @@ def _execute(
         )
 
         with _timed(timings, "data_s"):
-            n_train = cfg.dataset.train_samples or cfg.method.max_steps * cfg.method.batch_size * cfg.method.grad_accum
-            data = load_preference_data(cfg.dataset, n_train, cfg.dataset.selection_seed)
+            data = load_preference_data(cfg.dataset, train_pairs_wanted(cfg), cfg.dataset.selection_seed)
         metrics.update({f"data/{k}": v for k, v in data.stats.items()})
         record["data_source"] = data.source
 
         with _timed(timings, "load_model_s"):
             record["model_path"] = location = model_location(cfg.model, cfg.paths.cache_dir)
             tokenizer = load_tokenizer(cfg.model, location)
-            model = load_base_model(cfg.model, cfg.quant, location)
+            model, record["base_reused"] = load_base_model(cfg.model, cfg.quant, location)
 
         if train:
             trainer = METHODS[cfg.method.name](
@@ -150,6 +149,7 @@ def _execute(
                     caches=_run_caches(cfg, resolved, tokenizer, data.train, precision),
                 )
             )
+            policy = trainer.model  # the base with the adapter in it, from here on
             with _timed(timings, "train_s"):
                 result = trainer.train()
             metrics.update(_train_metrics(trainer.state.log_history, result))
@@ -158,7 +158,7 @@ def _execute(
             trainer.save_model(record["adapter_path"])  # PEFT weights (safetensors) + tokenizer with its template
             record["trained_at"] = _now()
             write_json_atomic(run_dir / "record.json", record)  # a later evaluation failure keeps the training
-            policy = trainer.model
+            del trainer  # optimizer state, dataloaders: a grid's memory stays that of one run
         else:
             from peft import PeftModel
 
@@ -180,6 +180,7 @@ def _execute(
         record["error"] = f"{type(err).__name__}: {err}"
         raise
     finally:
+        release_base_model(policy)  # the next run in this process may reuse the base: no adapter left in it
         record["finished_at"] = _now()
         write_json_atomic(run_dir / "record.json", record)
         if tracker is not None:
@@ -203,6 +204,11 @@ def _benchmarks(policy, tokenizer, cfg: Config, resolved: dict, run_dir: Path, m
         metrics.update(base["metrics"])
         summary["baseline"] = {"source": base["source"], "reused": base["reused"], "errors": base["errors"]}
     return summary
+
+
+def train_pairs_wanted(cfg: Config) -> int:
+    """dataset.train_samples, or exactly what training consumes (max_steps x batch size)."""
+    return cfg.dataset.train_samples or cfg.method.max_steps * cfg.method.batch_size * cfg.method.grad_accum
 
 
 def _run_caches(cfg: Config, resolved: dict, tokenizer, pairs, precision):

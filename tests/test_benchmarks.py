@@ -29,7 +29,7 @@ def tiny_model(compose, overrides: list[str]):
     config = compose(overrides)
     cfg = OmegaConf.to_object(config)
     location = model_location(cfg.model, cfg.paths.cache_dir)
-    return cfg, config, load_base_model(cfg.model, cfg.quant, location), load_tokenizer(cfg.model, location)
+    return cfg, config, load_base_model(cfg.model, cfg.quant, location)[0], load_tokenizer(cfg.model, location)
 
 
 @pytest.mark.slow

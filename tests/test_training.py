@@ -30,7 +30,7 @@ def train_tiny(compose, overrides: list[str], out: Path, steps: int = 30):
     cfg = OmegaConf.to_object(compose(overrides + [f"method.max_steps={steps}", "train.logging_steps=5"]))
     location = model_location(cfg.model, cfg.paths.cache_dir)
     tokenizer = load_tokenizer(cfg.model, location)
-    model = load_base_model(cfg.model, cfg.quant, location)
+    model, _ = load_base_model(cfg.model, cfg.quant, location)
     data = load_preference_data(cfg.dataset, steps * cfg.method.batch_size, cfg.seed)
     inputs = TrainerInputs(cfg, model, tokenizer, data.train, _lora_config(cfg), out, Precision.fp32, ["none"])
     return cfg, METHODS[cfg.method.name](inputs), data, location

@@ -15,13 +15,15 @@ from alignbench.caches import RunCaches
 class _TokenizedFromCache:
     """Mixin: tokenized datasets come from RunCaches.tokenized (keyed by tokenizer, examples and max length)."""
 
-    caches: RunCaches
+    caches: RunCaches | None  # None: TRL's own preparation, uncached
     cache_hits: dict[str, bool]
     trainer_name: str
 
     def _prepare_dataset(self, dataset, *args, **kwargs):
         name = kwargs.get("dataset_name", args[-1] if args else "train")
         prepare = super()._prepare_dataset  # type: ignore[misc]
+        if self.caches is None:
+            return prepare(dataset, *args, **kwargs)
         prepared, hit = self.caches.tokenized(self.trainer_name, name, lambda: prepare(dataset, *args, **kwargs))
         self.cache_hits[f"tokenized_{name}"] = hit
         return prepared
@@ -30,7 +32,7 @@ class _TokenizedFromCache:
 class CachedSFTTrainer(_TokenizedFromCache, SFTTrainer):
     trainer_name = "sft"
 
-    def __init__(self, *args, caches: RunCaches, **kwargs):
+    def __init__(self, *args, caches: RunCaches | None, **kwargs):
         self.caches, self.cache_hits = caches, {}  # set first: TRL prepares the dataset inside __init__
         super().__init__(*args, **kwargs)
 
@@ -38,17 +40,19 @@ class CachedSFTTrainer(_TokenizedFromCache, SFTTrainer):
 class CachedDPOTrainer(_TokenizedFromCache, DPOTrainer):
     trainer_name = "dpo"
 
-    def __init__(self, *args, caches: RunCaches, **kwargs):
+    def __init__(self, *args, caches: RunCaches | None, **kwargs):
         self.caches, self.cache_hits = caches, {}  # set first: TRL precomputes reference log-probs inside __init__
         super().__init__(*args, **kwargs)
 
     def _precompute_ref_logps(self, dataset: Dataset, name: str, batch_size: int) -> Dataset:
         precompute = super()._precompute_ref_logps
+        if self.caches is None:
+            return precompute(dataset, name, batch_size)
         max_length = self.args.max_length
 
         def compute() -> dict[str, list]:
             done = precompute(dataset, name, batch_size)
-            columns = {key: done[key] for key in ("ref_chosen_logps", "ref_rejected_logps")}
+            columns = {key: list(done[key]) for key in ("ref_chosen_logps", "ref_rejected_logps")}
             # Reply tokens that survive keep_start truncation: what a length-normalised DPO-family loss divides by.
             for reply in ("chosen", "rejected"):
                 columns[f"{reply}_tokens"] = [

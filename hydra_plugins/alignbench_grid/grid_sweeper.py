@@ -24,7 +24,7 @@ from hydra.core.override_parser.types import Override
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from alignbench.grid import PLAN, Job, Status, count, describe, one_line, status_of
-from alignbench.record import resolve, run_key, write_json_atomic
+from alignbench.record import eval_key, resolve, run_key, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,8 @@ class GridSweeper(BasicSweeper):
         """The job's run_key from its composed config, and its status from its run directory."""
         job = Job(list(overrides))
         try:
-            job.run_key = run_key(resolve(self._compose(overrides)))
+            resolved = resolve(self._compose(overrides))
+            job.run_key, job.eval_key = run_key(resolved), eval_key(resolved)
         except Exception as err:  # the same error the launch would hit; the other jobs still run
             job.status, job.error = Status.invalid, f"{type(err).__name__}: {err}"
             return job
@@ -190,6 +191,6 @@ def _plan_file(name: str, jobs: List[Job], axes: List[str]) -> dict:
     return {
         "sweep": name,
         "axes": axes,
-        "jobs": [{"run_key": j.run_key, "overrides": j.overrides, "error": j.error if j.run_key is None else None}
-                 for j in jobs],
+        "jobs": [{"run_key": j.run_key, "eval_key": j.eval_key, "overrides": j.overrides,
+                  "error": j.error if j.run_key is None else None} for j in jobs],
     }
