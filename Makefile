@@ -1,7 +1,7 @@
 # alignbench: `make help` lists the targets.
 PY ?= .venv/bin/python
 
-.PHONY: help install run plan sweep-tiny status test test-fast lint clean
+.PHONY: help install run plan sweep-tiny status bench test test-fast lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -25,6 +25,9 @@ sweep-tiny:  ## the study's grid on tiny models and bundled data (32 runs, CPU);
 status:  ## the grid of SWEEP (default paper_tiny) as a done/failed/pending matrix
 	$(PY) -m alignbench.status multirun/$(SWEEP)
 
+bench:  ## alignbench vs plain TRL and stock lm-eval (grid, step, eval, plan, RSS); ~15 min; benchmarks/results/
+	$(PY) benchmarks/bench.py
+
 test:  ## every test, on CPU, offline
 	$(PY) -m pytest
 
@@ -32,7 +35,7 @@ test-fast:  ## the tests that take seconds (no training, no subprocesses)
 	$(PY) -m pytest -m "not slow"
 
 lint:  ## ruff
-	$(PY) -m ruff check alignbench tests scripts
+	$(PY) -m ruff check alignbench tests scripts benchmarks hydra_plugins
 
 clean:  ## remove run outputs (runs/, multirun/)
 	rm -rf runs multirun outputs

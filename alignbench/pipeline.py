@@ -52,15 +52,17 @@ def run(config: DictConfig, run_dir: Path, job: JobInfo) -> dict[str, Any] | Non
             return None
         previous = read_record(run_dir) or {}
         trained = previous.get("run_key") == keys[0] and previous.get("trained_at") is not None
-        if trained and previous.get("status") == "completed" and previous.get("eval_key") == keys[1]:
-            print(f"alignbench: {run_dir} is already complete (run_key {keys[0]}); skipped", flush=True)
-            return previous
+        evaluated = trained and previous.get("status") == "completed" and previous.get("eval_key") == keys[1]
         stages = set(OmegaConf.to_object(config.stages))
         if Stage.train not in stages and not trained:
             raise ConfigError(f"stages=[evaluate] needs a trained run in {run_dir}; it has no adapter for run_key "
                               f"{keys[0]} (run with the train stage first)")
         train = Stage.train in stages and not trained
-        return _execute(config, resolved, keys, run_dir, job, previous, train, Stage.evaluate in stages)
+        evaluate = Stage.evaluate in stages and not evaluated
+        if not (train or evaluate):
+            print(f"alignbench: {run_dir} is already complete (run_key {keys[0]}); skipped", flush=True)
+            return previous
+        return _execute(config, resolved, keys, run_dir, job, previous, train, evaluate)
 
 
 def _execute(
@@ -71,7 +73,7 @@ def _execute(
     cfg: Config = OmegaConf.to_object(config)
     record: dict[str, Any] = {
         "run_key": keys[0],
-        "eval_key": keys[1],
+        "eval_key": keys[1] if evaluate else None,  # a run trained but not evaluated is evaluated on relaunch
         "status": "running",
         "attempt": previous.get("attempt", 0) + 1,  # every start counts, interrupted ones included
         "failures": previous.get("failures", 0),

@@ -133,7 +133,9 @@ def test_sigterm_marks_the_run_interrupted_and_a_relaunch_finishes_it(tmp_path):
     time.sleep(3)  # into model loading or training
     process.send_signal(signal.SIGTERM)
     output = process.communicate(timeout=60)[0]
-    assert process.returncode == 130, output[-2000:]
+    # 130 from our handler; rarely Python itself ends the process by SIGINT after a KeyboardInterrupt (-2).
+    assert process.returncode in (130, -signal.SIGINT), output[-2000:]
+    assert "interrupted; relaunching the same multirun continues it" in output
     (stopped,) = records(tmp_path).values()
     assert stopped["status"] == "interrupted" and stopped["failures"] == 0 and "SIGTERM" in stopped["error"]
 
