@@ -93,7 +93,7 @@ def _load(cfg: ModelConfig, quant: QuantConfig, location: str):
         dtype=torch_dtype(cfg.dtype),
         quantization_config=quantization_config(quant),
         device_map={"": 0} if torch.cuda.is_available() else None,
-        attn_implementation="sdpa",
+        attn_implementation=cfg.attn_implementation,
     )
     model.config.use_cache = False  # the KV cache only costs memory during training
     return model

@@ -55,6 +55,8 @@ class ModelConfig:
     tiny: Optional[TinySpec] = None
     kind: str = MISSING  # pretrained | instruct
     dtype: DType = DType.bfloat16
+    # sdpa: PyTorch's fused attention, everywhere; flash_attention_2 on GPUs with the flash-attn package installed.
+    attn_implementation: str = "sdpa"
     chat_template: str = MISSING
     lora_targets: Dict[str, List[str]] = field(default_factory=dict)
 
