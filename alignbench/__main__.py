@@ -16,6 +16,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from alignbench.record import secret_override
 from alignbench.schema import register_configs
 
 log = logging.getLogger("alignbench")
@@ -39,7 +40,7 @@ def _job(cfg: DictConfig) -> dict | float | None:
 
     job = JobInfo(
         choices={group: hydra_cfg.runtime.choices[group] for group in GROUPS},
-        overrides=list(hydra_cfg.overrides.task),
+        overrides=[o for o in hydra_cfg.overrides.task if not secret_override(o)],
         # Only a multirun keys its run directories by run_key; a single run gets a fresh, timestamped one.
         sweep=cfg.sweep.name if multirun else None,
     )

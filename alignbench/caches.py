@@ -26,6 +26,8 @@ from alignbench.record import digest
 
 log = logging.getLogger(__name__)
 
+# Bump when what is stored changes; the library versions below cover TRL changing how it tokenizes or scores.
+CACHE_VERSION = 1
 REF_FIELDS = ("ref_chosen_logps", "ref_rejected_logps", "chosen_tokens", "rejected_tokens")
 CHECKSUMS = "alignbench_checksums.json"
 
@@ -36,9 +38,18 @@ def examples_digest(rows: list[dict[str, Any]]) -> str:
 
 
 def tokenizer_digest(tokenizer) -> str:
-    """Vocabulary, special tokens and chat template: everything that decides the token ids."""
-    vocab = sorted(tokenizer.get_vocab().items())
-    return digest([vocab, tokenizer.chat_template, tokenizer.all_special_tokens, type(tokenizer).__name__])
+    """Everything that decides the token ids: the fast tokenizer's whole definition (vocabulary, merges,
+    normalizer, pre-tokenizer, post-processor), special tokens, BOS/EOS handling and the chat template."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    definition = backend.to_str() if backend is not None else sorted(tokenizer.get_vocab().items())
+    flags = {k: tokenizer.init_kwargs.get(k) for k in ("add_bos_token", "add_eos_token", "legacy")}
+    return digest([definition, flags, tokenizer.chat_template, tokenizer.all_special_tokens, type(tokenizer).__name__])
+
+
+def _library_versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    return {name: version(name) for name in ("trl", "transformers", "torch", "datasets")}
 
 
 @dataclass
@@ -54,12 +65,14 @@ class RunCaches:
     truncation: str = "keep_start"
 
     def ref_key(self) -> str:
-        return digest({"kind": "ref_logps", "model": self.model, "precision": self.precision,
+        return digest({"kind": "ref_logps", "version": CACHE_VERSION, "libraries": _library_versions(),
+                       "model": self.model, "precision": self.precision,
                        "tokenizer": self.tokenizer, "examples": self.examples, "max_length": self.max_length,
                        "truncation": self.truncation})
 
     def tokenized_key(self, trainer: str, dataset_name: str) -> str:
-        return digest({"kind": "tokenized", "trainer": trainer, "dataset": dataset_name, "tokenizer": self.tokenizer,
+        return digest({"kind": "tokenized", "version": CACHE_VERSION, "libraries": _library_versions(),
+                       "trainer": trainer, "dataset": dataset_name, "tokenizer": self.tokenizer,
                        "examples": self.examples, "max_length": self.max_length, "truncation": self.truncation})
 
     def ref_logps(self, n: int, compute: Callable[[], dict[str, list]]) -> tuple[dict[str, list], bool]:

@@ -7,6 +7,7 @@ import fcntl
 import json
 import os
 import socket
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -23,7 +24,8 @@ class Status(StrEnum):
     failed = "failed"
     running = "running"  # another process holds the run's lock
     pending = "pending"  # never started, or interrupted (killed, preempted) before it finished
-    outdated = "outdated"  # trained and evaluated, but with another eval/judge config: a launch re-evaluates only
+    outdated = "outdated"  # trained, but evaluated with another eval/judge config or not all benchmarks ran:
+    # a launch re-evaluates only
     invalid = "invalid"  # the job's overrides do not compose; nothing can run
 
 
@@ -70,7 +72,8 @@ def status_of(run_dir: Path, job: Job) -> Job:
         job.status = Status.running
     elif record["status"] == "completed":
         evaluated_alike = job.eval_key is None or record.get("eval_key") == job.eval_key
-        job.status = Status.done if evaluated_alike else Status.outdated
+        complete = not (record.get("benchmarks") or {}).get("errors")  # e.g. a judge key added since
+        job.status = Status.done if evaluated_alike and (complete or job.eval_key is None) else Status.outdated
     elif record["status"] == "failed":
         job.status = Status.failed
     else:  # "running" or "interrupted" with nobody holding the lock: the process died; run it again
@@ -101,9 +104,7 @@ def claim(run_dir: Path) -> Iterator[bool]:
     run_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _lock_within(fd, seconds=1.0):  # a status probe holds it for an instant; a running job, for good
             yield False
             return
         os.ftruncate(fd, 0)
@@ -111,6 +112,18 @@ def claim(run_dir: Path) -> Iterator[bool]:
         yield True
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def _lock_within(fd: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
 
 
 def count(jobs: list[Job]) -> dict[Status, int]:

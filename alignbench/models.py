@@ -59,7 +59,7 @@ def load_base_model(cfg: ModelConfig, quant: QuantConfig, location: str) -> tupl
 
     Runs hand it back with `release_base_model` (adapters removed), so a reused base is the loaded weights exactly.
     """
-    key = repr((location, _revision(cfg), cfg.dtype, quant))
+    key = repr((location, _revision(cfg), cfg.dtype, cfg.attn_implementation, quant))
     resident = _resident.get(key)
     # A run that failed between PEFT's injection and its trainer leaves LoRA layers it cannot unload: load afresh.
     if resident is not None and not any("lora_" in name for name, _ in resident.named_modules()):
@@ -77,7 +77,9 @@ def release_base_model(policy) -> None:
 
     if policy is not None:
         try:
-            policy.unload()
+            base = policy.unload()
+            base.__dict__.pop("forward", None)  # TRL's DPO trainer wraps forward per run (add_fused_lm_head)
+            base.gradient_checkpointing_disable()  # a run that turned it on does not turn it on for the next
         except Exception:  # PEFT could not unload: never hand on a base that may carry an adapter
             _resident.clear()
     gc.collect()

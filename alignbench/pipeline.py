@@ -51,12 +51,15 @@ def run(config: DictConfig, run_dir: Path, job: JobInfo) -> dict[str, Any] | Non
             print(f"alignbench: another process is running {run_dir}; skipped", flush=True)
             return None
         previous = read_record(run_dir) or {}
-        trained = previous.get("run_key") == keys[0] and previous.get("trained_at") is not None
-        evaluated = trained and previous.get("status") == "completed" and previous.get("eval_key") == keys[1]
+        trained = (previous.get("run_key") == keys[0] and previous.get("trained_at") is not None
+                   and (run_dir / "adapter" / "adapter_config.json").is_file())
+        # Evaluated alike and fully: a benchmark that could not run (no data, no key) is tried again.
+        evaluated = (trained and previous.get("status") == "completed" and previous.get("eval_key") == keys[1]
+                     and not (previous.get("benchmarks") or {}).get("errors"))
         stages = set(OmegaConf.to_object(config.stages))
         if Stage.train not in stages and not trained:
-            raise ConfigError(f"stages=[evaluate] needs a trained run in {run_dir}; it has no adapter for run_key "
-                              f"{keys[0]} (run with the train stage first)")
+            raise ConfigError(f"stages=[{','.join(s.value for s in stages)}] needs a trained run in {run_dir}; "
+                              f"it has no adapter for run_key {keys[0]} (run with stages=[train,evaluate] first)")
         train = Stage.train in stages and not trained
         evaluate = Stage.evaluate in stages and not evaluated
         if not (train or evaluate):
@@ -164,6 +167,8 @@ def _execute(
         else:
             from peft import PeftModel
 
+            # The run directory may have moved since training: the adapter is where the run directory is now.
+            record["adapter_path"] = str(run_dir / "adapter")
             policy = PeftModel.from_pretrained(model, record["adapter_path"])
 
         if evaluate:
@@ -204,7 +209,7 @@ def _benchmarks(policy, tokenizer, cfg: Config, resolved: dict, run_dir: Path, m
         with policy.disable_adapter():
             base = baseline_benchmarks(policy, tokenizer, context, resolved)
         metrics.update(base["metrics"])
-        summary["baseline"] = {"source": base["source"], "reused": base["reused"], "errors": base["errors"]}
+        summary["baseline"] = {"reused": base["reused"], "computed": base["computed"], "errors": base["errors"]}
     return summary
 
 

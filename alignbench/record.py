@@ -23,7 +23,9 @@ LIBRARIES = [
 NOT_IN_RUN_KEY = ("paths", "logger", "sweep", "dry_run", "cpu_threads", "stages")
 # How a trained adapter is evaluated: keyed apart (eval_key), so adding a benchmark re-evaluates, never retrains.
 EVALUATION = ("eval", "judge")
-SECRET_KEY = re.compile(r"(api_?key|token|secret|password)", re.IGNORECASE)
+# Credentials by name (hf_token, api_key, wandb_secret, ...), not settings that merely mention them (max_new_tokens,
+# api_key_env: the NAME of the variable that holds a key).
+SECRET_KEY = re.compile(r"(^|_)(api_?key|token|secret|password)$", re.IGNORECASE)
 
 
 def resolve(config: DictConfig) -> dict[str, Any]:
@@ -46,6 +48,12 @@ def eval_key(config: dict[str, Any]) -> str:
 
 def digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def secret_override(override: str) -> bool:
+    """A command-line override that sets a credential, e.g. +judge.harm.api_key=sk-...: never recorded."""
+    key = override.lstrip("+~").split("=", 1)[0].rsplit(".", 1)[-1]
+    return bool(SECRET_KEY.search(key))
 
 
 def without_secrets(value: Any) -> Any:

@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from alignbench.benchmarks.judges import JudgeUnavailable, alpaca_eval_judge, chat_harm_judge, refusal_judge
+from alignbench.benchmarks.judges import (
+    JudgeUnavailable,
+    alpaca_eval_judge,
+    alpaca_preference_to_win,
+    chat_harm_judge,
+    refusal_judge,
+)
 from alignbench.benchmarks.toxicity import most_toxic_prompts
 from alignbench.schema import JudgeSpec
 from conftest import REPO, alignbench
@@ -81,6 +87,11 @@ def test_refusal_judge_golden_examples():
     assert verdicts[0].reason.startswith("refusal:")
 
 
+def test_alpaca_eval_preferences_become_wins_with_draws_and_gaps_as_half():
+    assert [alpaca_preference_to_win(p) for p in (1, 2, 1.5, 0, None, float("nan"), 1.75)] == [
+        0.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.75]
+
+
 def test_api_judges_without_a_key_fail_fast_naming_the_variable(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     chat = JudgeSpec(kind="chat", model="gpt-4", base_url="http://127.0.0.1:9/v1")
@@ -126,8 +137,9 @@ def test_baseline_is_evaluated_once_and_reused_by_runs_on_the_same_base(tmp_path
                       f"hydra.sweep.dir={tmp_path / 'sweep'}")
     assert done.returncode == 0, done.stderr[-3000:]
     first, second = sorted(records(tmp_path / "sweep").values(), key=lambda r: r["config"]["seed"])
-    assert first["benchmarks"]["baseline"]["reused"] is False
-    assert second["benchmarks"]["baseline"]["reused"] is True
+    assert first["benchmarks"]["baseline"]["reused"] == [] and len(first["benchmarks"]["baseline"]["computed"]) == 5
+    assert set(second["benchmarks"]["baseline"]["reused"]) == set(SAMPLE_ITEMS)
+    assert second["benchmarks"]["baseline"]["computed"] == []
     baseline = {k: v for k, v in first["metrics"].items() if k.startswith("baseline/") and "/pref/" not in k}
     assert len(baseline) > 10 and all(second["metrics"][k] == v for k, v in baseline.items())
     assert second["timings"]["benchmarks_s"] < first["timings"]["benchmarks_s"]
@@ -148,7 +160,10 @@ def test_adding_a_benchmark_re_evaluates_without_retraining(tmp_path):
     assert after["run_key"] == before["run_key"] and after["eval_key"] != before["eval_key"]
     assert after["trained_at"] == before["trained_at"] and after["timings"]["train_s"] == before["timings"]["train_s"]
     assert after["metrics"]["eval/red_instruct/items"] == SAMPLE_ITEMS["red_instruct"]
-    assert after["metrics"]["eval/mmlu/acc"] == before["metrics"]["eval/mmlu/acc"]  # same adapter, same score
+    # The saved adapter was loaded: held-out preference scores (recomputed, no cache) match the trained model's.
+    for key in ("eval/pref/accuracy", "eval/pref/margin", "eval/pref/reward_margin"):
+        assert after["metrics"][key] == pytest.approx(before["metrics"][key], rel=1e-5), key
+    assert after["metrics"]["eval/pref/margin"] != after["metrics"]["baseline/pref/margin"]
     assert {k: v for k, v in after["metrics"].items() if k.startswith("train/")} == {
         k: v for k, v in before["metrics"].items() if k.startswith("train/")}
 
@@ -157,7 +172,7 @@ def test_adding_a_benchmark_re_evaluates_without_retraining(tmp_path):
 def test_stages_evaluate_needs_a_trained_run(tmp_path):
     done = alignbench("stages=[evaluate]", *QUICK, f"hydra.run.dir={tmp_path}")
     assert done.returncode != 0
-    assert "stages=[evaluate] needs a trained run" in done.stderr
+    assert "stages=[evaluate] needs a trained run" in done.stderr and "stages=[train,evaluate]" in done.stderr
 
 
 @pytest.mark.slow

@@ -112,6 +112,11 @@ def test_status_of_a_run_directory(tmp_path):
     record(tmp_path / "killed", status="running")  # its process died: nobody holds the lock
     record(tmp_path / "busy", status="running")
     assert status("done") is Status.done and status("failed") is Status.failed
+    record(tmp_path / "evaluated", status="completed", eval_key="e1", benchmarks={"errors": {}})
+    record(tmp_path / "partly", status="completed", eval_key="e1", benchmarks={"errors": {"mmlu": "no hub"}})
+    for name, wanted, expected in [("evaluated", "e1", Status.done), ("evaluated", "e2", Status.outdated),
+                                   ("partly", "e1", Status.outdated), ("partly", None, Status.done)]:
+        assert status_of(tmp_path / name, Job([], eval_key=wanted)).status is expected, (name, wanted)
     assert status("killed") is Status.pending
     with claim(tmp_path / "busy") as claimed:
         assert claimed and status("busy") is Status.running

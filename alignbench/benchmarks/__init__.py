@@ -71,16 +71,17 @@ class EvalContext:
         return self._loaded[key]
 
 
-def run_benchmarks(model, tokenizer, context: EvalContext, prefix: str) -> dict[str, Any]:
-    """Every configured benchmark on `model` as it is now; returns flat metrics, errors and judges by benchmark."""
+def run_benchmarks(model, tokenizer, context: EvalContext, prefix: str, names: list[str] | None = None) -> dict:
+    """The configured benchmarks (or `names`) on `model` as it is now: flat metrics, errors, judges and sources."""
     metrics: dict[str, float] = {}
     errors: dict[str, str] = {}
     judges: dict[str, str] = {}
     sources: dict[str, str] = {}
-    unknown = [name for name in context.cfg.eval.benchmarks if name not in BENCHMARKS]
+    names = list(context.cfg.eval.benchmarks) if names is None else names
+    unknown = [name for name in names if name not in BENCHMARKS]
     if unknown:
         raise ValueError(f"eval.benchmarks: unknown {unknown}; known: {sorted(BENCHMARKS)}")
-    for name in context.cfg.eval.benchmarks:
+    for name in names:
         settings = getattr(context.cfg.eval, name)
         start = time.perf_counter()
         try:
@@ -108,34 +109,49 @@ def benchmark_table(record: dict[str, Any]) -> list[str]:
         if name in outcome["errors"]:
             lines.append(f"  {name:<14}not run (below)")
             continue
-        base = metrics.get(f"baseline/{name}/{metric}")
-        base_text = f"{base:>9.3f}" if base is not None else f"{'-':>9}"
-        lines.append(f"  {name:<14}{metric:<13}{base_text}{metrics[f'eval/{name}/{metric}']:>9.3f}"
+        base, trained = metrics.get(f"baseline/{name}/{metric}"), metrics.get(f"eval/{name}/{metric}")
+        base_text, trained_text = (f"{v:>9.3f}" if v is not None else f"{'-':>9}" for v in (base, trained))
+        lines.append(f"  {name:<14}{metric:<13}{base_text}{trained_text}"
                      f"{int(metrics.get(f'eval/{name}/items', 0)):>7}  {outcome['judges'].get(name) or ''}")
     lines += [f"  not run: {name}: {' '.join(error.split())}" for name, error in outcome["errors"].items()]
     return lines
 
 
 def baseline_benchmarks(model, tokenizer, context: EvalContext, resolved: dict[str, Any]) -> dict[str, Any]:
-    """The un-adapted base's benchmark results, computed once per (model, quant, eval, judge) and reused by every
-    run that shares them. `model` must already have its adapter disabled."""
-    key = baseline_key(resolved)
-    folder = Path(context.cfg.paths.cache_dir).expanduser() / "baselines" / key
-    cached = folder / "baseline.json"
-    if cached.is_file():
-        result = json.loads(cached.read_text())
-        return result | {"source": str(cached), "reused": True}
-    base_context = replace(context, out_dir=folder)
-    result = run_benchmarks(model, tokenizer, base_context, "baseline")
-    if not result["errors"]:  # an incomplete baseline is recomputed next time rather than kept
-        write_json_atomic(cached, result)
-    return result | {"source": str(cached), "reused": False}
+    """The un-adapted base's benchmark results, each computed once per (model, quant, judges, that benchmark's
+    settings) and reused by every run that shares them. `model` must already have its adapter disabled.
+    A benchmark that failed is not stored, so it is tried again by the next run."""
+    folder = Path(context.cfg.paths.cache_dir).expanduser() / "baselines"
+    result: dict[str, Any] = {"metrics": {}, "errors": {}, "judges": {}, "sources": {}, "reused": [], "computed": []}
+    missing = []
+    for name in context.cfg.eval.benchmarks:
+        cached = folder / baseline_key(resolved, name) / "baseline.json"
+        if cached.is_file():
+            _merge(result, json.loads(cached.read_text()))
+            result["reused"].append(name)
+        else:
+            missing.append(name)
+    for name in missing:
+        entry_dir = folder / baseline_key(resolved, name)
+        computed = run_benchmarks(model, tokenizer, replace(context, out_dir=entry_dir), "baseline", [name])
+        _merge(result, computed)
+        if not computed["errors"]:
+            write_json_atomic(entry_dir / "baseline.json", computed)
+            result["computed"].append(name)
+    return result
 
 
-def baseline_key(resolved: dict[str, Any]) -> str:
-    """What the base's scores depend on: its weights (model minus where they are), quantization, eval and judges."""
+def baseline_key(resolved: dict[str, Any], benchmark: str) -> str:
+    """What the base's score on one benchmark depends on: its weights (model minus where they are), quantization,
+    the judges and that benchmark's settings."""
     model = {k: v for k, v in resolved["model"].items() if k != "path"}
-    return digest({"model": model, "quant": resolved["quant"], "eval": resolved["eval"], "judge": resolved["judge"]})
+    return digest({"model": model, "quant": resolved["quant"], "judge": resolved["judge"], "benchmark": benchmark,
+                   "settings": resolved["eval"][benchmark]})
+
+
+def _merge(into: dict[str, Any], part: dict[str, Any]) -> None:
+    for section in ("metrics", "errors", "judges", "sources"):
+        into[section].update(part[section])
 
 
 def _pick(registry: dict[str, Callable], kind: str, key: str) -> Callable:

@@ -11,9 +11,9 @@ def run_alpaca_eval(model, tokenizer, cfg: AlpacaEvalBenchmark, context) -> Benc
     rows = rows[: cfg.limit] if cfg.limit else rows
     instructions = [row["instruction"] for row in rows]
     references = [row["output"] for row in rows]
+    judge = context.pairwise_judge()  # before generating: a judge that cannot run must not cost the generations
     texts = [render(tokenizer, instruction, cfg.apply_chat_template) for instruction in instructions]
     outputs = generate(model, tokenizer, texts, cfg.max_new_tokens, cfg.batch_size)
-    judge = context.pairwise_judge()
     wins = judge.judge(instructions, outputs, references)
     items = [{"instruction": i, "output": o, "reference": r, "win": w}
              for i, o, r, w in zip(instructions, outputs, references, wins)]

@@ -141,12 +141,19 @@ def alpaca_eval_judge(spec: JudgeSpec, cache_dir: str) -> Judge:
             annotators_config=spec.annotators_config, is_return_instead_of_print=True,
             output_path=None, is_overwrite_leaderboard=True,
         )
-        # alpaca_eval's preference: 1 = reference better, 2 = model output better (fractional when weighted);
-        # an annotation the judge could not make counts as a tie, as alpaca_eval's own win rate does.
-        preferences = [row.get("preference") for row in annotations]
-        return [0.5 if p is None else float(p) - 1.0 for p in preferences]
+        if len(annotations) != len(instructions):
+            raise RuntimeError(f"alpaca_eval annotated {len(annotations)} of {len(instructions)} pairs")
+        return [alpaca_preference_to_win(row.get("preference")) for row in annotations]
 
     return Judge(f"alpaca_eval:{spec.annotators_config}", judge)
+
+
+def alpaca_preference_to_win(preference) -> float:
+    """alpaca_eval's preference (1 = reference better, 2 = output better, fractional when weighted; 0 or 1.5 = a
+    draw; missing or NaN = not annotated, counted as a draw as alpaca_eval does) as the output's win in [0, 1]."""
+    if preference is None or preference != preference or preference == 0:
+        return 0.5
+    return float(preference) - 1.0
 
 
 HARM_JUDGES: dict[str, Callable[[JudgeSpec, str], Judge]] = {

@@ -10,9 +10,9 @@ def run_red_instruct(model, tokenizer, cfg: RedInstructBenchmark, context) -> Be
     questions, source = load_items(cfg, "eval.red_instruct", "dangerousqa/questions.json")
     questions = questions[: cfg.limit] if cfg.limit else questions
     template = _template(cfg)
+    judge = context.harm_judge()  # before generating: a judge that cannot run must not cost the generations
     texts = [render(tokenizer, template.replace(cfg.placeholder, q), cfg.apply_chat_template) for q in questions]
     answers = generate(model, tokenizer, texts, cfg.max_new_tokens, cfg.batch_size)
-    judge = context.harm_judge()
     verdicts = judge.judge(questions, answers)
     harmful = sum(v.harmful for v in verdicts)
     items = [{"question": q, "answer": a, "harmful": v.harmful, "judge_reason": v.reason}

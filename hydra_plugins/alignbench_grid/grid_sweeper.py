@@ -24,7 +24,7 @@ from hydra.core.override_parser.types import Override
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from alignbench.grid import PLAN, Job, Status, count, describe, one_line, status_of
-from alignbench.record import eval_key, resolve, run_key, write_json_atomic
+from alignbench.record import eval_key, resolve, run_key, secret_override, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,8 @@ class GridSweeper(BasicSweeper):
         job = Job(list(overrides))
         try:
             resolved = resolve(self._compose(overrides))
-            job.run_key, job.eval_key = run_key(resolved), eval_key(resolved)
+            job.run_key = run_key(resolved)
+            job.eval_key = eval_key(resolved) if "evaluate" in resolved["stages"] else None
         except Exception as err:  # the same error the launch would hit; the other jobs still run
             job.status, job.error = Status.invalid, f"{type(err).__name__}: {err}"
             return job
@@ -191,6 +192,7 @@ def _plan_file(name: str, jobs: List[Job], axes: List[str]) -> dict:
     return {
         "sweep": name,
         "axes": axes,
-        "jobs": [{"run_key": j.run_key, "eval_key": j.eval_key, "overrides": j.overrides,
+        "jobs": [{"run_key": j.run_key, "eval_key": j.eval_key,
+                  "overrides": [o for o in j.overrides if not secret_override(o)],
                   "error": j.error if j.run_key is None else None} for j in jobs],
     }
