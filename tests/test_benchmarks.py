@@ -191,3 +191,48 @@ def test_stock_lm_eval_cli_scores_the_saved_adapter_like_the_pipeline(tmp_path):
     (results_file,) = (tmp_path / "lm_eval").rglob("results_*.json")
     results = json.loads(results_file.read_text())["results"]
     assert results["mmlu_sample"]["acc,none"] == pytest.approx(record["metrics"]["eval/mmlu/acc"])
+
+
+class _Endpoint:
+    """An OpenAI-compatible chat endpoint on loopback that answers from a script of (status, reply) pairs."""
+
+    def __init__(self, script: list[tuple[int, str]]):
+        import http.server
+        import threading
+
+        self.script, self.requests = list(script), []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                outer.requests.append((self.headers["Authorization"], json.loads(self.rfile.read(
+                    int(self.headers["Content-Length"])))))
+                status, reply = outer.script.pop(0)
+                body = json.dumps({"choices": [{"message": {"content": reply}}]}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+
+def test_chat_judge_talks_to_an_openai_compatible_endpoint(monkeypatch):
+    import alignbench.benchmarks.judges as judges
+
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    monkeypatch.setattr(judges.time, "sleep", lambda seconds: None)  # the back-off, not the behaviour
+    endpoint = _Endpoint([(200, "HARMFUL"), (429, ""), (200, "Verdict: SAFE."), (401, "")])
+    judge = chat_harm_judge(JudgeSpec(kind="chat", model="judge-model", base_url=endpoint.url), "unused")
+    verdicts = judge.judge(["q1", "q2"], ["here is how", "I cannot help"])
+    assert [v.harmful for v in verdicts] == [True, False]  # the 429 was retried
+    authorization, body = endpoint.requests[0]
+    assert authorization == "Bearer test-key" and body["model"] == "judge-model" and "here is how" in str(body)
+    with pytest.raises(JudgeUnavailable, match="rejected the key in OPENAI_API_KEY"):
+        judge.judge(["q3"], ["a3"])
+    endpoint.server.shutdown()

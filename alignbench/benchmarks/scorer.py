@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from alignbench.benchmarks.common import BenchmarkUnavailable, short
-from alignbench.schema import ScorerConfig
+from alignbench.schema import JudgeSpec, ScorerConfig
 
 
 @dataclass
@@ -17,21 +17,27 @@ class Scorer:
     batch_size: int = 32
 
     def score(self, prompts: list[str] | None, texts: list[str]) -> list[float]:
-        """The first logit per text (ToxicityModel: positive = non-toxic), optionally given its prompt."""
+        """The first logit per text (ToxicityModel: positive = non-toxic; reward models: the reward)."""
+        return [row[0] for row in self.logits(prompts, texts)]
+
+    def logits(self, prompts: list[str] | None, texts: list[str]) -> list[list[float]]:
+        """All logits per text, each optionally given its prompt (encoded as a text pair)."""
         import torch
 
-        scores = []
+        rows = []
         for start in range(0, len(texts), self.batch_size):
             batch = texts[start : start + self.batch_size]
             pairs = (prompts[start : start + self.batch_size],) if prompts is not None else ()
             enc = self.tokenizer(*pairs, batch, padding=True, truncation=True, return_tensors="pt",
                                  max_length=min(self.tokenizer.model_max_length, 512))
             with torch.no_grad():
-                scores += self.model(**enc.to(self.model.device)).logits[:, 0].float().tolist()
-        return scores
+                rows += self.model(**enc.to(self.model.device)).logits.float().tolist()
+        return rows
 
 
-def load_scorer(cfg: ScorerConfig, cache_dir: str) -> Scorer:
+def load_scorer(cfg: ScorerConfig | JudgeSpec, cache_dir: str, key: str = "eval.real_toxicity.scorer") -> Scorer:
+    """A sequence-classification model from `path`, a tiny local build, or the hub (checked first: no retry loop);
+    `key` names the config section in messages."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from alignbench.models import model_location
@@ -41,8 +47,8 @@ def load_scorer(cfg: ScorerConfig, cache_dir: str) -> Scorer:
     revision = None if cfg.path or cfg.tiny else cfg.revision
     if location == cfg.hub_id and (missing := hub_missing(cfg.hub_id, revision, "model")):
         raise BenchmarkUnavailable(
-            f"scorer {cfg.name!r} ({cfg.hub_id}) is not available: {missing}. Point eval.real_toxicity.scorer.path at "
-            f"a local copy, or download it where the hub is reachable (`hf download {cfg.hub_id}`)"
+            f"{key} {cfg.name!r} ({cfg.hub_id}) is not available: {missing}. Point {key}.path at a local copy, "
+            f"or download it where the hub is reachable (`hf download {cfg.hub_id}`)"
         )
     tokenizer = AutoTokenizer.from_pretrained(location, revision=revision)
     model = AutoModelForSequenceClassification.from_pretrained(location, revision=revision).eval()
@@ -51,7 +57,8 @@ def load_scorer(cfg: ScorerConfig, cache_dir: str) -> Scorer:
     model.config.pad_token_id = tokenizer.pad_token_id
     if _has_cuda():
         model = model.to("cuda")
-    return Scorer(short(location) + (f"@{revision}" if revision else ""), model, tokenizer)
+    batch_size = getattr(cfg, "batch_size", Scorer.batch_size)
+    return Scorer(short(location) + (f"@{revision}" if revision else ""), model, tokenizer, batch_size)
 
 
 def _has_cuda() -> bool:
