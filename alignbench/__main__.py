@@ -49,10 +49,10 @@ def _job(cfg: DictConfig) -> dict | float | None:
     except Exception as err:
         if not multirun:
             raise
-        # One failed job must not stop the sweep; its record says why, and the sweep's summary repeats it.
-        # A traceback helps only for errors that are not the user's input.
-        log.error("run failed; see its record.json", exc_info=not isinstance(err, (ConfigError, DataError)))
-        record = None
+        # One failed job must not stop the sweep; its record (when it got that far) says why, and the sweep's
+        # summary repeats what is returned here. A traceback helps only for errors that are not the user's input.
+        log.error("run failed: %s", err, exc_info=not isinstance(err, (ConfigError, DataError)))
+        record = {"status": "failed", "error": f"{type(err).__name__}: {err}"}
     if cfg.sweep.objective:  # an optimising sweeper (optuna) reads one number; a failed trial is NaN
         return float((record or {}).get("metrics", {}).get(cfg.sweep.objective, math.nan))
     return record

@@ -126,6 +126,15 @@ def _lock_within(fd: int, seconds: float) -> bool:
             time.sleep(0.05)
 
 
+def varying_axes(jobs: list[Job]) -> list[str]:
+    """The override keys that take more than one value across the grid: the sweep's axes."""
+    values: dict[str, set] = {}
+    for job in jobs:
+        for key, value in job.axes().items():
+            values.setdefault(key, set()).add(value)
+    return [key for key, seen in values.items() if len(seen) > 1]
+
+
 def count(jobs: list[Job]) -> dict[Status, int]:
     return {status: sum(job.status is status for job in jobs) for status in Status}
 

@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from alignbench.grid import PLAN, RECORD, Job, Status, count, describe, one_line, status_of
+from alignbench.grid import PLAN, RECORD, Job, Status, count, describe, one_line, status_of, varying_axes
 
 SEED_LIKE = ("seed",)  # replicate axes: aggregated inside a cell unless asked for
 
@@ -32,11 +32,7 @@ def load_jobs(sweep_dir: Path) -> tuple[list[Job], list[str]]:
     else:
         records = [json.loads(p.read_text()) for p in sorted(sweep_dir.glob(f"*/{RECORD}"))]
         jobs = [Job(r.get("overrides", []), r["run_key"]) for r in records]
-        values: dict[str, set] = {}
-        for job in jobs:
-            for key, value in job.axes().items():
-                values.setdefault(key, set()).add(value)
-        axes = [key for key, seen in values.items() if len(seen) > 1]
+        axes = varying_axes(jobs)
     for job in jobs:
         if job.run_key:
             status_of(sweep_dir / job.run_key, job)

@@ -176,6 +176,14 @@ def test_stages_evaluate_needs_a_trained_run(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_sweep_that_cannot_start_its_runs_says_why_and_fails(tmp_path):
+    done = alignbench("-m", "stages=[evaluate]", "method=sft,dpo", *QUICK, f"hydra.sweep.dir={tmp_path}")
+    assert done.returncode != 0
+    assert done.stdout.count("NOT STARTED") == 2 and "needs a trained run" in done.stdout
+    assert "relaunch the same command" not in done.stdout  # a relaunch would hit the same error
+
+
+@pytest.mark.slow
 def test_stock_lm_eval_cli_scores_the_saved_adapter_like_the_pipeline(tmp_path):
     done = alignbench(*QUICK, "eval.benchmarks=[mmlu]", f"hydra.run.dir={tmp_path / 'run'}")
     assert done.returncode == 0, done.stderr[-3000:]

@@ -23,7 +23,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from alignbench.grid import PLAN, Job, Status, count, describe, one_line, status_of
+from alignbench.grid import PLAN, Job, Status, count, describe, one_line, status_of, varying_axes
 from alignbench.record import eval_key, resolve, run_key, secret_override, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class GridSweeper(BasicSweeper):
         sweep_dir = Path(self.config.hydra.sweep.dir)
         tic = time.perf_counter()
         jobs = _drop_duplicates([self._plan(overrides, sweep_dir) for overrides in self._enumerate(arguments)])
-        axes = _varying_axes(jobs)
+        axes = varying_axes(jobs)
         planned = f"{len(jobs)} jobs in {sweep_dir} planned in {time.perf_counter() - tic:.1f} s"
         to_run = [job for job in jobs if job.should_run(settings.max_failures)]
 
@@ -79,9 +79,11 @@ class GridSweeper(BasicSweeper):
             overrides = [job.overrides + [f"hydra.sweep.subdir={job.run_key}"] for job in batch]
             for job, result in zip(batch, self.launcher.launch(overrides, initial_job_idx=start)):
                 try:
-                    _ = result.return_value  # re-raises what the job raised outside its record
+                    value = result.return_value  # re-raises what the job raised outside the pipeline
                 except Exception as err:
-                    job.error = f"{type(err).__name__}: {err}"
+                    value = {"error": f"{type(err).__name__}: {err}"}
+                if isinstance(value, dict) and value.get("error"):
+                    job.error = value["error"]
         self._finish(jobs, sweep_dir)
         return []
 
@@ -140,13 +142,16 @@ class GridSweeper(BasicSweeper):
                 job.error = job.error or error
         counts = count(jobs)
         print(f"\nsweep {sweep_dir}: {len(jobs)} runs: {describe(counts)}")
+        not_started = [job for job in jobs if job.status is Status.pending and job.error]
         for job in jobs:
-            if job.status in (Status.failed, Status.invalid):
+            if job.status in (Status.failed, Status.invalid) or job in not_started:
                 where = job.run_key or " ".join(job.overrides)
-                print(f"  {job.status.value.upper()} {where}: {one_line(job.error)}")
-        if counts[Status.pending]:
-            print(f"  {counts[Status.pending]} runs did not finish; relaunch the same command to complete them")
-        if counts[Status.failed] or counts[Status.invalid]:
+                label = "NOT STARTED" if job in not_started else job.status.value.upper()
+                print(f"  {label} {where}: {one_line(job.error)}")
+        if counts[Status.pending] > len(not_started):
+            print(f"  {counts[Status.pending] - len(not_started)} runs did not finish; relaunch the same command to "
+                  "complete them")
+        if counts[Status.failed] or counts[Status.invalid] or not_started:
             sys.stdout.flush()
             # Hydra reports a sweeper's exception as an error with a hint about stack traces; the summary above
             # already says everything, so the exit code alone carries the failure.
@@ -165,15 +170,6 @@ def _drop_duplicates(jobs: List[Job]) -> List[Job]:
             seen[job.run_key] = job
         kept.append(job)
     return kept
-
-
-def _varying_axes(jobs: List[Job]) -> List[str]:
-    """The override keys that take more than one value across the grid: the sweep's axes."""
-    values: dict[str, set] = {}
-    for job in jobs:
-        for key, value in job.axes().items():
-            values.setdefault(key, set()).add(value)
-    return [key for key, seen in values.items() if len(seen) > 1]
 
 
 def _plan_line(job: Job, axes: List[str], max_failures: int) -> str:
