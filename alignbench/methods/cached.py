@@ -7,7 +7,7 @@ run TRL's code unchanged and store the result; on a hit TRL gets exactly the col
 from __future__ import annotations
 
 from datasets import Dataset, Value
-from trl import DPOTrainer, SFTTrainer
+from trl import DPOConfig, DPOTrainer, SFTTrainer
 
 from alignbench.caches import RunCaches
 
@@ -40,9 +40,20 @@ class CachedSFTTrainer(_TokenizedFromCache, SFTTrainer):
 class CachedDPOTrainer(_TokenizedFromCache, DPOTrainer):
     trainer_name = "dpo"
 
-    def __init__(self, *args, caches: RunCaches | None, **kwargs):
-        self.caches, self.cache_hits = caches, {}  # set first: TRL precomputes reference log-probs inside __init__
-        super().__init__(*args, **kwargs)
+    def __init__(self, *, caches: RunCaches | None, args: DPOConfig, **kwargs):
+        self.caches, self.cache_hits = caches, {}  # set first: TRL prepares the dataset inside __init__
+        cached = caches is not None and args.precompute_ref_log_probs
+        # With precompute on, TRL's __init__ hashes every weight (tens of seconds for a 7B base) to key a cache that
+        # never hits across runs. So TRL is built with it off and the reference columns are added here, from the
+        # shared cache or computed by TRL's own code; from then on TRL reads them exactly as it reads its own.
+        if cached:
+            args.precompute_ref_log_probs = False
+        super().__init__(args=args, **kwargs)
+        if cached:
+            args.precompute_ref_log_probs = self.precompute_ref_logps = True
+            self._precompute_model_hash = caches.ref_key()  # keys TRL's own file cache on a miss: never collides
+            batch_size = args.precompute_ref_batch_size or args.per_device_train_batch_size
+            self.train_dataset = self._precompute_ref_logps(self.train_dataset, "train", batch_size)
 
     def _precompute_ref_logps(self, dataset: Dataset, name: str, batch_size: int) -> Dataset:
         precompute = super()._precompute_ref_logps
