@@ -38,6 +38,7 @@ def run_key(config: dict[str, Any]) -> str:
     and evaluation."""
     keyed = {k: v for k, v in config.items() if k not in NOT_IN_RUN_KEY + EVALUATION}
     keyed["model"] = {k: v for k, v in keyed["model"].items() if k != "path"}  # where the weights are, not what
+    keyed["train"] = {k: v for k, v in keyed["train"].items() if k != "shared_caches"}  # speed, not the result
     return digest(keyed)
 
 

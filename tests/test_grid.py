@@ -91,7 +91,8 @@ def test_an_override_that_does_not_compose_is_reported_and_the_rest_planned():
 
 def test_run_key_ignores_where_and_how_a_run_is_logged(compose):
     base = run_key(resolve(compose([])))
-    for same in (["logger=none"], ["sweep.name=other"], ["paths.cache_dir=/elsewhere"], ["cpu_threads=1"]):
+    for same in (["logger=none"], ["sweep.name=other"], ["paths.cache_dir=/elsewhere"], ["cpu_threads=1"],
+                 ["train.shared_caches=false"], ["stages=[train]"], ["eval.benchmarks=[]"], ["judge=openai"]):
         assert run_key(resolve(compose(same))) == base, same
     for different in (["seed=1"], ["method.beta=0.2"], ["adapter.r=4"], ["dataset.eval_samples=10"]):
         assert run_key(resolve(compose(different))) != base, different
