@@ -23,10 +23,10 @@ sweep-tiny:  ## the study's grid on tiny models and bundled data (32 runs, CPU);
 	$(PY) -m alignbench -m sweep=paper_tiny
 
 status:  ## the grid of SWEEP (default paper_tiny) as a done/failed/pending matrix
-	$(PY) -m alignbench.status multirun/$(SWEEP)
+	$(PY) -m alignbench.report.status multirun/$(SWEEP)
 
-bench:  ## alignbench vs plain TRL and stock lm-eval (grid, step, eval, plan, RSS); ~15 min; benchmarks/results/
-	$(PY) benchmarks/bench.py
+bench:  ## alignbench vs plain TRL and stock lm-eval (grid, step, eval, plan, RSS); ~15 min; bench/results/
+	$(PY) bench/bench.py
 
 test:  ## every test, on CPU, offline
 	$(PY) -m pytest

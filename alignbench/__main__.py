@@ -16,8 +16,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from alignbench.record import secret_override
-from alignbench.schema import register_configs
+from alignbench.runs.provenance import secret_override
+from alignbench.config.schema import register_configs
 
 log = logging.getLogger("alignbench")
 GROUPS = ("model", "dataset", "method", "adapter", "quant", "logger", "eval", "judge")
@@ -29,14 +29,15 @@ def _job(cfg: DictConfig) -> dict | float | None:
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     run_dir = Path(hydra_cfg.runtime.output_dir)
     if cfg.dry_run:  # a sweep's dry run never launches jobs (see the grid sweeper); this is a single run's
-        from alignbench.record import resolve, run_key
+        from alignbench.runs.keys import resolve, run_key
 
         print(f"dry run: run_key {run_key(resolve(cfg))} -> {run_dir}")
         return None
 
-    from alignbench.data import DataError  # heavy imports only once a job really runs
-    from alignbench.pipeline import JobInfo, run
-    from alignbench.validate import ConfigError
+    from alignbench.config.hub import Unavailable
+    from alignbench.config.rules import ConfigError
+    from alignbench.data.load import DataError
+    from alignbench.pipeline import JobInfo, run  # heavy imports only once a job really runs
 
     job = JobInfo(
         choices={group: hydra_cfg.runtime.choices[group] for group in GROUPS},
@@ -46,16 +47,17 @@ def _job(cfg: DictConfig) -> dict | float | None:
     )
     try:
         record = run(cfg, run_dir, job)
+        result = record.to_json() if record else None  # plain data: launchers pickle what a job returns
     except Exception as err:
         if not multirun:
             raise
         # One failed job must not stop the sweep; its record (when it got that far) says why, and the sweep's
         # summary repeats what is returned here. A traceback helps only for errors that are not the user's input.
-        log.error("run failed: %s", err, exc_info=not isinstance(err, (ConfigError, DataError)))
-        record = {"status": "failed", "error": f"{type(err).__name__}: {err}"}
+        log.error("run failed: %s", err, exc_info=not isinstance(err, (ConfigError, DataError, Unavailable)))
+        result = {"status": "failed", "error": f"{type(err).__name__}: {err}"}
     if cfg.sweep.objective:  # an optimising sweeper (optuna) reads one number; a failed trial is NaN
-        return float((record or {}).get("metrics", {}).get(cfg.sweep.objective, math.nan))
-    return record
+        return float((result or {}).get("metrics", {}).get(cfg.sweep.objective, math.nan))
+    return result
 
 
 def _stop(signum, frame) -> None:

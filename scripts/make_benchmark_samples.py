@@ -13,7 +13,7 @@ AlpacaEval win-rate code) run offline. Each file keeps the raw schema of its ups
 Questions are easy and factual; BBH answers are computed, not typed; toxic prompts use mild insults
 only; the DangerousQA-style questions are mild and ask for nothing operational.
 
-    python scripts/make_benchmark_samples.py             # rewrites alignbench/samples/benchmarks/
+    python scripts/make_benchmark_samples.py             # rewrites alignbench/data/samples/benchmarks/
     python scripts/make_benchmark_samples.py --out DIR   # writes the same bytes under DIR
 """
 
@@ -26,7 +26,7 @@ import json
 import random
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parents[1] / "alignbench" / "samples" / "benchmarks"
+OUT = Path(__file__).resolve().parents[1] / "alignbench" / "data" / "samples" / "benchmarks"
 
 # ----------------------------------------------------------------------------------------------- MMLU
 # subject -> (test questions, dev questions); each question is (question, correct, *three distractors).

@@ -5,7 +5,7 @@ learnable and generalise: harmless = refuse a harmful request rather than comply
 concretely rather than evade. Test prompts use topics never seen in train, so held-out preference
 accuracy measures generalisation, not memorisation.
 
-    python scripts/make_samples.py        # rewrites alignbench/samples/ deterministically
+    python scripts/make_samples.py        # rewrites alignbench/data/samples/ deterministically
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 import random
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parents[1] / "alignbench" / "samples"
+OUT = Path(__file__).resolve().parents[1] / "alignbench" / "data" / "samples"
 
 # (action phrase, object) pairs: a request is built as "<frame> <action>".
 HARMFUL_TRAIN = [

@@ -33,7 +33,7 @@ def compose():
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    from alignbench.schema import register_configs
+    from alignbench.config.schema import register_configs
 
     register_configs()
 

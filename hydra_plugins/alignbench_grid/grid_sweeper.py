@@ -23,8 +23,10 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from alignbench.grid import PLAN, Job, Status, count, describe, one_line, status_of, varying_axes
-from alignbench.record import eval_key, resolve, run_key, secret_override, write_json_atomic
+from alignbench.runs.state import PLAN, Job, Status, count, describe, one_line, status_of, varying_axes
+from alignbench.runs.keys import eval_key, resolve, run_key
+from alignbench.runs.provenance import secret_override
+from alignbench.runs.record import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +186,7 @@ def _plan_line(job: Job, axes: List[str], max_failures: int) -> str:
 
 
 def _plan_file(name: str, jobs: List[Job], axes: List[str]) -> dict:
-    """What `python -m alignbench.status` needs to show the cells that have no run directory yet."""
+    """What `python -m alignbench.report.status` needs to show the cells that have no run directory yet."""
     return {
         "sweep": name,
         "axes": axes,

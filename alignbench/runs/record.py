@@ -1,0 +1,140 @@
+"""record.json as a typed RunRecord: the one status vocabulary, when a run is done, what a re-evaluation keeps, and
+the atomic write. The JSON on disk keeps its keys, so reports and old run directories read it unchanged."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+RECORD = "record.json"
+
+
+class Status(StrEnum):
+    """A run's state, as its record says it (the first four) or as a sweep sees its directory (all of them)."""
+
+    completed = "completed"  # trained and evaluated as configured
+    failed = "failed"  # raised; retried on relaunch until sweep.max_failures
+    running = "running"  # started; in a sweep, also: another process holds its lock
+    interrupted = "interrupted"  # Ctrl-C, SIGTERM, preemption: not the run's fault, no retry spent
+    pending = "pending"  # no record, or a record whose process died: run it (again)
+    outdated = "outdated"  # trained, but not evaluated as now configured: a launch re-evaluates only
+    invalid = "invalid"  # the job's overrides do not compose; nothing can run
+
+
+# What a re-evaluation keeps of a trained run: training's results, not the previous evaluation's.
+KEPT_BY_EVALUATION = ("model_path", "adapter_path", "trained_at", "data_source", "precision")
+KEPT_METRICS = ("train/", "data/")
+KEPT_TIMINGS = ("train_s", "load_model_s")
+# Written only once the run gets that far (absent from the JSON before).
+LATE = ("torch_threads", "precision", "data_source", "base_reused", "cache_hits", "benchmarks", "finished_at", "error")
+
+
+@dataclass
+class RunRecord:
+    run_key: str
+    eval_key: str | None = None  # set once evaluated, so a run trained but not evaluated is evaluated on relaunch
+    status: Status = Status.running
+    attempt: int = 0  # every start counts, interrupted ones included
+    failures: int = 0
+    choices: dict[str, str] = field(default_factory=dict)  # config group -> option, e.g. model -> mistral
+    overrides: list[str] = field(default_factory=list)
+    sweep: str | None = None
+    run_dir: str = ""
+    host: str = ""
+    pid: int = 0
+    model_path: str | None = None
+    adapter_path: str | None = None  # only once the adapter is saved
+    trained_at: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)  # flat: train/..., data/..., eval/..., baseline/...
+    timings: dict[str, float] = field(default_factory=dict)
+    started_at: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)  # resolved, secrets dropped
+    versions: dict[str, str] = field(default_factory=dict)
+    torch_threads: int | None = None
+    precision: str | None = None
+    data_source: str | None = None
+    base_reused: bool | None = None
+    cache_hits: dict[str, bool] | None = None
+    benchmarks: dict[str, Any] | None = None  # judges, sources, errors, missing, baseline reuse
+    finished_at: str | None = None
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know: kept on rewrite
+
+    def trained(self, run_key: str, run_dir: Path) -> bool:
+        """Trained for this run_key, with its adapter still in the run directory."""
+        return (self.run_key == run_key and self.trained_at is not None
+                and (run_dir / "adapter" / "adapter_config.json").is_file())
+
+    def is_done(self, run_key: str, eval_key: str | None) -> bool:
+        """Completed for this run_key and, unless eval_key is None (training only), evaluated with this eval_key
+        and every benchmark: one that could not run (no data, no key) is tried again."""
+        if self.status is not Status.completed or self.run_key != run_key:
+            return False
+        return eval_key is None or (self.eval_key == eval_key and not (self.benchmarks or {}).get("errors"))
+
+    def kept_by_evaluation(self) -> dict[str, Any]:
+        """What a re-evaluation of this trained run starts from: training's fields, metrics and timings."""
+        kept = {name: getattr(self, name) for name in KEPT_BY_EVALUATION}
+        kept["metrics"] = {k: v for k, v in self.metrics.items() if k.startswith(KEPT_METRICS)}
+        kept["timings"] = {k: v for k, v in self.timings.items() if k in KEPT_TIMINGS}
+        return kept
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        extra = data.pop("extra")
+        data = {k: v for k, v in data.items() if not (k in LATE and v is None)}
+        return data | extra
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunRecord:
+        known = {f.name for f in fields(cls)} - {"extra"}
+        record = cls(**{k: v for k, v in data.items() if k in known})
+        record.status = Status(record.status)
+        record.extra = {k: v for k, v in data.items() if k not in known}
+        return record
+
+    @classmethod
+    def read(cls, run_dir: Path) -> RunRecord | None:
+        """The run directory's record, or None when it has none (or only a hand-damaged one)."""
+        try:
+            return cls.from_json(json.loads((run_dir / RECORD).read_text()))
+        except FileNotFoundError:
+            return None
+        except (json.JSONDecodeError, TypeError, ValueError):  # written atomically: only a hand-edited file
+            return None
+
+    def write(self, run_dir: Path) -> None:
+        write_json_atomic(run_dir / RECORD, self.to_json())
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Readers see the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=False, default=str)
+        f.flush()
+        os.fsync(f.fileno())
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; records are meant to be read by reports and teammates
+    os.replace(tmp, path)
+
+
+@contextmanager
+def timed(timings: dict[str, float], key: str):
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[key] = round(time.perf_counter() - start, 3)
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,78 @@
+"""The real command line in subprocesses: the default run, a tiny 4-job multirun, and hub models failing fast."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import alignbench
+
+pytestmark = pytest.mark.slow
+
+
+def test_default_command_trains_evaluates_and_records(tmp_path):
+    run_dir = tmp_path / "run"
+    done = alignbench(f"hydra.run.dir={run_dir}", env={"WANDB_MODE": "offline"})
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    record = json.loads((run_dir / "record.json").read_text())
+    m = record["metrics"]
+    assert record["status"] == "completed" and len(record["run_key"]) == 16
+    assert record["choices"] == {"model": "tiny_llama", "dataset": "beavertails", "method": "dpo",
+                                 "adapter": "lora", "quant": "none", "logger": "wandb", "eval": "sample",
+                                 "judge": "offline"}
+    assert m["eval/pref/accuracy"] >= m["baseline/pref/accuracy"] + 0.3  # a real, large effect
+    assert m["eval/pref/margin"] > m["baseline/pref/margin"]
+    assert m["train/loss_last"] < m["train/loss_first"]
+    assert m["data/train_pairs"] > 0 and "data/train_bad_rows" in m
+    assert record["versions"]["trl"] and record["config"]["method"]["beta"] == 0.1
+
+    adapter = run_dir / "adapter"
+    for name in ("adapter_model.safetensors", "adapter_config.json", "tokenizer_config.json"):
+        assert (adapter / name).is_file(), name
+    assert (run_dir / ".hydra" / "config.yaml").is_file()
+    assert len((run_dir / "generations.jsonl").read_text().splitlines()) == 4
+    assert list((run_dir / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert "held-out preference accuracy" in done.stdout and "wandb sync" in done.stdout
+
+    # The five benchmark miniatures, for the trained model and its base, each in the end-of-run table.
+    assert record["benchmarks"]["missing"] == [] and len(record["eval_key"]) == 16
+    for name, metric in [("mmlu", "acc"), ("bbh", "exact_match"), ("alpaca_eval", "win_rate"),
+                         ("real_toxicity", "score"), ("red_instruct", "score")]:
+        assert f"eval/{name}/{metric}" in m and f"baseline/{name}/{metric}" in m, name
+        assert (run_dir / "eval" / f"{name}.jsonl").is_file()
+        assert any(line.split()[:2] == [name, metric] for line in done.stdout.splitlines()), name
+
+
+def test_tiny_multirun_runs_all_four_jobs(tmp_path):
+    sweep = tmp_path / "sweep"
+    done = alignbench("-m", "model=tiny_llama,tiny_mistral", "method=sft,dpo", "method.max_steps=10",
+                      "logger=none", f"hydra.sweep.dir={sweep}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    records = [json.loads(p.read_text()) for p in sorted(sweep.glob("*/record.json"))]
+    assert [r["status"] for r in records] == ["completed"] * 4
+    assert {(r["choices"]["model"], r["choices"]["method"]) for r in records} == {
+        ("tiny_llama", "sft"), ("tiny_llama", "dpo"), ("tiny_mistral", "sft"), ("tiny_mistral", "dpo")}
+    assert len({r["run_key"] for r in records}) == 4
+    assert "4 runs: 4 completed, 0 failed" in done.stdout
+
+
+def test_hub_models_without_a_hub_fail_fast_naming_the_model(tmp_path):
+    sweep = tmp_path / "sweep"
+    done = alignbench("-m", "model=mistral,vicuna", "method=sft,dpo", "logger=none", f"hydra.sweep.dir={sweep}",
+                      timeout=300)
+    assert done.returncode != 0
+    records = [json.loads(p.read_text()) for p in sorted(sweep.glob("*/record.json"))]
+    assert len(records) == 4 and all(r["status"] == "failed" for r in records)
+    for r in records:
+        assert f"model '{r['choices']['model']}'" in r["error"] and "model.path=" in r["error"]
+        assert r["timings"]["validate_s"] < 30  # one cache look-up, no retry loop
+    assert "4 runs: 0 completed, 4 failed" in done.stdout
+    assert done.stdout.count("FAILED") == 4
+
+
+def test_a_typo_fails_before_anything_runs(tmp_path):
+    done = alignbench("method.lerning_rate=0.1", f"hydra.run.dir={tmp_path}")
+    assert done.returncode != 0 and "lerning_rate" in done.stderr
+    assert not (tmp_path / "record.json").exists()

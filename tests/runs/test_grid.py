@@ -1,0 +1,191 @@
+"""Planning a grid without training: the study's sweeps, run keys, run-directory states, locks, launchers, status."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+
+import pytest
+from omegaconf import OmegaConf
+
+from alignbench.runs.state import Job, Status, claim, is_locked, status_of
+from alignbench.runs.keys import resolve, run_key
+from alignbench.report.status import main as status_main
+from conftest import alignbench
+
+PAPER_AXES = {
+    "dataset": ["hh_rlhf", "beavertails"],
+    "dataset.preference": ["harmless", "helpful"],
+    "method": ["sft", "dpo"],
+    "model": ["llama", "vicuna", "mistral", "mistral_instruct"],
+    "quant": ["none", "nf4"],
+    "seed": ["0", "1", "2", "3", "4"],
+}
+
+
+def plan(*args: str) -> tuple[list[tuple[str, str, dict]], str]:
+    """Run a dry run; return (run_key, status, axes) per job and the summary line."""
+    done = alignbench("-m", *args, "dry_run=true", timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    jobs = []
+    for line in lines[:-1]:
+        key, status, *axes = line.split()
+        jobs.append((key, status, dict(a.split("=", 1) for a in axes if "=" in a)))
+    return jobs, lines[-1]
+
+
+@pytest.fixture(scope="module")
+def paper_plan():
+    return plan("sweep=paper")
+
+
+def test_paper_sweep_plans_the_full_factorial_with_distinct_keys(paper_plan):
+    jobs, summary = paper_plan
+    assert len(jobs) == 320 and len({key for key, _, _ in jobs}) == 320
+    cells = {tuple(axes[a] for a in PAPER_AXES) for _, _, axes in jobs}
+    assert cells == set(itertools.product(*PAPER_AXES.values()))
+    assert {status for _, status, _ in jobs} == {"pending"}
+    assert "320 jobs in multirun/paper" in summary and "a launch would run 320" in summary
+
+
+def test_planned_keys_equal_the_keys_of_fully_composed_jobs(paper_plan, compose):
+    """The planner composes once per group combination; every job must still get its own full config's key."""
+    jobs, _ = paper_plan
+    for key, _, axes in random.Random(0).sample(jobs, 6):
+        config = compose(["sweep=paper", *(f"{a}={v}" for a, v in axes.items())])
+        assert run_key(resolve(config)) == key, axes
+
+
+def test_a_cell_gets_the_papers_settings(compose):
+    config = compose(["sweep=paper", "model=mistral", "method=dpo", "quant=nf4", "dataset=hh_rlhf",
+                      "dataset.preference=helpful", "seed=3"])
+    assert config.method.max_steps == 700 and config.method.beta == 0.1 and config.adapter.r == 16
+    assert config.dataset.data_dir == "helpful-base" and not config.dataset.sample
+    assert config.quant.bits == 4 and config.sweep.name == "paper"
+
+
+@pytest.mark.parametrize("sweep, expected", [("paper_rank", 36), ("paper_quantity", 56),
+                                             ("paper_mixture", 20), ("paper_tiny", 32)])
+def test_side_experiment_sweeps_plan(sweep, expected):
+    jobs, summary = plan(f"sweep={sweep}")
+    assert len(jobs) == expected == len({key for key, _, _ in jobs}), summary
+    if sweep == "paper_rank":  # each method searches its own ranks
+        ranks = {(axes["method"], axes["adapter.r"]) for _, _, axes in jobs}
+        assert ranks == {(m, r) for m, rs in (("sft", "32 64 128"), ("dpo", "8 16 32")) for r in rs.split()}
+    if sweep == "paper_quantity":
+        assert {axes["method.max_steps"] for _, _, axes in jobs} == {str(s) for s in range(100, 800, 100)}
+
+
+def test_paper_tiny_runs_tiny_models_on_bundled_data(compose):
+    config = compose(["sweep=paper_tiny", "model=tiny_mistral", "dataset=hh_rlhf"])
+    assert config.model.tiny is not None and config.dataset.sample and config.method.max_steps == 30
+
+
+def test_an_override_that_does_not_compose_is_reported_and_the_rest_planned():
+    done = alignbench("-m", "model=tiny_llama,no_such_model", "dry_run=true", timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "1 pending" in done.stdout and "1 invalid" in done.stdout and "no_such_model" in done.stdout
+
+
+def test_run_key_ignores_where_and_how_a_run_is_logged(compose):
+    base = run_key(resolve(compose([])))
+    for same in (["logger=none"], ["sweep.name=other"], ["paths.cache_dir=/elsewhere"], ["cpu_threads=1"],
+                 ["train.shared_caches=false"], ["stages=[train]"], ["eval.benchmarks=[]"], ["judge=openai"]):
+        assert run_key(resolve(compose(same))) == base, same
+    for different in (["seed=1"], ["method.beta=0.2"], ["adapter.r=4"], ["dataset.eval_samples=10"]):
+        assert run_key(resolve(compose(different))) != base, different
+
+
+def record(run_dir, **fields):
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "record.json").write_text(json.dumps({"run_key": run_dir.name, **fields}))
+
+
+def test_status_of_a_run_directory(tmp_path):
+    def status(name):
+        return status_of(tmp_path / name, Job([], name)).status
+
+    assert status("never") is Status.pending
+    record(tmp_path / "done", status="completed")
+    record(tmp_path / "failed", status="failed", failures=1, error="ValueError: x")
+    record(tmp_path / "killed", status="running")  # its process died: nobody holds the lock
+    record(tmp_path / "busy", status="running")
+    assert status("done") is Status.completed and status("failed") is Status.failed
+    record(tmp_path / "evaluated", status="completed", eval_key="e1", benchmarks={"errors": {}})
+    record(tmp_path / "partly", status="completed", eval_key="e1", benchmarks={"errors": {"mmlu": "no hub"}})
+    for name, wanted, expected in [("evaluated", "e1", Status.completed), ("evaluated", "e2", Status.outdated),
+                                   ("partly", "e1", Status.outdated), ("partly", None, Status.completed)]:
+        assert status_of(tmp_path / name, Job([], name, eval_key=wanted)).status is expected, (name, wanted)
+    assert status("killed") is Status.pending
+    with claim(tmp_path / "busy") as claimed:
+        assert claimed and status("busy") is Status.running
+    assert status("busy") is Status.pending
+
+
+def test_a_claimed_run_cannot_be_claimed_again_until_released(tmp_path):
+    with claim(tmp_path) as first:
+        assert first and is_locked(tmp_path)
+        with claim(tmp_path) as second:
+            assert not second
+    assert not is_locked(tmp_path)
+    with claim(tmp_path) as again:
+        assert again
+
+
+def test_failed_runs_are_retried_up_to_the_cap():
+    assert Job([], "k", status=Status.failed, failures=2).should_run(max_failures=3)
+    assert not Job([], "k", status=Status.failed, failures=3).should_run(max_failures=3)
+    assert not Job([], "k", status=Status.completed).should_run(max_failures=3)
+    assert not Job([], "k", status=Status.running).should_run(max_failures=3)
+    assert Job([], "k", status=Status.outdated).should_run(max_failures=3)
+
+
+def test_status_prints_the_grid_as_a_matrix(tmp_path, capsys):
+    jobs = []
+    for model, method, seed in itertools.product(["llama", "mistral"], ["sft", "dpo"], ["0", "1"]):
+        key = f"{model}-{method}-{seed}"
+        jobs.append({"run_key": key, "overrides": [f"model={model}", f"method={method}", f"seed={seed}"]})
+    (tmp_path / "plan.json").write_text(json.dumps({"sweep": "t", "axes": ["model", "method", "seed"],
+                                                    "jobs": jobs}))
+    record(tmp_path / "llama-sft-0", status="completed")
+    record(tmp_path / "llama-sft-1", status="completed")
+    record(tmp_path / "mistral-dpo-0", status="failed", failures=1, error="RuntimeError: out of memory")
+    assert status_main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "8 runs: 2 completed, 1 failed, 0 running, 5 pending" in out
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.startswith(("sft", "dpo"))}
+    assert rows == {"sft": ["2/2", "0/2"], "dpo": ["0/2", "0/2", "F1"]}
+    assert "FAILED mistral-dpo-0: RuntimeError: out of memory" in out
+
+
+def test_status_of_a_missing_sweep_says_how_to_start_one(tmp_path, capsys):
+    assert status_main([str(tmp_path / "nope")]) == 2
+    assert "dry_run=true" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("launcher, target", [
+    ("parallel", "JoblibLauncher"), ("processes", "LocalLauncher"), ("slurm", "SlurmLauncher")])
+def test_launcher_presets_compose(launcher, target, monkeypatch):
+    from hydra import compose, initialize_config_dir
+
+    from conftest import CONF
+
+    monkeypatch.setenv("SLURM_PARTITION", "gpu-a100")
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        config = compose("config", overrides=[f"hydra/launcher={launcher}"], return_hydra_config=True)
+    node = config.hydra.launcher
+    assert node._target_.endswith(target)
+    if launcher == "slurm":  # one GPU per job, site settings from the environment, requeue on timeout
+        assert node.gpus_per_node == 1 and node.max_num_timeout > 0 and node.timeout_min >= 90
+        assert OmegaConf.select(config, "hydra.launcher.partition") == "gpu-a100"
+        assert node.account is None
+    if launcher == "parallel":
+        assert node.n_jobs == 2
+
+
+def test_optuna_example_composes_with_its_sweeper(compose):
+    config = compose(["sweep=tune_dpo"])
+    assert config.method.name == "dpo" and config.sweep.objective == "eval/pref/margin"
+    assert config.model.tiny is not None  # the tiny CPU setup
