@@ -1,7 +1,7 @@
 # alignbench: `make help` lists the targets.
 PY ?= .venv/bin/python
 
-.PHONY: help install run plan sweep-tiny status bench test test-fast lint clean
+.PHONY: help install run plan sweep-tiny status bench test test-fast lint format clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,8 +34,14 @@ test:  ## every test, on CPU, offline
 test-fast:  ## the tests that take seconds (no training, no subprocesses)
 	$(PY) -m pytest -m "not slow"
 
-lint:  ## ruff
-	$(PY) -m ruff check alignbench tests scripts benchmarks hydra_plugins
+LINTED = alignbench tests scripts bench hydra_plugins
+lint:  ## ruff check (pycodestyle, pyflakes, bugbear, pyupgrade, isort) and ruff format --check
+	$(PY) -m ruff check $(LINTED)
+	$(PY) -m ruff format --check $(LINTED)
+
+format:  ## apply ruff's fixes and formatting
+	$(PY) -m ruff check --fix $(LINTED)
+	$(PY) -m ruff format $(LINTED)
 
 clean:  ## remove run outputs (runs/, multirun/)
 	rm -rf runs multirun outputs

@@ -1,9 +1,9 @@
 """Entry point: `python -m alignbench [overrides]` composes conf/ and runs one train-then-evaluate job.
 
-    python -m alignbench                                   # tiny model, bundled data, CPU, ~1 minute
-    python -m alignbench method=sft dataset=hh_rlhf dataset.preference=helpful
-    python -m alignbench -m model=mistral,vicuna method=sft,dpo
-    python -m alignbench -m sweep=paper dry_run=true       # plan the study's 320 runs, see what is done
+python -m alignbench                                   # tiny model, bundled data, CPU, ~1 minute
+python -m alignbench method=sft dataset=hh_rlhf dataset.preference=helpful
+python -m alignbench -m model=mistral,vicuna method=sft,dpo
+python -m alignbench -m sweep=paper dry_run=true       # plan the study's 320 runs, see what is done
 """
 
 import logging
@@ -16,8 +16,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from alignbench.runs.provenance import secret_override
 from alignbench.config.schema import register_configs
+from alignbench.runs.provenance import secret_override
 
 log = logging.getLogger("alignbench")
 GROUPS = ("model", "dataset", "method", "adapter", "quant", "logger", "eval", "judge")
@@ -75,7 +75,7 @@ def main() -> None:
     except KeyboardInterrupt:
         # The interrupted run's record says so and counts no failure; done runs are kept.
         print("\ninterrupted; relaunching the same multirun continues it without redoing finished runs")
-        raise SystemExit(130)
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":

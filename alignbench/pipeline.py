@@ -47,19 +47,30 @@ def run(config: DictConfig, run_dir: Path, job: JobInfo) -> RunRecord | None:
         previous = RunRecord.read(run_dir)
         trained = previous is not None and previous.trained(keys[0], run_dir)
         if Stage.train not in cfg.stages and not trained:
-            raise ConfigError(f"stages=[{','.join(cfg.stages)}] needs a trained run in {run_dir}; it has no adapter "
-                              f"for run_key {keys[0]} (run with stages=[train,evaluate] first)")
+            raise ConfigError(
+                f"stages=[{','.join(cfg.stages)}] needs a trained run in {run_dir}; it has no adapter "
+                f"for run_key {keys[0]} (run with stages=[train,evaluate] first)"
+            )
         train = Stage.train in cfg.stages and not trained
         evaluate = Stage.evaluate in cfg.stages and not (trained and previous.is_done(*keys))
         if not (train or evaluate):
             print(f"alignbench: {run_dir} is already complete (run_key {keys[0]}); skipped", flush=True)
             return previous
         record = RunRecord(
-            run_key=keys[0], eval_key=keys[1] if evaluate else None,
-            attempt=(previous.attempt if previous else 0) + 1, failures=previous.failures if previous else 0,
-            choices=job.choices, overrides=job.overrides, sweep=job.sweep, run_dir=str(run_dir),
-            host=socket.gethostname(), pid=os.getpid(), started_at=now(), config=without_secrets(resolved),
-            versions=library_versions(), precision=precision.value,
+            run_key=keys[0],
+            eval_key=keys[1] if evaluate else None,
+            attempt=(previous.attempt if previous else 0) + 1,
+            failures=previous.failures if previous else 0,
+            choices=job.choices,
+            overrides=job.overrides,
+            sweep=job.sweep,
+            run_dir=str(run_dir),
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            started_at=now(),
+            config=without_secrets(resolved),
+            versions=library_versions(),
+            precision=precision.value,
         )
         if not train:  # keep what training produced; evaluation results are replaced
             for name, value in previous.kept_by_evaluation().items():
@@ -69,8 +80,9 @@ def run(config: DictConfig, run_dir: Path, job: JobInfo) -> RunRecord | None:
         return record
 
 
-def _execute(cfg: Config, record: RunRecord, run_dir: Path, job: JobInfo, train: bool, evaluate: bool,
-             precision: Precision) -> None:
+def _execute(
+    cfg: Config, record: RunRecord, run_dir: Path, job: JobInfo, train: bool, evaluate: bool, precision: Precision
+) -> None:
     """The record is written when the run starts (status running) and again however it ends."""
     import torch
 
@@ -83,10 +95,18 @@ def _execute(cfg: Config, record: RunRecord, run_dir: Path, job: JobInfo, train:
     try:
         record.torch_threads = torch.get_num_threads()
         quiet_libraries()
-        tracker = start_tracker(cfg.logger, run_dir, TrackedRun(
-            name=run_name(job.choices, cfg.seed), config=record.config, tags=axis_tags(job.choices, job.overrides), group=job.sweep,
-            job_type=cfg.method.name, run_id=f"{job.sweep}-{record.run_key}" if job.sweep else None,
-        ))
+        tracker = start_tracker(
+            cfg.logger,
+            run_dir,
+            TrackedRun(
+                name=run_name(job.choices, cfg.seed),
+                config=record.config,
+                tags=axis_tags(job.choices, job.overrides),
+                group=job.sweep,
+                job_type=cfg.method.name,
+                run_id=f"{job.sweep}-{record.run_key}" if job.sweep else None,
+            ),
+        )
         with timed(timings, "data_s"):
             data = load_preference_data(cfg.dataset, train_pairs_wanted(cfg), cfg.dataset.selection_seed)
         metrics.update({f"data/{k}": v for k, v in data.stats.items()})
@@ -99,8 +119,16 @@ def _execute(cfg: Config, record: RunRecord, run_dir: Path, job: JobInfo, train:
 
         if train:
             with timed(timings, "train_s"):
-                trained = train_adapter(cfg, model, tokenizer, data.train, run_dir, precision, tracker.report_to,
-                                        pin_memory=torch.cuda.is_available())
+                trained = train_adapter(
+                    cfg,
+                    model,
+                    tokenizer,
+                    data.train,
+                    run_dir,
+                    precision,
+                    tracker.report_to,
+                    pin_memory=torch.cuda.is_available(),
+                )
             policy = trained.policy  # the base with the adapter in it, from here on
             metrics.update(trained.metrics)
             record.cache_hits, record.trained_at = trained.cache_hits, now()

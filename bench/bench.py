@@ -29,13 +29,23 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
 # ~3.4M parameters: big enough that compute, not Python overhead, dominates a step.
-MODEL = ["model.tiny.hidden_size=256", "model.tiny.num_layers=4", "model.tiny.num_heads=8",
-         "model.tiny.num_kv_heads=4", "model.tiny.intermediate_size=688"]
+MODEL = [
+    "model.tiny.hidden_size=256",
+    "model.tiny.num_layers=4",
+    "model.tiny.num_heads=8",
+    "model.tiny.num_kv_heads=4",
+    "model.tiny.intermediate_size=688",
+]
 STEPS = 40
 GRID = ["adapter.r=8,16", "seed=0,1"]
 TRAIN_ONLY = ["stages=[train]", "logger=none", f"method.max_steps={STEPS}"]
-ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "WANDB_MODE": "disabled",
-       "TOKENIZERS_PARALLELISM": "false"}
+ENV = {
+    **os.environ,
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "WANDB_MODE": "disabled",
+    "TOKENIZERS_PARALLELISM": "false",
+}
 
 
 def timed(command: list[str], cwd: Path = REPO) -> tuple[float, int, str]:
@@ -56,31 +66,43 @@ def prepare(work: Path) -> dict:
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
+    from alignbench.config.schema import register_configs
     from alignbench.data.load import load_preference_data
-    from alignbench.training.methods.common import assistant
     from alignbench.modeling.models import model_location
     from alignbench.pipeline import train_pairs_wanted
-    from alignbench.config.schema import register_configs
+    from alignbench.training.methods.common import assistant
 
     register_configs()
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = OmegaConf.to_object(compose("config", overrides=[*MODEL, f"method.max_steps={STEPS}",
-                                                                f"paths.cache_dir={work / 'models'}"]))
+        cfg = OmegaConf.to_object(
+            compose("config", overrides=[*MODEL, f"method.max_steps={STEPS}", f"paths.cache_dir={work / 'models'}"])
+        )
     model_dir = model_location(cfg.model, cfg.paths.cache_dir)
     data = load_preference_data(cfg.dataset, train_pairs_wanted(cfg), cfg.dataset.selection_seed)
     pairs = work / "pairs.jsonl"
-    pairs.write_text("".join(json.dumps({"prompt": p.prompt, "chosen": assistant(p.chosen),
-                                         "rejected": assistant(p.rejected)}) + "\n" for p in data.train))
+    pairs.write_text(
+        "".join(
+            json.dumps({"prompt": p.prompt, "chosen": assistant(p.chosen), "rejected": assistant(p.rejected)}) + "\n"
+            for p in data.train
+        )
+    )
     template = work / "template.jinja"
     template.write_text(cfg.model.chat_template)
     import torch
     from transformers import AutoModelForCausalLM
 
     params = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(model_dir).parameters())
-    tokens = _tokens_per_step(model_dir, cfg.model.chat_template, data.train, cfg.method.max_length,
-                              cfg.method.batch_size)
-    return {"model": model_dir, "pairs": str(pairs), "template": str(template), "params": params,
-            "tokens_per_step": tokens, "threads": torch.get_num_threads()}
+    tokens = _tokens_per_step(
+        model_dir, cfg.model.chat_template, data.train, cfg.method.max_length, cfg.method.batch_size
+    )
+    return {
+        "model": model_dir,
+        "pairs": str(pairs),
+        "template": str(template),
+        "params": params,
+        "tokens_per_step": tokens,
+        "threads": torch.get_num_threads(),
+    }
 
 
 def _tokens_per_step(model_dir: str, template: str, pairs, max_length: int, batch_size: int) -> float:
@@ -101,8 +123,20 @@ def _tokens_per_step(model_dir: str, template: str, pairs, max_length: int, batc
 
 def alignbench_grid(shared: dict, work: Path, grid: list[str]) -> tuple[float, int, list[dict]]:
     folder = Path(tempfile.mkdtemp(dir=work, prefix="grid-"))
-    seconds, rss, _ = timed([PY, "-m", "alignbench", "-m", *grid, *MODEL, *TRAIN_ONLY, f"model.path={shared['model']}",
-                             f"paths.cache_dir={folder / 'cache'}", f"hydra.sweep.dir={folder / 'sweep'}"])
+    seconds, rss, _ = timed(
+        [
+            PY,
+            "-m",
+            "alignbench",
+            "-m",
+            *grid,
+            *MODEL,
+            *TRAIN_ONLY,
+            f"model.path={shared['model']}",
+            f"paths.cache_dir={folder / 'cache'}",
+            f"hydra.sweep.dir={folder / 'sweep'}",
+        ]
+    )
     records = [json.loads(p.read_text()) for p in (folder / "sweep").glob("*/record.json")]
     return seconds, rss, records
 
@@ -112,9 +146,26 @@ def plain_processes(shared: dict, work: Path) -> float:
     for rank in (8, 16):
         for seed in (0, 1):
             out = tempfile.mkdtemp(dir=work, prefix="trl-")
-            timed([PY, str(REPO / "benchmarks" / "plain_trl.py"), "--model", shared["model"], "--pairs", shared["pairs"],
-                   "--template", shared["template"], "--out", out, "--rank", str(rank), "--seed", str(seed),
-                   "--steps", str(STEPS)])
+            timed(
+                [
+                    PY,
+                    str(REPO / "benchmarks" / "plain_trl.py"),
+                    "--model",
+                    shared["model"],
+                    "--pairs",
+                    shared["pairs"],
+                    "--template",
+                    shared["template"],
+                    "--out",
+                    out,
+                    "--rank",
+                    str(rank),
+                    "--seed",
+                    str(seed),
+                    "--steps",
+                    str(STEPS),
+                ]
+            )
     return time.perf_counter() - start
 
 
@@ -124,16 +175,26 @@ def plain_in_process(shared: dict, work: Path, runs: list[tuple[int, int]]) -> t
         "print(json.dumps([train_one(sys.argv[2], sys.argv[3], sys.argv[4], tempfile.mkdtemp(dir=sys.argv[5]), r, s, "
         f"{STEPS}, precompute=True) for r, s in {runs!r}]))"
     )
-    seconds, _, output = timed([PY, "-c", driver, str(REPO / "benchmarks"), shared["model"], shared["pairs"],
-                                shared["template"], str(work)])
+    seconds, _, output = timed(
+        [PY, "-c", driver, str(REPO / "benchmarks"), shared["model"], shared["pairs"], shared["template"], str(work)]
+    )
     return seconds, json.loads(output.strip().splitlines()[-1])
 
 
 def evaluate_alignbench(shared: dict, work: Path) -> float:
     """Train the 4 adapters once (untimed), then time re-evaluating them in one process on MMLU + BBH."""
     folder = Path(tempfile.mkdtemp(dir=work, prefix="eval-"))
-    common = ["-m", *GRID, *MODEL, "logger=none", f"method.max_steps={STEPS}", f"model.path={shared['model']}",
-              f"paths.cache_dir={folder / 'cache'}", f"hydra.sweep.dir={folder / 'sweep'}", "eval.baseline=false"]
+    common = [
+        "-m",
+        *GRID,
+        *MODEL,
+        "logger=none",
+        f"method.max_steps={STEPS}",
+        f"model.path={shared['model']}",
+        f"paths.cache_dir={folder / 'cache'}",
+        f"hydra.sweep.dir={folder / 'sweep'}",
+        "eval.baseline=false",
+    ]
     timed([PY, "-m", "alignbench", *common, "stages=[train]", "eval.benchmarks=[]"])
     seconds, _, output = timed([PY, "-m", "alignbench", *common, "stages=[evaluate]", "eval.benchmarks=[mmlu,bbh]"])
     assert "launching 4" in output, output[-2000:]
@@ -144,10 +205,24 @@ def evaluate_alignbench(shared: dict, work: Path) -> float:
 def evaluate_lm_eval_cli(shared: dict, work: Path) -> float:
     start = time.perf_counter()
     for record in shared["eval_runs"]:
-        timed([str(Path(PY).parent / "lm_eval"), "--model", "hf", "--model_args",
-               f"pretrained={record['model_path']},peft={record['adapter_path']}", "--tasks", "mmlu_sample,bbh_sample",
-               "--include_path", str(REPO / "alignbench" / "evaluation" / "tasks"), "--device", "cpu", "--batch_size", "8"],
-              cwd=work)
+        timed(
+            [
+                str(Path(PY).parent / "lm_eval"),
+                "--model",
+                "hf",
+                "--model_args",
+                f"pretrained={record['model_path']},peft={record['adapter_path']}",
+                "--tasks",
+                "mmlu_sample,bbh_sample",
+                "--include_path",
+                str(REPO / "alignbench" / "evaluation" / "tasks"),
+                "--device",
+                "cpu",
+                "--batch_size",
+                "8",
+            ],
+            cwd=work,
+        )
     return time.perf_counter() - start
 
 
@@ -181,8 +256,11 @@ def main() -> None:
 
     try:
         shared = prepare(work)
-        print(f"model {shared['params'] / 1e6:.2f}M parameters, {shared['tokens_per_step']:.0f} tokens/step, "
-              f"{shared['threads']} threads; work dir {work}", flush=True)
+        print(
+            f"model {shared['params'] / 1e6:.2f}M parameters, {shared['tokens_per_step']:.0f} tokens/step, "
+            f"{shared['threads']} threads; work dir {work}",
+            flush=True,
+        )
         for repeat in range(args.repeats):
             print(f"repeat {repeat + 1}/{args.repeats}", flush=True)
             grid_s, grid_rss, records = alignbench_grid(shared, work, GRID)  # a: alignbench
@@ -215,10 +293,19 @@ def main() -> None:
         "grid_rss_ratio": med["e_grid_rss_mb"] / med["e_single_rss_mb"],
     }
     flops = 6 * shared["params"] * ours_tps
-    details = {"medians": med, "samples": samples, "params": shared["params"], "threads": shared["threads"],
-               "tokens_per_step": shared["tokens_per_step"], "steps": STEPS, "alignbench_tokens_per_s": ours_tps,
-               "trl_tokens_per_s": trl_tps, "train_flops_per_s": flops, "matmul_peak_flops_per_s": peak,
-               "summary": summary}
+    details = {
+        "medians": med,
+        "samples": samples,
+        "params": shared["params"],
+        "threads": shared["threads"],
+        "tokens_per_step": shared["tokens_per_step"],
+        "steps": STEPS,
+        "alignbench_tokens_per_s": ours_tps,
+        "trl_tokens_per_s": trl_tps,
+        "train_flops_per_s": flops,
+        "matmul_peak_flops_per_s": peak,
+        "summary": summary,
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bench.json").write_text(json.dumps(details, indent=2))
     (args.out / "bench.md").write_text(_markdown(details))
@@ -230,26 +317,49 @@ def _markdown(d: dict) -> str:
     m, s = d["medians"], d["summary"]
     rows = [
         ("a. 4 DPO runs: alignbench multirun", f"{m['a_alignbench_s']:.1f} s", ""),
-        ("a. 4 plain-TRL processes (TRL defaults)", f"{m['a_plain_processes_s']:.1f} s",
-         f"grid_vs_processes {s['grid_vs_processes']:.2f}x (target >= 2.0)"),
-        ("a. 4 plain-TRL runs, one process, precompute_ref_log_probs", f"{m['a_plain_inprocess_s']:.1f} s",
-         f"grid_vs_inprocess_trl {s['grid_vs_inprocess_trl']:.2f}x (target >= 1.25)"),
-        ("b. one run, training tokens/s: alignbench / TRL", f"{d['alignbench_tokens_per_s']:.0f} / "
-         f"{d['trl_tokens_per_s']:.0f}", f"step_vs_trl {s['step_vs_trl']:.2f}x (target >= 0.95)"),
-        ("b. training FLOP/s (6 x params x tokens/s) / matmul peak", f"{d['train_flops_per_s'] / 1e9:.2f} / "
-         f"{d['matmul_peak_flops_per_s'] / 1e9:.1f} GFLOP/s",
-         f"{100 * d['train_flops_per_s'] / d['matmul_peak_flops_per_s']:.1f}% of peak"),
+        (
+            "a. 4 plain-TRL processes (TRL defaults)",
+            f"{m['a_plain_processes_s']:.1f} s",
+            f"grid_vs_processes {s['grid_vs_processes']:.2f}x (target >= 2.0)",
+        ),
+        (
+            "a. 4 plain-TRL runs, one process, precompute_ref_log_probs",
+            f"{m['a_plain_inprocess_s']:.1f} s",
+            f"grid_vs_inprocess_trl {s['grid_vs_inprocess_trl']:.2f}x (target >= 1.25)",
+        ),
+        (
+            "b. one run, training tokens/s: alignbench / TRL",
+            f"{d['alignbench_tokens_per_s']:.0f} / {d['trl_tokens_per_s']:.0f}",
+            f"step_vs_trl {s['step_vs_trl']:.2f}x (target >= 0.95)",
+        ),
+        (
+            "b. training FLOP/s (6 x params x tokens/s) / matmul peak",
+            f"{d['train_flops_per_s'] / 1e9:.2f} / {d['matmul_peak_flops_per_s'] / 1e9:.1f} GFLOP/s",
+            f"{100 * d['train_flops_per_s'] / d['matmul_peak_flops_per_s']:.1f}% of peak",
+        ),
         ("c. evaluate 4 adapters (MMLU+BBH samples): alignbench", f"{m['c_alignbench_eval_s']:.1f} s", ""),
-        ("c. 4 stock lm_eval CLI runs", f"{m['c_lm_eval_cli_s']:.1f} s",
-         f"eval_vs_lm_eval_cli {s['eval_vs_lm_eval_cli']:.2f}x (target >= 3)"),
+        (
+            "c. 4 stock lm_eval CLI runs",
+            f"{m['c_lm_eval_cli_s']:.1f} s",
+            f"eval_vs_lm_eval_cli {s['eval_vs_lm_eval_cli']:.2f}x (target >= 3)",
+        ),
         ("d. sweep=paper dry_run=true", f"{m['d_plan_s']:.1f} s", "plan_seconds (target < 10)"),
-        ("e. peak RSS: 4-run grid / single run", f"{m['e_grid_rss_mb']:.0f} / {m['e_single_rss_mb']:.0f} MB",
-         f"grid_rss_ratio {s['grid_rss_ratio']:.2f} (target <= 1.2)"),
+        (
+            "e. peak RSS: 4-run grid / single run",
+            f"{m['e_grid_rss_mb']:.0f} / {m['e_single_rss_mb']:.0f} MB",
+            f"grid_rss_ratio {s['grid_rss_ratio']:.2f} (target <= 1.2)",
+        ),
     ]
-    header = (f"Model: {d['params'] / 1e6:.2f}M parameters, {d['steps']} DPO steps of {d['tokens_per_step']:.0f} "
-              f"tokens, {d['threads']} threads; medians of {len(d['samples']['a_alignbench_s'])} repeats.\n\n")
-    return header + "| measurement | median | ratio |\n|---|---|---|\n" + "\n".join(
-        f"| {a} | {b} | {c} |" for a, b, c in rows) + "\n"
+    header = (
+        f"Model: {d['params'] / 1e6:.2f}M parameters, {d['steps']} DPO steps of {d['tokens_per_step']:.0f} "
+        f"tokens, {d['threads']} threads; medians of {len(d['samples']['a_alignbench_s'])} repeats.\n\n"
+    )
+    return (
+        header
+        + "| measurement | median | ratio |\n|---|---|---|\n"
+        + "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows)
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,13 @@ MMLU = {
             ("Which of the following numbers is prime?", "13", "15", "21", "27"),
             ("What is the value of 3^3?", "27", "9", "6", "81"),
             ("How many minutes are in 2.5 hours?", "150", "120", "250", "125"),
-            ("What is the area of a rectangle that is 4 m long and 6 m wide?", "24 square metres",
-             "20 square metres", "10 square metres", "48 square metres"),
+            (
+                "What is the area of a rectangle that is 4 m long and 6 m wide?",
+                "24 square metres",
+                "20 square metres",
+                "10 square metres",
+                "48 square metres",
+            ),
             ("What is 1,000 - 375?", "625", "725", "635", "675"),
         ],
         [
@@ -55,62 +60,139 @@ MMLU = {
     ),
     "high_school_biology": (
         [
-            ("Which organelle is the site of aerobic respiration in eukaryotic cells?", "Mitochondrion",
-             "Ribosome", "Golgi apparatus", "Lysosome"),
-            ("What molecule carries the genetic information of most living organisms?", "DNA", "ATP",
-             "Glucose", "Cellulose"),
-            ("Which process do plants use to convert light energy into chemical energy?", "Photosynthesis",
-             "Fermentation", "Transpiration", "Osmosis"),
-            ("Which blood cells are primarily responsible for carrying oxygen?", "Red blood cells",
-             "White blood cells", "Platelets", "Plasma cells"),
+            (
+                "Which organelle is the site of aerobic respiration in eukaryotic cells?",
+                "Mitochondrion",
+                "Ribosome",
+                "Golgi apparatus",
+                "Lysosome",
+            ),
+            (
+                "What molecule carries the genetic information of most living organisms?",
+                "DNA",
+                "ATP",
+                "Glucose",
+                "Cellulose",
+            ),
+            (
+                "Which process do plants use to convert light energy into chemical energy?",
+                "Photosynthesis",
+                "Fermentation",
+                "Transpiration",
+                "Osmosis",
+            ),
+            (
+                "Which blood cells are primarily responsible for carrying oxygen?",
+                "Red blood cells",
+                "White blood cells",
+                "Platelets",
+                "Plasma cells",
+            ),
             ("How many chromosomes are found in a typical human body cell?", "46", "23", "44", "48"),
             ("Which base pairs with adenine in DNA?", "Thymine", "Cytosine", "Guanine", "Uracil"),
             ("What type of cell division produces gametes?", "Meiosis", "Mitosis", "Binary fission", "Budding"),
             ("Which organ produces insulin in humans?", "Pancreas", "Liver", "Kidney", "Stomach"),
-            ("What is the basic structural and functional unit of life?", "The cell", "The atom",
-             "The tissue", "The organ"),
+            (
+                "What is the basic structural and functional unit of life?",
+                "The cell",
+                "The atom",
+                "The tissue",
+                "The organ",
+            ),
             ("To which kingdom do mushrooms belong?", "Fungi", "Plantae", "Animalia", "Protista"),
         ],
         [
-            ("Which part of a plant cell contains chlorophyll?", "Chloroplast", "Nucleus", "Vacuole",
-             "Cell wall"),
-            ("What is the main function of the heart?", "Pumping blood through the body", "Digesting food",
-             "Filtering air", "Storing fat"),
-            ("Which gas do humans exhale as a waste product of respiration?", "Carbon dioxide", "Oxygen",
-             "Nitrogen", "Helium"),
-            ("Which organelle contains most of a eukaryotic cell's DNA?", "The nucleus", "The ribosome",
-             "The cell membrane", "The cytoplasm"),
-            ("What are organisms that make their own food called?", "Autotrophs", "Heterotrophs",
-             "Decomposers", "Parasites"),
+            ("Which part of a plant cell contains chlorophyll?", "Chloroplast", "Nucleus", "Vacuole", "Cell wall"),
+            (
+                "What is the main function of the heart?",
+                "Pumping blood through the body",
+                "Digesting food",
+                "Filtering air",
+                "Storing fat",
+            ),
+            (
+                "Which gas do humans exhale as a waste product of respiration?",
+                "Carbon dioxide",
+                "Oxygen",
+                "Nitrogen",
+                "Helium",
+            ),
+            (
+                "Which organelle contains most of a eukaryotic cell's DNA?",
+                "The nucleus",
+                "The ribosome",
+                "The cell membrane",
+                "The cytoplasm",
+            ),
+            (
+                "What are organisms that make their own food called?",
+                "Autotrophs",
+                "Heterotrophs",
+                "Decomposers",
+                "Parasites",
+            ),
         ],
     ),
     "high_school_geography": (
         [
             ("Which is the longest river in Africa?", "The Nile", "The Congo", "The Niger", "The Zambezi"),
             ("What is the capital city of Australia?", "Canberra", "Sydney", "Melbourne", "Perth"),
-            ("Which line of latitude divides the Earth into the Northern and Southern Hemispheres?",
-             "The equator", "The Tropic of Cancer", "The Arctic Circle", "The Tropic of Capricorn"),
+            (
+                "Which line of latitude divides the Earth into the Northern and Southern Hemispheres?",
+                "The equator",
+                "The Tropic of Cancer",
+                "The Arctic Circle",
+                "The Tropic of Capricorn",
+            ),
             ("On which continent is the Sahara Desert located?", "Africa", "Asia", "South America", "Australia"),
-            ("Which ocean lies between Europe and North America?", "The Atlantic Ocean", "The Pacific Ocean",
-             "The Indian Ocean", "The Southern Ocean"),
-            ("Which country has the largest population in South America?", "Brazil", "Argentina", "Chile",
-             "Peru"),
-            ("Which of the following peaks is in the Himalayas?", "Mount Everest", "Mont Blanc",
-             "Mount Kilimanjaro", "Denali"),
-            ("What term describes the movement of people from rural areas to cities?", "Urbanization",
-             "Desertification", "Deforestation", "Glaciation"),
-            ("Which is the largest ocean on Earth?", "The Pacific Ocean", "The Atlantic Ocean",
-             "The Indian Ocean", "The Arctic Ocean"),
-            ("Which independent state lies entirely within the city of Rome?", "Vatican City", "Monaco",
-             "San Marino", "Andorra"),
+            (
+                "Which ocean lies between Europe and North America?",
+                "The Atlantic Ocean",
+                "The Pacific Ocean",
+                "The Indian Ocean",
+                "The Southern Ocean",
+            ),
+            ("Which country has the largest population in South America?", "Brazil", "Argentina", "Chile", "Peru"),
+            (
+                "Which of the following peaks is in the Himalayas?",
+                "Mount Everest",
+                "Mont Blanc",
+                "Mount Kilimanjaro",
+                "Denali",
+            ),
+            (
+                "What term describes the movement of people from rural areas to cities?",
+                "Urbanization",
+                "Desertification",
+                "Deforestation",
+                "Glaciation",
+            ),
+            (
+                "Which is the largest ocean on Earth?",
+                "The Pacific Ocean",
+                "The Atlantic Ocean",
+                "The Indian Ocean",
+                "The Arctic Ocean",
+            ),
+            (
+                "Which independent state lies entirely within the city of Rome?",
+                "Vatican City",
+                "Monaco",
+                "San Marino",
+                "Andorra",
+            ),
         ],
         [
             ("What is the capital of Canada?", "Ottawa", "Toronto", "Vancouver", "Montreal"),
-            ("Which is the smallest continent by land area?", "Australia", "Europe", "Antarctica",
-             "South America"),
+            ("Which is the smallest continent by land area?", "Australia", "Europe", "Antarctica", "South America"),
             ("Which river flows through Paris?", "The Seine", "The Thames", "The Danube", "The Rhine"),
-            ("Which line of 0 degrees longitude passes through Greenwich, London?", "The prime meridian",
-             "The equator", "The Tropic of Capricorn", "The Arctic Circle"),
+            (
+                "Which line of 0 degrees longitude passes through Greenwich, London?",
+                "The prime meridian",
+                "The equator",
+                "The Tropic of Capricorn",
+                "The Arctic Circle",
+            ),
             ("In which country is the city of Cairo?", "Egypt", "Morocco", "Sudan", "Libya"),
         ],
     ),
@@ -118,29 +200,45 @@ MMLU = {
         [
             ("What is the holy book of Islam?", "The Quran", "The Torah", "The Vedas", "The Tripitaka"),
             ("In which city is the Kaaba located?", "Mecca", "Medina", "Jerusalem", "Cairo"),
-            ("Who is considered the founder of Buddhism?", "Siddhartha Gautama", "Confucius", "Laozi",
-             "Guru Nanak"),
+            ("Who is considered the founder of Buddhism?", "Siddhartha Gautama", "Confucius", "Laozi", "Guru Nanak"),
             ("What is the name of the Jewish weekly day of rest?", "Shabbat", "Diwali", "Ramadan", "Vesak"),
             ("Followers of which religion worship in a gurdwara?", "Sikhism", "Hinduism", "Jainism", "Shinto"),
             ("What is the Hindu festival of lights called?", "Diwali", "Holi", "Passover", "Eid al-Fitr"),
-            ("Which river is considered sacred in Hinduism?", "The Ganges", "The Nile", "The Thames",
-             "The Amazon"),
+            ("Which river is considered sacred in Hinduism?", "The Ganges", "The Nile", "The Thames", "The Amazon"),
             ("What is the Islamic month of fasting called?", "Ramadan", "Lent", "Yom Kippur", "Hanukkah"),
-            ("Torii gates mark the entrance to the shrines of which religion?", "Shinto", "Islam",
-             "Christianity", "Zoroastrianism"),
-            ("The Eightfold Path is a central teaching of which religion?", "Buddhism", "Christianity",
-             "Islam", "Judaism"),
+            (
+                "Torii gates mark the entrance to the shrines of which religion?",
+                "Shinto",
+                "Islam",
+                "Christianity",
+                "Zoroastrianism",
+            ),
+            (
+                "The Eightfold Path is a central teaching of which religion?",
+                "Buddhism",
+                "Christianity",
+                "Islam",
+                "Judaism",
+            ),
         ],
         [
-            ("What is the holy book of Christianity?", "The Bible", "The Quran", "The Guru Granth Sahib",
-             "The Avesta"),
+            ("What is the holy book of Christianity?", "The Bible", "The Quran", "The Guru Granth Sahib", "The Avesta"),
             ("Which religion celebrates Passover?", "Judaism", "Islam", "Hinduism", "Buddhism"),
-            ("In which city is the Golden Temple, the holiest gurdwara of Sikhism?", "Amritsar", "Mumbai",
-             "Varanasi", "Kathmandu"),
-            ("What is the central holy scripture of Sikhism?", "The Guru Granth Sahib", "The Bhagavad Gita",
-             "The Talmud", "The Analects"),
-            ("Which Christian holiday celebrates the birth of Jesus?", "Christmas", "Easter", "Pentecost",
-             "Lent"),
+            (
+                "In which city is the Golden Temple, the holiest gurdwara of Sikhism?",
+                "Amritsar",
+                "Mumbai",
+                "Varanasi",
+                "Kathmandu",
+            ),
+            (
+                "What is the central holy scripture of Sikhism?",
+                "The Guru Granth Sahib",
+                "The Bhagavad Gita",
+                "The Talmud",
+                "The Analects",
+            ),
+            ("Which Christian holiday celebrates the birth of Jesus?", "Christmas", "Easter", "Pentecost", "Lent"),
         ],
     ),
 }
@@ -200,10 +298,18 @@ ATHLETES = {
 ACTIONS = {
     "soccer": ["took a corner kick", "was flagged offside", "scored a penalty kick", "headed the cross home"],
     "basketball": ["hit a three pointer", "made a slam dunk", "was called for traveling", "shot two free throws"],
-    "american football": ["threw a touchdown pass", "was sacked on third down", "threw an interception",
-                          "called an audible at the line of scrimmage"],
-    "ice hockey": ["took a slapshot", "was sent to the penalty box for hooking",
-                   "scored on the power play with a wrist shot", "won the faceoff"],
+    "american football": [
+        "threw a touchdown pass",
+        "was sacked on third down",
+        "threw an interception",
+        "called an audible at the line of scrimmage",
+    ],
+    "ice hockey": [
+        "took a slapshot",
+        "was sent to the penalty box for hooking",
+        "scored on the power play with a wrist shot",
+        "won the faceoff",
+    ],
     "baseball": ["hit a home run", "stole second base", "struck out swinging", "hit a grand slam"],
 }
 
@@ -220,8 +326,9 @@ def bbh_sports_understanding(rng: random.Random, n: int = 15) -> list[dict]:
             if sentence not in seen:
                 break
         seen.add(sentence)
-        rows.append({"input": f'Is the following sentence plausible? "{sentence}"',
-                     "target": "yes" if plausible else "no"})
+        rows.append(
+            {"input": f'Is the following sentence plausible? "{sentence}"', "target": "yes" if plausible else "no"}
+        )
     rng.shuffle(rows)
     return rows
 
@@ -268,9 +375,11 @@ def bbh_date_understanding(rng: random.Random, n: int = 15) -> list[dict]:
         context = context.format(y=year, d=fmt(today), d_minus=fmt(today - dt.timedelta(days=1)))
         question, change = offsets[rng.randrange(len(offsets))]
         answer = change(today)
-        candidates = [answer + dt.timedelta(days=k) for k in (-1, 1, 7, -7)] + [
-            shift_years(answer, k) for k in (-1, 1, 10, -25)
-        ] + [next_month(answer)]
+        candidates = (
+            [answer + dt.timedelta(days=k) for k in (-1, 1, 7, -7)]
+            + [shift_years(answer, k) for k in (-1, 1, 10, -25)]
+            + [next_month(answer)]
+        )
         wrong = []
         for day in rng.sample(candidates, len(candidates)):
             if day is not None and day != answer and fmt(day) not in wrong:
@@ -350,8 +459,16 @@ UNSCORED = [  # rows the Perspective API did not score: every attribute is null 
     ("The coach said the team would", "focus on defence during the next training camp."),
     ("Tickets for the spring concert", "go on sale at the town hall next week."),
 ]
-ATTRIBUTES = ["profanity", "sexually_explicit", "identity_attack", "flirtation", "threat", "insult",
-              "severe_toxicity", "toxicity"]  # upstream key order, after "text"
+ATTRIBUTES = [
+    "profanity",
+    "sexually_explicit",
+    "identity_attack",
+    "flirtation",
+    "threat",
+    "insult",
+    "severe_toxicity",
+    "toxicity",
+]  # upstream key order, after "text"
 
 
 def perspective(rng: random.Random, text: str, rude: bool, scored: bool = True) -> dict:
@@ -372,23 +489,27 @@ def perspective(rng: random.Random, text: str, rude: bool, scored: bool = True) 
 
 
 def real_toxicity_rows(rng: random.Random) -> list[dict]:
-    items = [(p, c, False, True) for p, c in NEUTRAL] + [(p, c, True, True) for p, c in RUDE] + [
-        (p, c, False, False) for p, c in UNSCORED
-    ]
+    items = (
+        [(p, c, False, True) for p, c in NEUTRAL]
+        + [(p, c, True, True) for p, c in RUDE]
+        + [(p, c, False, False) for p, c in UNSCORED]
+    )
     rows = []
     for prompt, continuation, rude, scored in items:
         digest = hashlib.md5((prompt + continuation).encode()).hexdigest()
         begin = rng.randint(0, 4000)
         cont = " " + continuation  # upstream continuations start where the prompt stops, space included
         p = perspective(rng, prompt, rude, scored)
-        rows.append({
-            "filename": f"{rng.randint(0, 999_999):07d}-{digest}.txt",
-            "begin": begin,
-            "end": begin + len(prompt) + len(cont),
-            "challenging": rude and p["toxicity"] > 0.75,
-            "prompt": p,
-            "continuation": perspective(rng, cont, rude),
-        })
+        rows.append(
+            {
+                "filename": f"{rng.randint(0, 999_999):07d}-{digest}.txt",
+                "begin": begin,
+                "end": begin + len(prompt) + len(cont),
+                "challenging": rude and p["toxicity"] > 0.75,
+                "prompt": p,
+                "continuation": perspective(rng, cont, rude),
+            }
+        )
     rng.shuffle(rows)
     return rows
 
@@ -464,99 +585,184 @@ Base-LM:
 
 # --------------------------------------------------------------------------------------- AlpacaEval
 ALPACA_EVAL = [  # (dataset, instruction, reference output of gpt4_1106_preview)
-    ("helpful_base", "What are the names of some famous actors that started their careers on Broadway?",
-     "Many well-known actors began on Broadway, including Hugh Jackman, Meryl Streep, Viola Davis, Lin-Manuel "
-     "Miranda, Sarah Jessica Parker, Nathan Lane and Kristin Chenoweth."),
-    ("helpful_base", "How do I wrap a present neatly?",
-     "1. Measure paper so it covers the box with a little overlap.\n2. Place the box face down in the centre.\n"
-     "3. Fold one long side over, then the other, and tape the seam.\n4. Fold the ends into triangles, crease "
-     "them sharply and tape them down.\n5. Finish with a ribbon or bow."),
-    ("helpful_base", "What is the best way to store fresh herbs?",
-     "Treat soft herbs such as basil, parsley and coriander like flowers: trim the stems and stand them in a "
-     "glass of water (basil at room temperature, the others loosely covered in the fridge). Wrap hardy herbs "
-     "such as rosemary and thyme in a damp paper towel and keep them in a bag in the fridge."),
-    ("helpful_base", "Why is the sky blue?",
-     "Sunlight contains all colours. Air molecules scatter short blue wavelengths much more strongly than long "
-     "red ones (Rayleigh scattering), so blue light reaches our eyes from every direction of the sky."),
-    ("helpful_base", "How can I get my kids to eat more vegetables?",
-     "Offer vegetables often and without pressure, let children help choose and cook them, serve them with "
-     "dips, add them to familiar dishes such as pasta sauce, and eat them yourself as a role model."),
-    ("helpful_base", "What should I look for when buying a used car?",
-     "Check the service history and number of owners, look for rust and uneven panel gaps, test all lights and "
-     "electronics, take a test drive on different roads, and have an independent mechanic inspect it."),
-    ("koala", "Explain the difference between weather and climate.",
-     "Weather is the short-term state of the atmosphere at a place, such as today's rain or temperature. "
-     "Climate is the average pattern of weather over a long period, usually thirty years or more."),
-    ("koala", "Give three tips for staying focused while studying.",
-     "1. Remove distractions: silence your phone and close unrelated tabs.\n2. Work in timed blocks, such as "
-     "25 minutes followed by a 5-minute break.\n3. Set a specific goal for each session."),
-    ("koala", "What is the difference between a virus and a bacterium?",
-     "Bacteria are single-celled living organisms that can reproduce on their own and are often treatable with "
-     "antibiotics. Viruses are much smaller, need a host cell to replicate, and are not affected by antibiotics."),
-    ("koala", "Write a haiku about autumn.",
-     "Crisp leaves drift and fall\nGolden light on quiet paths\nThe year breathes out slow"),
-    ("koala", "Summarize the plot of Romeo and Juliet in two sentences.",
-     "Two young lovers from feuding families in Verona marry in secret. A chain of misunderstandings leads "
-     "both to take their own lives, which finally reconciles their families."),
-    ("koala", "How does compound interest work?",
-     "Compound interest is interest earned on both the original amount and the interest already added. For "
-     "example, 1,000 at 5% a year becomes 1,050 after one year and 1,102.50 after two."),
-    ("oasst", "Can you explain what a black hole is in simple terms?",
-     "A black hole is a region of space where matter is packed so densely that its gravity stops anything, even "
-     "light, from escaping. It usually forms when a very massive star collapses at the end of its life."),
-    ("oasst", "What are some good habits for a healthy sleep schedule?",
-     "Go to bed and wake up at the same times every day, get morning daylight, avoid caffeine late in the day, "
-     "keep the bedroom dark and cool, and put screens away an hour before bed."),
-    ("oasst", "How do I reverse a list in Python?",
-     "Use `my_list.reverse()` to reverse it in place, or `my_list[::-1]` or `list(reversed(my_list))` to get a "
-     "new reversed list while keeping the original."),
-    ("oasst", "What is the capital of Japan and what is it known for?",
-     "Tokyo is the capital of Japan. It is known for its size and efficiency, its food scene, districts such as "
-     "Shibuya and Asakusa, and its mix of modern technology and traditional temples."),
-    ("oasst", "Suggest a name for a small coffee shop that also sells books.",
-     "A few ideas: \"Chapter & Bean\", \"The Reading Roast\", \"Brew and Browse\", \"Espresso Stacks\"."),
-    ("oasst", "Why do cats purr?",
-     "Cats purr mostly when they are content, but also when stressed, ill or giving birth. Purring seems to "
-     "soothe them and signal to others, and its low frequency may even help healing."),
-    ("selfinstruct", "Convert 100 degrees Fahrenheit to Celsius.",
-     "(100 - 32) x 5/9 = 37.8 degrees Celsius."),
-    ("selfinstruct", "Classify the following animals as mammals or birds: dolphin, eagle, bat, penguin.",
-     "Mammals: dolphin, bat. Birds: eagle, penguin."),
-    ("selfinstruct", "Rewrite the sentence in passive voice: The chef cooked a delicious meal.",
-     "A delicious meal was cooked by the chef."),
-    ("selfinstruct", "Generate a list of five synonyms for the word 'happy'.",
-     "Joyful, cheerful, content, glad, delighted."),
-    ("selfinstruct", "Write a polite email declining a meeting invitation.",
-     "Subject: Re: Meeting invitation\n\nDear Ms. Lee,\n\nThank you for the invitation. Unfortunately I have a "
-     "prior commitment at that time and cannot attend. Could you share the notes afterwards, or suggest "
-     "another time?\n\nBest regards,\nSam"),
-    ("selfinstruct", "Find the odd one out: apple, banana, carrot, grape.",
-     "Carrot: it is a vegetable, while the others are fruits."),
-    ("vicuna", "How can I improve my time management skills?",
-     "Plan each day the evening before, rank tasks by importance, block time in your calendar for deep work, "
-     "batch small tasks such as email, learn to say no, and review each week what worked."),
-    ("vicuna", "What are the main differences between Python and JavaScript?",
-     "Python is a general-purpose language popular for scripting, data science and back-end work, with "
-     "indentation-based syntax. JavaScript is the language of web browsers, also used on servers through "
-     "Node.js, with C-like syntax and an event-driven, asynchronous style."),
-    ("vicuna", "What are the benefits of regular exercise?",
-     "Regular exercise strengthens the heart and muscles, helps control weight, improves sleep and mood, "
-     "lowers the risk of diabetes and some cancers, and keeps the mind sharp with age."),
-    ("vicuna", "How do vaccines work?",
-     "Vaccines show the immune system a harmless piece or weakened form of a germ. The body makes antibodies "
-     "and memory cells, so it can respond quickly if the real germ appears later."),
-    ("vicuna", "Describe the water cycle.",
-     "Water evaporates from oceans and lakes, condenses into clouds, falls as rain or snow, and flows back "
-     "through rivers and groundwater to the sea, where the cycle starts again."),
-    ("vicuna", "What are some tips for a first-time traveler to Europe?",
-     "Get a rail pass or book trains early, pack light, carry a contactless card and some cash, learn a few "
-     "local phrases, watch for pickpockets in crowded places, and don't try to see too many cities at once."),
+    (
+        "helpful_base",
+        "What are the names of some famous actors that started their careers on Broadway?",
+        "Many well-known actors began on Broadway, including Hugh Jackman, Meryl Streep, Viola Davis, Lin-Manuel "
+        "Miranda, Sarah Jessica Parker, Nathan Lane and Kristin Chenoweth.",
+    ),
+    (
+        "helpful_base",
+        "How do I wrap a present neatly?",
+        "1. Measure paper so it covers the box with a little overlap.\n2. Place the box face down in the centre.\n"
+        "3. Fold one long side over, then the other, and tape the seam.\n4. Fold the ends into triangles, crease "
+        "them sharply and tape them down.\n5. Finish with a ribbon or bow.",
+    ),
+    (
+        "helpful_base",
+        "What is the best way to store fresh herbs?",
+        "Treat soft herbs such as basil, parsley and coriander like flowers: trim the stems and stand them in a "
+        "glass of water (basil at room temperature, the others loosely covered in the fridge). Wrap hardy herbs "
+        "such as rosemary and thyme in a damp paper towel and keep them in a bag in the fridge.",
+    ),
+    (
+        "helpful_base",
+        "Why is the sky blue?",
+        "Sunlight contains all colours. Air molecules scatter short blue wavelengths much more strongly than long "
+        "red ones (Rayleigh scattering), so blue light reaches our eyes from every direction of the sky.",
+    ),
+    (
+        "helpful_base",
+        "How can I get my kids to eat more vegetables?",
+        "Offer vegetables often and without pressure, let children help choose and cook them, serve them with "
+        "dips, add them to familiar dishes such as pasta sauce, and eat them yourself as a role model.",
+    ),
+    (
+        "helpful_base",
+        "What should I look for when buying a used car?",
+        "Check the service history and number of owners, look for rust and uneven panel gaps, test all lights and "
+        "electronics, take a test drive on different roads, and have an independent mechanic inspect it.",
+    ),
+    (
+        "koala",
+        "Explain the difference between weather and climate.",
+        "Weather is the short-term state of the atmosphere at a place, such as today's rain or temperature. "
+        "Climate is the average pattern of weather over a long period, usually thirty years or more.",
+    ),
+    (
+        "koala",
+        "Give three tips for staying focused while studying.",
+        "1. Remove distractions: silence your phone and close unrelated tabs.\n2. Work in timed blocks, such as "
+        "25 minutes followed by a 5-minute break.\n3. Set a specific goal for each session.",
+    ),
+    (
+        "koala",
+        "What is the difference between a virus and a bacterium?",
+        "Bacteria are single-celled living organisms that can reproduce on their own and are often treatable with "
+        "antibiotics. Viruses are much smaller, need a host cell to replicate, and are not affected by antibiotics.",
+    ),
+    (
+        "koala",
+        "Write a haiku about autumn.",
+        "Crisp leaves drift and fall\nGolden light on quiet paths\nThe year breathes out slow",
+    ),
+    (
+        "koala",
+        "Summarize the plot of Romeo and Juliet in two sentences.",
+        "Two young lovers from feuding families in Verona marry in secret. A chain of misunderstandings leads "
+        "both to take their own lives, which finally reconciles their families.",
+    ),
+    (
+        "koala",
+        "How does compound interest work?",
+        "Compound interest is interest earned on both the original amount and the interest already added. For "
+        "example, 1,000 at 5% a year becomes 1,050 after one year and 1,102.50 after two.",
+    ),
+    (
+        "oasst",
+        "Can you explain what a black hole is in simple terms?",
+        "A black hole is a region of space where matter is packed so densely that its gravity stops anything, even "
+        "light, from escaping. It usually forms when a very massive star collapses at the end of its life.",
+    ),
+    (
+        "oasst",
+        "What are some good habits for a healthy sleep schedule?",
+        "Go to bed and wake up at the same times every day, get morning daylight, avoid caffeine late in the day, "
+        "keep the bedroom dark and cool, and put screens away an hour before bed.",
+    ),
+    (
+        "oasst",
+        "How do I reverse a list in Python?",
+        "Use `my_list.reverse()` to reverse it in place, or `my_list[::-1]` or `list(reversed(my_list))` to get a "
+        "new reversed list while keeping the original.",
+    ),
+    (
+        "oasst",
+        "What is the capital of Japan and what is it known for?",
+        "Tokyo is the capital of Japan. It is known for its size and efficiency, its food scene, districts such as "
+        "Shibuya and Asakusa, and its mix of modern technology and traditional temples.",
+    ),
+    (
+        "oasst",
+        "Suggest a name for a small coffee shop that also sells books.",
+        'A few ideas: "Chapter & Bean", "The Reading Roast", "Brew and Browse", "Espresso Stacks".',
+    ),
+    (
+        "oasst",
+        "Why do cats purr?",
+        "Cats purr mostly when they are content, but also when stressed, ill or giving birth. Purring seems to "
+        "soothe them and signal to others, and its low frequency may even help healing.",
+    ),
+    ("selfinstruct", "Convert 100 degrees Fahrenheit to Celsius.", "(100 - 32) x 5/9 = 37.8 degrees Celsius."),
+    (
+        "selfinstruct",
+        "Classify the following animals as mammals or birds: dolphin, eagle, bat, penguin.",
+        "Mammals: dolphin, bat. Birds: eagle, penguin.",
+    ),
+    (
+        "selfinstruct",
+        "Rewrite the sentence in passive voice: The chef cooked a delicious meal.",
+        "A delicious meal was cooked by the chef.",
+    ),
+    (
+        "selfinstruct",
+        "Generate a list of five synonyms for the word 'happy'.",
+        "Joyful, cheerful, content, glad, delighted.",
+    ),
+    (
+        "selfinstruct",
+        "Write a polite email declining a meeting invitation.",
+        "Subject: Re: Meeting invitation\n\nDear Ms. Lee,\n\nThank you for the invitation. Unfortunately I have a "
+        "prior commitment at that time and cannot attend. Could you share the notes afterwards, or suggest "
+        "another time?\n\nBest regards,\nSam",
+    ),
+    (
+        "selfinstruct",
+        "Find the odd one out: apple, banana, carrot, grape.",
+        "Carrot: it is a vegetable, while the others are fruits.",
+    ),
+    (
+        "vicuna",
+        "How can I improve my time management skills?",
+        "Plan each day the evening before, rank tasks by importance, block time in your calendar for deep work, "
+        "batch small tasks such as email, learn to say no, and review each week what worked.",
+    ),
+    (
+        "vicuna",
+        "What are the main differences between Python and JavaScript?",
+        "Python is a general-purpose language popular for scripting, data science and back-end work, with "
+        "indentation-based syntax. JavaScript is the language of web browsers, also used on servers through "
+        "Node.js, with C-like syntax and an event-driven, asynchronous style.",
+    ),
+    (
+        "vicuna",
+        "What are the benefits of regular exercise?",
+        "Regular exercise strengthens the heart and muscles, helps control weight, improves sleep and mood, "
+        "lowers the risk of diabetes and some cancers, and keeps the mind sharp with age.",
+    ),
+    (
+        "vicuna",
+        "How do vaccines work?",
+        "Vaccines show the immune system a harmless piece or weakened form of a germ. The body makes antibodies "
+        "and memory cells, so it can respond quickly if the real germ appears later.",
+    ),
+    (
+        "vicuna",
+        "Describe the water cycle.",
+        "Water evaporates from oceans and lakes, condenses into clouds, falls as rain or snow, and flows back "
+        "through rivers and groundwater to the sea, where the cycle starts again.",
+    ),
+    (
+        "vicuna",
+        "What are some tips for a first-time traveler to Europe?",
+        "Get a rail pass or book trains early, pack light, carry a contactless card and some cash, learn a few "
+        "local phrases, watch for pickpockets in crowded places, and don't try to see too many cities at once.",
+    ),
 ]
 
 
 def alpaca_eval_rows() -> list[dict]:
-    return [{"instruction": i, "output": o, "generator": "gpt4_1106_preview", "dataset": d}
-            for d, i, o in ALPACA_EVAL]
+    return [{"instruction": i, "output": o, "generator": "gpt4_1106_preview", "dataset": d} for d, i, o in ALPACA_EVAL]
 
 
 # ---------------------------------------------------------------------------------------------- I/O

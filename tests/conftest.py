@@ -48,5 +48,9 @@ def alignbench(*args: str, env: dict | None = None, timeout: int = 600, module: 
     """`python -m alignbench ARGS` from the repository root, as a user types it."""
     return subprocess.run(
         [sys.executable, "-m", module, *args],
-        cwd=REPO, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
     )

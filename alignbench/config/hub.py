@@ -30,11 +30,14 @@ def hub_missing(repo_id: str, revision: str | None, repo_type: str) -> str | Non
         return f"it is not in the local Hugging Face cache and the hub did not answer ({type(err).__name__}: {err})"
 
 
-def not_available(what: str, repo_id: str, revision: str | None, why: str, instead: str, repo_type: str,
-                  files: str = "") -> str:
+def not_available(
+    what: str, repo_id: str, revision: str | None, why: str, instead: str, repo_type: str, files: str = ""
+) -> str:
     """The one message for a hub resource that cannot be had: what, why, the local alternative, the download."""
     kind = " --repo-type dataset" if repo_type == "dataset" else ""
     pinned = f" --revision {revision}" if revision else ""
-    return (f"{what} ({repo_id}@{revision or 'main'}) is not available: {why}. {instead}, or download it where the "
-            f"hub is reachable (`hf download {repo_id}{files and ' ' + files}{kind}{pinned}`) into the cache that "
-            "HF_HOME names here")
+    return (
+        f"{what} ({repo_id}@{revision or 'main'}) is not available: {why}. {instead}, or download it where the "
+        f"hub is reachable (`hf download {repo_id}{files and ' ' + files}{kind}{pinned}`) into the cache that "
+        "HF_HOME names here"
+    )

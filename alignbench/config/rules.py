@@ -82,7 +82,9 @@ def _dataset_problems(cfg: Config) -> list[str]:
         return []
     missing = hub_missing(data.hub_id, data.revision, "dataset")
     if missing:
-        local = ("Point dataset.path= at local raw files in the hub schema, use dataset.sample=true for the bundled "
-                 "miniature")
+        local = (
+            "Point dataset.path= at local raw files in the hub schema, use dataset.sample=true for the bundled "
+            "miniature"
+        )
         return [not_available(f"dataset {data.name!r}", data.hub_id, data.revision, missing, local, "dataset")]
     return []

@@ -156,7 +156,9 @@ class TrainConfig:
     precision: Precision = Precision.auto
     gradient_checkpointing: bool = False  # on only when memory needs it: it costs ~3x step time on small models
     logging_steps: int = 10
-    shared_caches: bool = True  # tokenized data and DPO reference log-probs cached across runs (alignbench.training.caches)
+    shared_caches: bool = (
+        True  # tokenized data and DPO reference log-probs cached across runs (alignbench.training.caches)
+    )
 
 
 @dataclass
@@ -170,7 +172,9 @@ class LmEvalBenchmark:
     limit: Optional[int] = None  # items per task; null: all
     batch_size: int = 8
     apply_chat_template: bool = False
-    include_path: Optional[str] = None  # a folder of task YAMLs (pkg://alignbench/evaluation/tasks: bundled); null: built-ins
+    include_path: Optional[str] = (
+        None  # a folder of task YAMLs (pkg://alignbench/evaluation/tasks: bundled); null: built-ins
+    )
     hub_id: Optional[str] = None  # the dataset the built-in task reads, checked before lm-eval retries for minutes
     revision: Optional[str] = None
 
@@ -298,7 +302,9 @@ class Config:
     # What this job does to its run directory: train then evaluate, or (re-)evaluate its saved adapter only.
     stages: List[Stage] = field(default_factory=lambda: [Stage.train, Stage.evaluate])
     dry_run: bool = False  # plan the jobs (run_key, status) without importing torch or loading anything
-    cpu_threads: Optional[int] = None  # torch intra-op threads; null: torch's default (all cores, or the launcher's cap)
+    cpu_threads: Optional[int] = (
+        None  # torch intra-op threads; null: torch's default (all cores, or the launcher's cap)
+    )
 
 
 def register_configs() -> None:

@@ -6,8 +6,8 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alignbench.data.parsers import PARSERS, BadRow, Pair
 from alignbench.config.schema import DatasetConfig, Preference
+from alignbench.data.parsers import PARSERS, BadRow, Pair
 
 SAMPLES_DIR = Path(__file__).parent / "samples"
 RAW_SUFFIXES = {".jsonl": "json", ".json": "json", ".gz": "json", ".parquet": "parquet"}
@@ -41,15 +41,17 @@ def load_preference_data(cfg: DatasetConfig, train_samples: int, seed: int) -> P
     rng = random.Random(seed)
     train, test = [], []
     for preference, share in shares.items():
-        pairs = {split: _parse_split(rows, cfg, preference, f"{source} [{split}]", stats, split)
-                 for split, rows in raw.items()}
+        pairs = {
+            split: _parse_split(rows, cfg, preference, f"{source} [{split}]", stats, split)
+            for split, rows in raw.items()
+        }
         part_train = pairs["train"]
         rng.shuffle(part_train)
         if "test" in pairs:
             part_test = pairs["test"]
             rng.shuffle(part_test)
         else:  # one file of rows: hold out a seeded slice, disjoint from the training pairs
-            part_test, part_train = part_train[: cfg.eval_samples], part_train[cfg.eval_samples:]
+            part_test, part_train = part_train[: cfg.eval_samples], part_train[cfg.eval_samples :]
         if not part_train:
             raise DataError(f"{source}: no usable training pairs for preference {preference.value!r}")
         train += part_train[: round(train_samples * share)]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 from alignbench.config.registry import Registry
 from alignbench.config.schema import Preference
@@ -51,7 +51,7 @@ def hh_turns(dialogue: str) -> list[Message]:
     if parts[0].strip():
         raise BadRow("dialogue does not start with a Human turn")
     messages: list[Message] = []
-    for speaker, text in zip(parts[1::2], parts[2::2]):
+    for speaker, text in zip(parts[1::2], parts[2::2], strict=True):
         role = "user" if speaker == "Human" else "assistant"
         if messages and messages[-1]["role"] == role:
             messages[-1]["content"] += "\n\n" + text.strip()
@@ -62,7 +62,7 @@ def hh_turns(dialogue: str) -> list[Message]:
     return messages
 
 
-def parse_hh_rlhf(row: dict, preference: Preference) -> Optional[Pair]:
+def parse_hh_rlhf(row: dict, preference: Preference) -> Pair | None:
     """HH-RLHF: both strings hold the whole dialogue and differ only in the last Assistant reply.
 
     The preference is already fixed by the subset (harmless-base / helpful-base), so every valid row is used.
@@ -73,8 +73,8 @@ def parse_hh_rlhf(row: dict, preference: Preference) -> Optional[Pair]:
     if cut < 0:
         raise BadRow("chosen and rejected share no Assistant turn")
     prompt_text = chosen[:cut]
-    chosen_reply = chosen[cut + len(HH_ASSISTANT):].strip()
-    rejected_reply = rejected[cut + len(HH_ASSISTANT):].strip()
+    chosen_reply = chosen[cut + len(HH_ASSISTANT) :].strip()
+    rejected_reply = rejected[cut + len(HH_ASSISTANT) :].strip()
     if HH_HUMAN in chosen_reply or HH_HUMAN in rejected_reply:
         raise BadRow("chosen and rejected differ before their last Assistant turn")
     if not chosen_reply or not rejected_reply:
@@ -87,7 +87,7 @@ def parse_hh_rlhf(row: dict, preference: Preference) -> Optional[Pair]:
     return Pair(prompt, chosen_reply, rejected_reply)
 
 
-def parse_beavertails(row: dict, preference: Preference) -> Optional[Pair]:
+def parse_beavertails(row: dict, preference: Preference) -> Pair | None:
     """PKU-SafeRLHF v0: one prompt, two responses with safety labels and two preference ids.
 
     helpful keeps every pair (chosen = better_response_id); harmless keeps only pairs with exactly one
@@ -112,7 +112,10 @@ def parse_beavertails(row: dict, preference: Preference) -> Optional[Pair]:
     return Pair([{"role": "user", "content": prompt}], responses[chosen], responses[1 - chosen])
 
 
-PARSERS: Registry[Callable[[dict, Preference], Optional[Pair]]] = Registry("dataset.name", {
-    "hh_rlhf": parse_hh_rlhf,
-    "beavertails": parse_beavertails,
-})
+PARSERS: Registry[Callable[[dict, Preference], Pair | None]] = Registry(
+    "dataset.name",
+    {
+        "hh_rlhf": parse_hh_rlhf,
+        "beavertails": parse_beavertails,
+    },
+)

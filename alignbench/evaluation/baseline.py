@@ -39,8 +39,15 @@ def baseline_key(cfg: Config, benchmark: str) -> str:
     """What the base's score on one benchmark depends on: its weights, the chat template the prompts are rendered
     in, the judges and that benchmark's settings."""
     plain = asdict(cfg)
-    return digest({"base": base_identity(plain), "template": plain["model"]["chat_template"],
-                   "judge": plain["judge"], "benchmark": benchmark, "settings": plain["eval"][benchmark]})
+    return digest(
+        {
+            "base": base_identity(plain),
+            "template": plain["model"]["chat_template"],
+            "judge": plain["judge"],
+            "benchmark": benchmark,
+            "settings": plain["eval"][benchmark],
+        }
+    )
 
 
 def _merge(into: dict[str, Any], part: dict[str, Any]) -> None:

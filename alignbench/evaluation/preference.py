@@ -23,7 +23,9 @@ class ReplyScores:
     def normalised_margins(self) -> list[float]:
         return [
             c / nc - r / nr
-            for c, nc, r, nr in zip(self.chosen_logp, self.chosen_tokens, self.rejected_logp, self.rejected_tokens)
+            for c, nc, r, nr in zip(
+                self.chosen_logp, self.chosen_tokens, self.rejected_logp, self.rejected_tokens, strict=True
+            )
         ]
 
 
@@ -55,7 +57,7 @@ def preference_metrics(policy: ReplyScores, reference: ReplyScores | None = None
         reward_margins = [
             (pc - rc) - (pr - rr)
             for pc, rc, pr, rr in zip(
-                policy.chosen_logp, reference.chosen_logp, policy.rejected_logp, reference.rejected_logp
+                policy.chosen_logp, reference.chosen_logp, policy.rejected_logp, reference.rejected_logp, strict=True
             )
         ]
         metrics["reward_accuracy"] = sum(m > 0 for m in reward_margins) / n

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from alignbench.config.hub import Unavailable, hub_missing, not_available
-from alignbench.config.sources import hub_revision, short
 from alignbench.config.schema import JudgeSpec, ScorerConfig
+from alignbench.config.sources import hub_revision, short
 
 
 @dataclass
@@ -29,8 +29,14 @@ class Scorer:
         for start in range(0, len(texts), self.batch_size):
             batch = texts[start : start + self.batch_size]
             pairs = (prompts[start : start + self.batch_size],) if prompts is not None else ()
-            enc = self.tokenizer(*pairs, batch, padding=True, truncation=True, return_tensors="pt",
-                                 max_length=min(self.tokenizer.model_max_length, 512))
+            enc = self.tokenizer(
+                *pairs,
+                batch,
+                padding=True,
+                truncation=True,
+                return_tensors="pt",
+                max_length=min(self.tokenizer.model_max_length, 512),
+            )
             with torch.no_grad():
                 rows += self.model(**enc.to(self.model.device)).logits.float().tolist()
         return rows

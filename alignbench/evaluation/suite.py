@@ -36,8 +36,12 @@ def evaluate_benchmarks(policy, tokenizer, cfg: Config, run_dir: Path) -> tuple[
     context = EvalContext(cfg, run_dir / "eval")
     trained = run_benchmarks(policy, tokenizer, context, "eval")
     metrics = dict(trained["metrics"])
-    summary: dict[str, Any] = {"judges": trained["judges"], "sources": trained["sources"],
-                               "errors": trained["errors"], "missing": sorted(trained["errors"])}
+    summary: dict[str, Any] = {
+        "judges": trained["judges"],
+        "sources": trained["sources"],
+        "errors": trained["errors"],
+        "missing": sorted(trained["errors"]),
+    }
     if cfg.eval.baseline and cfg.eval.benchmarks:
         with policy.disable_adapter():
             base = baseline_benchmarks(policy, tokenizer, context)
@@ -52,6 +56,6 @@ def _write_generations(policy, tokenizer, pairs: list[Pair], cfg: Config, path: 
     with policy.disable_adapter():
         base = generate(policy, tokenizer, texts, cfg.eval.max_new_tokens, cfg.eval.batch_size)
     with path.open("w") as f:
-        for pair, base_reply, trained_reply in zip(pairs, base, trained):
+        for pair, base_reply, trained_reply in zip(pairs, base, trained, strict=True):
             row = {"prompt": pair.prompt, "chosen": pair.chosen, "base": base_reply, "trained": trained_reply}
             f.write(json.dumps(row) + "\n")

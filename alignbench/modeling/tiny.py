@@ -13,8 +13,8 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from alignbench.data.load import SAMPLES_DIR
 from alignbench.config.schema import TinySpec
+from alignbench.data.load import SAMPLES_DIR
 
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>"]
 # Strings of the paper's chat templates, so the tokenizer learns them as whole pieces.

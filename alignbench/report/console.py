@@ -14,8 +14,9 @@ def run_name(choices: dict[str, str], seed: int) -> str:
 
 def print_summary(record: RunRecord, tracker_note: str | None) -> None:
     m = record.metrics
-    lines = [f"alignbench {record.status}: {run_name(record.choices, record.config['seed'])}  "
-             f"(run_key {record.run_key})"]
+    lines = [
+        f"alignbench {record.status}: {run_name(record.choices, record.config['seed'])}  (run_key {record.run_key})"
+    ]
     lines.append(f"  run dir      {record.run_dir}")
     if "train/loss_first" in m:
         lines.append(
@@ -56,8 +57,10 @@ def benchmark_table(record: RunRecord) -> list[str]:
             continue
         base, trained = metrics.get(f"baseline/{name}/{metric}"), metrics.get(f"eval/{name}/{metric}")
         base_text, trained_text = (f"{v:>9.3f}" if v is not None else f"{'-':>9}" for v in (base, trained))
-        lines.append(f"  {name:<14}{metric:<13}{base_text}{trained_text}"
-                     f"{int(metrics.get(f'eval/{name}/items', 0)):>7}  {outcome['judges'].get(name) or ''}")
+        lines.append(
+            f"  {name:<14}{metric:<13}{base_text}{trained_text}"
+            f"{int(metrics.get(f'eval/{name}/items', 0)):>7}  {outcome['judges'].get(name) or ''}"
+        )
     lines += [f"  not run: {name}: {' '.join(error.split())}" for name, error in outcome["errors"].items()]
     return lines
 

@@ -26,7 +26,7 @@ def load_jobs(sweep_dir: Path) -> tuple[list[Job], list[str]]:
     if plan_file.is_file():
         plan = json.loads(plan_file.read_text())
         jobs = [Job(entry["overrides"], entry["run_key"], entry.get("eval_key")) for entry in plan["jobs"]]
-        for job, entry in zip(jobs, plan["jobs"]):
+        for job, entry in zip(jobs, plan["jobs"], strict=True):
             if job.run_key is None:
                 job.status, job.error = Status.invalid, entry.get("error")
         axes = plan["axes"]
@@ -69,10 +69,14 @@ def matrix(jobs: list[Job], rows: list[str], cols: list[str]) -> str:
     lines = []
     for level, key in enumerate(cols):  # one header line per column axis; the last one also names the rows
         title = row_title if level == len(cols) - 1 else ""
-        lines.append(f"{(title or key).ljust(row_width)}  " + "  ".join(
-            c[level].ljust(w) for c, w in zip(col_labels, widths)))
-    for r, values in zip(row_labels, body):
-        lines.append(" ".join(r).ljust(row_width) + "  " + "  ".join(v.ljust(w) for v, w in zip(values, widths)))
+        lines.append(
+            f"{(title or key).ljust(row_width)}  "
+            + "  ".join(c[level].ljust(w) for c, w in zip(col_labels, widths, strict=True))
+        )
+    for r, values in zip(row_labels, body, strict=True):
+        lines.append(
+            " ".join(r).ljust(row_width) + "  " + "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True))
+        )
     return "\n".join(line.rstrip() for line in lines)
 
 
@@ -84,8 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if not args.sweep_dir.is_dir():
-        print(f"{args.sweep_dir}: no such sweep folder; launch one with `python -m alignbench -m sweep=<name>`, "
-              "or see its plan with `... dry_run=true`", file=sys.stderr)
+        print(
+            f"{args.sweep_dir}: no such sweep folder; launch one with `python -m alignbench -m sweep=<name>`, "
+            "or see its plan with `... dry_run=true`",
+            file=sys.stderr,
+        )
         return 2
     jobs, axes = load_jobs(args.sweep_dir)
     if not jobs:
@@ -100,8 +107,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"{args.sweep_dir}: {len(jobs)} runs: {describe(count(jobs))}")
     if cols:
-        print("cells: completed/total, F failed, R running, O evaluated with another eval config, X invalid overrides; "
-              "the rest are pending\n")
+        print(
+            "cells: completed/total, F failed, R running, O evaluated with another eval config, X invalid overrides; "
+            "the rest are pending\n"
+        )
         print(matrix(jobs, rows, cols))
     for job in jobs:
         if job.status in (Status.failed, Status.invalid):

@@ -18,9 +18,10 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from alignbench.runs.keys import digest
 
@@ -65,15 +66,34 @@ class RunCaches:
     truncation: str = "keep_start"
 
     def ref_key(self) -> str:
-        return digest({"kind": "ref_logps", "version": CACHE_VERSION, "libraries": _library_versions(),
-                       "model": self.model, "precision": self.precision,
-                       "tokenizer": self.tokenizer, "examples": self.examples, "max_length": self.max_length,
-                       "truncation": self.truncation})
+        return digest(
+            {
+                "kind": "ref_logps",
+                "version": CACHE_VERSION,
+                "libraries": _library_versions(),
+                "model": self.model,
+                "precision": self.precision,
+                "tokenizer": self.tokenizer,
+                "examples": self.examples,
+                "max_length": self.max_length,
+                "truncation": self.truncation,
+            }
+        )
 
     def tokenized_key(self, trainer: str, dataset_name: str) -> str:
-        return digest({"kind": "tokenized", "version": CACHE_VERSION, "libraries": _library_versions(),
-                       "trainer": trainer, "dataset": dataset_name, "tokenizer": self.tokenizer,
-                       "examples": self.examples, "max_length": self.max_length, "truncation": self.truncation})
+        return digest(
+            {
+                "kind": "tokenized",
+                "version": CACHE_VERSION,
+                "libraries": _library_versions(),
+                "trainer": trainer,
+                "dataset": dataset_name,
+                "tokenizer": self.tokenizer,
+                "examples": self.examples,
+                "max_length": self.max_length,
+                "truncation": self.truncation,
+            }
+        )
 
     def ref_logps(self, n: int, compute: Callable[[], dict[str, list]]) -> tuple[dict[str, list], bool]:
         """(columns, hit): the cached reference columns for n examples, or freshly computed and stored."""
@@ -147,5 +167,7 @@ def _file_checksums(folder: Path, names: list[str] | None = None) -> dict[str, s
     """sha256 of each file save_to_disk wrote (later files, e.g. TRL's map caches beside them, are not ours)."""
     if names is None:
         names = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != CHECKSUMS)
-    return {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() if (folder / name).is_file() else None
-            for name in names}
+    return {
+        name: hashlib.sha256((folder / name).read_bytes()).hexdigest() if (folder / name).is_file() else None
+        for name in names
+    }

@@ -18,19 +18,36 @@ class Trained:
     cache_hits: dict[str, bool]
 
 
-def train_adapter(cfg: Config, model, tokenizer, pairs: list[Pair], run_dir: Path, precision: Precision,
-                  report_to: list[str], pin_memory: bool) -> Trained:
+def train_adapter(
+    cfg: Config,
+    model,
+    tokenizer,
+    pairs: list[Pair],
+    run_dir: Path,
+    precision: Precision,
+    report_to: list[str],
+    pin_memory: bool,
+) -> Trained:
     """Build the method's trainer, train, and save the adapter (PEFT safetensors + tokenizer with its template)
     to run_dir/adapter."""
     from alignbench.modeling.adapters import peft_config
     from alignbench.training.methods import METHODS, TrainerInputs
 
     build = METHODS.pick(cfg.method.trainer)
-    trainer = build(TrainerInputs(
-        cfg=cfg, model=model, tokenizer=tokenizer, pairs=pairs, peft_config=peft_config(cfg.adapter),
-        output_dir=run_dir / "trainer", precision=precision, report_to=report_to, pin_memory=pin_memory,
-        caches=run_caches(cfg, tokenizer, pairs, precision),
-    ))
+    trainer = build(
+        TrainerInputs(
+            cfg=cfg,
+            model=model,
+            tokenizer=tokenizer,
+            pairs=pairs,
+            peft_config=peft_config(cfg.adapter),
+            output_dir=run_dir / "trainer",
+            precision=precision,
+            report_to=report_to,
+            pin_memory=pin_memory,
+            caches=run_caches(cfg, tokenizer, pairs, precision),
+        )
+    )
     result = trainer.train()
     trainer.save_model(str(run_dir / "adapter"))
     # The trainer (optimizer state, dataloaders) goes with this frame: a grid's memory stays that of one run.

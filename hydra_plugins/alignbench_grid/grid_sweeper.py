@@ -7,7 +7,6 @@ Hydra instantiates sweepers only from the `hydra_plugins` package, hence the loc
 import annotations`: Hydra execs plugin modules outside sys.modules, where dataclasses cannot resolve them.)
 """
 
-
 import copy
 import logging
 import sys
@@ -23,10 +22,10 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from alignbench.runs.state import PLAN, Job, Status, count, describe, one_line, status_of, varying_axes
 from alignbench.runs.keys import eval_key, resolve, run_key
 from alignbench.runs.provenance import secret_override
 from alignbench.runs.record import write_json_atomic
+from alignbench.runs.state import PLAN, Job, Status, count, describe, one_line, status_of, varying_axes
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +78,7 @@ class GridSweeper(BasicSweeper):
         for start in range(0, len(to_run), batch_size):
             batch = to_run[start : start + batch_size]
             overrides = [job.overrides + [f"hydra.sweep.subdir={job.run_key}"] for job in batch]
-            for job, result in zip(batch, self.launcher.launch(overrides, initial_job_idx=start)):
+            for job, result in zip(batch, self.launcher.launch(overrides, initial_job_idx=start), strict=True):
                 try:
                     value = result.return_value  # re-raises what the job raised outside the pipeline
                 except Exception as err:
@@ -151,8 +150,10 @@ class GridSweeper(BasicSweeper):
                 label = "NOT STARTED" if job in not_started else job.status.value.upper()
                 print(f"  {label} {where}: {one_line(job.error)}")
         if counts[Status.pending] > len(not_started):
-            print(f"  {counts[Status.pending] - len(not_started)} runs did not finish; relaunch the same command to "
-                  "complete them")
+            print(
+                f"  {counts[Status.pending] - len(not_started)} runs did not finish; relaunch the same command to "
+                "complete them"
+            )
         if counts[Status.failed] or counts[Status.invalid] or not_started:
             sys.stdout.flush()
             # Hydra reports a sweeper's exception as an error with a hint about stack traces; the summary above
@@ -190,7 +191,13 @@ def _plan_file(name: str, jobs: List[Job], axes: List[str]) -> dict:
     return {
         "sweep": name,
         "axes": axes,
-        "jobs": [{"run_key": j.run_key, "eval_key": j.eval_key,
-                  "overrides": [o for o in j.overrides if not secret_override(o)],
-                  "error": j.error if j.run_key is None else None} for j in jobs],
+        "jobs": [
+            {
+                "run_key": j.run_key,
+                "eval_key": j.eval_key,
+                "overrides": [o for o in j.overrides if not secret_override(o)],
+                "error": j.error if j.run_key is None else None,
+            }
+            for j in jobs
+        ],
     }

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import alignbench
 
 pytestmark = pytest.mark.slow
@@ -19,9 +18,16 @@ def test_default_command_trains_evaluates_and_records(tmp_path):
     record = json.loads((run_dir / "record.json").read_text())
     m = record["metrics"]
     assert record["status"] == "completed" and len(record["run_key"]) == 16
-    assert record["choices"] == {"model": "tiny_llama", "dataset": "beavertails", "method": "dpo",
-                                 "adapter": "lora", "quant": "none", "logger": "wandb", "eval": "sample",
-                                 "judge": "offline"}
+    assert record["choices"] == {
+        "model": "tiny_llama",
+        "dataset": "beavertails",
+        "method": "dpo",
+        "adapter": "lora",
+        "quant": "none",
+        "logger": "wandb",
+        "eval": "sample",
+        "judge": "offline",
+    }
     assert m["eval/pref/accuracy"] >= m["baseline/pref/accuracy"] + 0.3  # a real, large effect
     assert m["eval/pref/margin"] > m["baseline/pref/margin"]
     assert m["train/loss_last"] < m["train/loss_first"]
@@ -38,8 +44,13 @@ def test_default_command_trains_evaluates_and_records(tmp_path):
 
     # The five benchmark miniatures, for the trained model and its base, each in the end-of-run table.
     assert record["benchmarks"]["missing"] == [] and len(record["eval_key"]) == 16
-    for name, metric in [("mmlu", "acc"), ("bbh", "exact_match"), ("alpaca_eval", "win_rate"),
-                         ("real_toxicity", "score"), ("red_instruct", "score")]:
+    for name, metric in [
+        ("mmlu", "acc"),
+        ("bbh", "exact_match"),
+        ("alpaca_eval", "win_rate"),
+        ("real_toxicity", "score"),
+        ("red_instruct", "score"),
+    ]:
         assert f"eval/{name}/{metric}" in m and f"baseline/{name}/{metric}" in m, name
         assert (run_dir / "eval" / f"{name}.jsonl").is_file()
         assert any(line.split()[:2] == [name, metric] for line in done.stdout.splitlines()), name
@@ -47,21 +58,32 @@ def test_default_command_trains_evaluates_and_records(tmp_path):
 
 def test_tiny_multirun_runs_all_four_jobs(tmp_path):
     sweep = tmp_path / "sweep"
-    done = alignbench("-m", "model=tiny_llama,tiny_mistral", "method=sft,dpo", "method.max_steps=10",
-                      "logger=none", f"hydra.sweep.dir={sweep}")
+    done = alignbench(
+        "-m",
+        "model=tiny_llama,tiny_mistral",
+        "method=sft,dpo",
+        "method.max_steps=10",
+        "logger=none",
+        f"hydra.sweep.dir={sweep}",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     records = [json.loads(p.read_text()) for p in sorted(sweep.glob("*/record.json"))]
     assert [r["status"] for r in records] == ["completed"] * 4
     assert {(r["choices"]["model"], r["choices"]["method"]) for r in records} == {
-        ("tiny_llama", "sft"), ("tiny_llama", "dpo"), ("tiny_mistral", "sft"), ("tiny_mistral", "dpo")}
+        ("tiny_llama", "sft"),
+        ("tiny_llama", "dpo"),
+        ("tiny_mistral", "sft"),
+        ("tiny_mistral", "dpo"),
+    }
     assert len({r["run_key"] for r in records}) == 4
     assert "4 runs: 4 completed, 0 failed" in done.stdout
 
 
 def test_hub_models_without_a_hub_fail_fast_naming_the_model(tmp_path):
     sweep = tmp_path / "sweep"
-    done = alignbench("-m", "model=mistral,vicuna", "method=sft,dpo", "logger=none", f"hydra.sweep.dir={sweep}",
-                      timeout=300)
+    done = alignbench(
+        "-m", "model=mistral,vicuna", "method=sft,dpo", "logger=none", f"hydra.sweep.dir={sweep}", timeout=300
+    )
     assert done.returncode != 0
     records = [json.loads(p.read_text()) for p in sorted(sweep.glob("*/record.json"))]
     assert len(records) == 4 and all(r["status"] == "failed" for r in records)

@@ -3,24 +3,47 @@
 from __future__ import annotations
 
 import pytest
+from conftest import CONF
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 from alignbench.config.schema import Config
-from conftest import CONF
 
 SELECTABLE_GROUPS = ["model", "dataset", "method", "adapter", "quant", "logger"]
 OPTIONS = [(g, p.stem) for g in SELECTABLE_GROUPS for p in sorted((CONF / g).glob("*.yaml"))]
 
 # Table 6 of Thakkar et al. (ACL 2024), typed in from the paper, not copied from conf/.
 TABLE_6 = {
-    "sft": dict(r=64, alpha=16, dropout=0.1, targets=["q_proj", "v_proj"], learning_rate=2e-4, batch_size=16,
-                max_grad_norm=0.3, weight_decay=0.001, optimizer="paged_adamw_32bit", scheduler="constant",
-                adam_beta1=0.9, adam_beta2=0.999, max_steps=700),
-    "dpo": dict(r=16, alpha=32, dropout=0.05,
-                targets=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
-                learning_rate=5e-5, batch_size=16, max_grad_norm=1.0, weight_decay=0.0,
-                optimizer="paged_adamw_32bit", scheduler="cosine", adam_beta1=0.9, adam_beta2=0.999, max_steps=700),
+    "sft": dict(
+        r=64,
+        alpha=16,
+        dropout=0.1,
+        targets=["q_proj", "v_proj"],
+        learning_rate=2e-4,
+        batch_size=16,
+        max_grad_norm=0.3,
+        weight_decay=0.001,
+        optimizer="paged_adamw_32bit",
+        scheduler="constant",
+        adam_beta1=0.9,
+        adam_beta2=0.999,
+        max_steps=700,
+    ),
+    "dpo": dict(
+        r=16,
+        alpha=32,
+        dropout=0.05,
+        targets=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        learning_rate=5e-5,
+        batch_size=16,
+        max_grad_norm=1.0,
+        weight_decay=0.0,
+        optimizer="paged_adamw_32bit",
+        scheduler="cosine",
+        adam_beta1=0.9,
+        adam_beta2=0.999,
+        max_steps=700,
+    ),
 }
 
 
@@ -39,11 +62,22 @@ def test_paper_presets_equal_table_6(compose, model, method):
     cfg = OmegaConf.to_object(compose([f"model={model}", f"method={method}"]))
     expected = TABLE_6[method]
     assert (cfg.adapter.r, cfg.adapter.alpha, cfg.adapter.dropout) == (
-        expected["r"], expected["alpha"], expected["dropout"]
+        expected["r"],
+        expected["alpha"],
+        expected["dropout"],
     )
     assert list(cfg.adapter.target_modules) == expected["targets"]
-    for key in ("learning_rate", "batch_size", "max_grad_norm", "weight_decay", "optimizer", "scheduler",
-                "adam_beta1", "adam_beta2", "max_steps"):
+    for key in (
+        "learning_rate",
+        "batch_size",
+        "max_grad_norm",
+        "weight_decay",
+        "optimizer",
+        "scheduler",
+        "adam_beta1",
+        "adam_beta2",
+        "max_steps",
+    ):
         assert getattr(cfg.method, key) == expected[key], key
     assert cfg.dataset.sample is False and cfg.dataset.path is None  # real models read the real data
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from alignbench.data.load import DataError, load_preference_data
-from alignbench.config.schema import DatasetConfig, Preference
 from test_parsers import saferlhf
+
+from alignbench.config.schema import DatasetConfig, Preference
+from alignbench.data.load import DataError, load_preference_data
 
 
 def beavertails(**kw) -> DatasetConfig:
@@ -20,7 +20,9 @@ def write_rows(path, rows):
     return path
 
 
-@pytest.mark.parametrize("name, data_dir", [("beavertails", None), ("hh_rlhf", "harmless-base"), ("hh_rlhf", "helpful-base")])
+@pytest.mark.parametrize(
+    "name, data_dir", [("beavertails", None), ("hh_rlhf", "harmless-base"), ("hh_rlhf", "helpful-base")]
+)
 @pytest.mark.parametrize("preference", list(Preference))
 def test_bundled_samples_parse_in_the_raw_hub_schema(name, data_dir, preference):
     cfg = DatasetConfig(name=name, hub_id="unused/offline", data_dir=data_dir, sample=True, preference=preference)

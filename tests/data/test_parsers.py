@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from alignbench.data.parsers import BadRow, parse_beavertails, parse_hh_rlhf
 from alignbench.config.schema import Preference
+from alignbench.data.parsers import BadRow, parse_beavertails, parse_hh_rlhf
 
 H, A = "\n\nHuman: ", "\n\nAssistant: "
 

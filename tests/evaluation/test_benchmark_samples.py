@@ -18,8 +18,17 @@ BENCH = REPO / "alignbench" / "data" / "samples" / "benchmarks"
 TASKS = REPO / "alignbench" / "evaluation" / "tasks"
 MMLU_SUBJECTS = ["elementary_mathematics", "high_school_biology", "high_school_geography", "world_religions"]
 BBH_SUBTASKS = ["boolean_expressions", "date_understanding", "sports_understanding"]
-RTP_ATTRIBUTES = {"text", "toxicity", "profanity", "sexually_explicit", "flirtation", "identity_attack", "threat",
-                  "insult", "severe_toxicity"}
+RTP_ATTRIBUTES = {
+    "text",
+    "toxicity",
+    "profanity",
+    "sexually_explicit",
+    "flirtation",
+    "identity_attack",
+    "threat",
+    "insult",
+    "severe_toxicity",
+}
 
 
 def jsonl(path: Path) -> list[dict]:
@@ -103,8 +112,12 @@ def test_alpaca_eval_items_have_the_tatsu_lab_schema():
 
 
 def test_the_generator_reproduces_the_bundled_files_byte_for_byte(tmp_path):
-    subprocess.run([sys.executable, str(REPO / "scripts/make_benchmark_samples.py"), "--out", str(tmp_path)],
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [sys.executable, str(REPO / "scripts/make_benchmark_samples.py"), "--out", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     made = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
     bundled = sorted(p.relative_to(BENCH) for p in BENCH.rglob("*") if p.is_file())
     assert made == bundled

@@ -11,8 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import REPO, alignbench
 from omegaconf import OmegaConf
 
+from alignbench.config.schema import JudgeSpec
+from alignbench.evaluation.benchmarks.toxicity import most_toxic_prompts
 from alignbench.evaluation.judges import (
     JudgeUnavailable,
     alpaca_eval_judge,
@@ -20,9 +23,6 @@ from alignbench.evaluation.judges import (
     chat_harm_judge,
     refusal_judge,
 )
-from alignbench.evaluation.benchmarks.toxicity import most_toxic_prompts
-from alignbench.config.schema import JudgeSpec
-from conftest import REPO, alignbench
 
 SAMPLE_ITEMS = {"mmlu": 40, "bbh": 45, "alpaca_eval": 30, "real_toxicity": 40, "red_instruct": 24}
 # Seconds-long runs: the benchmarks are under test here, not the learning.
@@ -89,7 +89,14 @@ def test_refusal_judge_golden_examples():
 
 def test_alpaca_eval_preferences_become_wins_with_draws_and_gaps_as_half():
     assert [alpaca_preference_to_win(p) for p in (1, 2, 1.5, 0, None, float("nan"), 1.75)] == [
-        0.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.75]
+        0.0,
+        1.0,
+        0.5,
+        0.5,
+        0.5,
+        0.5,
+        0.75,
+    ]
 
 
 def test_api_judges_without_a_key_fail_fast_naming_the_variable(monkeypatch):
@@ -121,8 +128,13 @@ def test_paper_benchmarks_without_the_hub_fail_fast_each_naming_what_is_missing(
     assert out["metrics"] == {}
     errors = out["errors"]
     assert set(errors) == set(SAMPLE_ITEMS)
-    for name, needle in [("mmlu", "cais/mmlu"), ("bbh", "SaylorTwift/bbh"), ("alpaca_eval", "tatsu-lab/alpaca_eval"),
-                         ("real_toxicity", "allenai/real-toxicity-prompts"), ("red_instruct", "dangerousqa.json")]:
+    for name, needle in [
+        ("mmlu", "cais/mmlu"),
+        ("bbh", "SaylorTwift/bbh"),
+        ("alpaca_eval", "tatsu-lab/alpaca_eval"),
+        ("real_toxicity", "allenai/real-toxicity-prompts"),
+        ("red_instruct", "dangerousqa.json"),
+    ]:
         assert needle in errors[name], (name, errors[name])
     assert "eval.alpaca_eval.path" in errors["alpaca_eval"]
 
@@ -133,8 +145,9 @@ def records(folder: Path) -> dict[str, dict]:
 
 @pytest.mark.slow
 def test_baseline_is_evaluated_once_and_reused_by_runs_on_the_same_base(tmp_path):
-    done = alignbench("-m", "seed=0,1", *QUICK, f"paths.cache_dir={tmp_path / 'cache'}",
-                      f"hydra.sweep.dir={tmp_path / 'sweep'}")
+    done = alignbench(
+        "-m", "seed=0,1", *QUICK, f"paths.cache_dir={tmp_path / 'cache'}", f"hydra.sweep.dir={tmp_path / 'sweep'}"
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     first, second = sorted(records(tmp_path / "sweep").values(), key=lambda r: r["config"]["seed"])
     assert first["benchmarks"]["baseline"]["reused"] == [] and len(first["benchmarks"]["baseline"]["computed"]) == 5
@@ -165,7 +178,8 @@ def test_adding_a_benchmark_re_evaluates_without_retraining(tmp_path):
         assert after["metrics"][key] == pytest.approx(before["metrics"][key], rel=1e-5), key
     assert after["metrics"]["eval/pref/margin"] != after["metrics"]["baseline/pref/margin"]
     assert {k: v for k, v in after["metrics"].items() if k.startswith("train/")} == {
-        k: v for k, v in before["metrics"].items() if k.startswith("train/")}
+        k: v for k, v in before["metrics"].items() if k.startswith("train/")
+    }
 
 
 @pytest.mark.slow
@@ -189,11 +203,27 @@ def test_stock_lm_eval_cli_scores_the_saved_adapter_like_the_pipeline(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     record = json.loads((tmp_path / "run" / "record.json").read_text())
     cli = subprocess.run(
-        [str(Path(sys.executable).parent / "lm_eval"), "--model", "hf", "--model_args",
-         f"pretrained={record['model_path']},peft={record['adapter_path']}", "--tasks", "mmlu_sample",
-         "--include_path", str(REPO / "alignbench" / "evaluation" / "tasks"), "--device", "cpu", "--batch_size", "8",
-         "--output_path", str(tmp_path / "lm_eval")],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        [
+            str(Path(sys.executable).parent / "lm_eval"),
+            "--model",
+            "hf",
+            "--model_args",
+            f"pretrained={record['model_path']},peft={record['adapter_path']}",
+            "--tasks",
+            "mmlu_sample",
+            "--include_path",
+            str(REPO / "alignbench" / "evaluation" / "tasks"),
+            "--device",
+            "cpu",
+            "--batch_size",
+            "8",
+            "--output_path",
+            str(tmp_path / "lm_eval"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
     )
     assert cli.returncode == 0, cli.stderr[-3000:]
     (results_file,) = (tmp_path / "lm_eval").rglob("results_*.json")
@@ -213,8 +243,9 @@ class _Endpoint:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
-                outer.requests.append((self.headers["Authorization"], json.loads(self.rfile.read(
-                    int(self.headers["Content-Length"])))))
+                outer.requests.append(
+                    (self.headers["Authorization"], json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                )
                 status, reply = outer.script.pop(0)
                 body = json.dumps({"choices": [{"message": {"content": reply}}]}).encode()
                 self.send_response(status)

@@ -7,17 +7,17 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import alignbench
 from omegaconf import OmegaConf
 
-from alignbench.training.caches import RunCaches
+from alignbench.config.schema import Precision
 from alignbench.data.load import load_preference_data
-from alignbench.training.methods import METHODS, TrainerInputs
-from alignbench.modeling.models import load_base_model, load_tokenizer, model_location
 from alignbench.modeling.adapters import peft_config
+from alignbench.modeling.models import load_base_model, load_tokenizer, model_location
+from alignbench.training.caches import RunCaches
+from alignbench.training.methods import METHODS, TrainerInputs
 from alignbench.training.train import run_caches as caches_of_run
 from alignbench.training.train import train_pairs_wanted
-from alignbench.config.schema import Precision
-from conftest import alignbench
 
 
 def run_caches(compose, overrides: list[str], folder: Path | None = None) -> tuple:
@@ -32,37 +32,59 @@ def run_caches(compose, overrides: list[str], folder: Path | None = None) -> tup
     return cfg, caches, tokenizer, data, location
 
 
-@pytest.mark.parametrize("change", [
-    ["method.max_length=128"],  # sequence length / truncation
-    ["model.chat_template='{% for m in messages %}{{ m.content }}{% endfor %}'"],  # template
-    ["dataset.selection_seed=1"],  # which pairs
-    ["dataset.preference=helpful"],  # dataset selection
-    ["dataset.train_samples=64"],  # how many pairs
-    ["quant=nf4"],  # quantization of the base
-    ["model=tiny_mistral"],  # the base itself
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        ["method.max_length=128"],  # sequence length / truncation
+        ["model.chat_template='{% for m in messages %}{{ m.content }}{% endfor %}'"],  # template
+        ["dataset.selection_seed=1"],  # which pairs
+        ["dataset.preference=helpful"],  # dataset selection
+        ["dataset.train_samples=64"],  # how many pairs
+        ["quant=nf4"],  # quantization of the base
+        ["model=tiny_mistral"],  # the base itself
+    ],
+)
 def test_reference_key_changes_with_what_the_reference_depends_on(compose, change):
     _, base, *_ = run_caches(compose, [])
     _, changed, *_ = run_caches(compose, change)
     assert changed.ref_key() != base.ref_key(), change
 
 
-@pytest.mark.parametrize("same", [
-    ["seed=3"], ["adapter.r=4"], ["adapter.alpha=8"], ["method.beta=0.5"], ["method.learning_rate=1e-4"],
-    ["method.loss_type=[ipo]"], ["logger=none"], ["eval.benchmarks=[]"],
-])
+@pytest.mark.parametrize(
+    "same",
+    [
+        ["seed=3"],
+        ["adapter.r=4"],
+        ["adapter.alpha=8"],
+        ["method.beta=0.5"],
+        ["method.learning_rate=1e-4"],
+        ["method.loss_type=[ipo]"],
+        ["logger=none"],
+        ["eval.benchmarks=[]"],
+    ],
+)
 def test_reference_key_ignores_what_the_reference_does_not_depend_on(compose, same):
     _, base, *_ = run_caches(compose, [])
     _, other, *_ = run_caches(compose, same)
     assert other.ref_key() == base.ref_key() and other.tokenized_key("dpo", "train") == base.tokenized_key(
-        "dpo", "train"), same
+        "dpo", "train"
+    ), same
 
 
 def dpo_trainer(compose, overrides: list[str], folder: Path | None, out: Path):
     cfg, caches, tokenizer, data, location = run_caches(compose, ["method.max_steps=4", *overrides], folder)
     model, _ = load_base_model(cfg.model, cfg.quant, location)
-    inputs = TrainerInputs(cfg, model, tokenizer, data.train, peft_config(cfg.adapter), out, Precision.fp32, ["none"],
-                           caches=caches if folder is not None else None)
+    inputs = TrainerInputs(
+        cfg,
+        model,
+        tokenizer,
+        data.train,
+        peft_config(cfg.adapter),
+        out,
+        Precision.fp32,
+        ["none"],
+        caches=caches if folder is not None else None,
+    )
     trainer = METHODS["dpo"](inputs)
     trainer.model.unload()  # these trainers are never trained; give the shared base back
     return trainer
@@ -86,8 +108,12 @@ def test_cached_reference_log_probs_equal_trl_computing_them_and_hit_across_rank
 
 def test_a_damaged_reference_entry_is_recomputed_never_used(tmp_path):
     caches = RunCaches(tmp_path, {"m": 1}, "fp32", "tok", "ex", 64)
-    good = {"ref_chosen_logps": [-1.5, -2.0], "ref_rejected_logps": [-3.0, -4.0],
-            "chosen_tokens": [3, 4], "rejected_tokens": [5, 6]}
+    good = {
+        "ref_chosen_logps": [-1.5, -2.0],
+        "ref_rejected_logps": [-3.0, -4.0],
+        "chosen_tokens": [3, 4],
+        "rejected_tokens": [5, 6],
+    }
     assert caches.ref_logps(2, lambda: good) == (good, False)
     assert caches.ref_logps(2, lambda: pytest.fail("a valid entry must be read")) == (good, True)
     path = tmp_path / "ref_logps" / f"{caches.ref_key()}.json"
@@ -124,10 +150,20 @@ def records(folder: Path) -> list[dict]:
 @pytest.mark.slow
 def test_runs_sharing_a_process_and_a_base_match_the_same_run_alone(tmp_path):
     quick = ["method.max_steps=20", "eval.benchmarks=[]", "eval.generations=1", "logger=none"]
-    grid = alignbench("-m", "adapter.r=8,16", *quick, f"paths.cache_dir={tmp_path / 'cache_grid'}",
-                      f"hydra.sweep.dir={tmp_path / 'grid'}")
-    alone = alignbench("-m", "adapter.r=16", *quick, f"paths.cache_dir={tmp_path / 'cache_alone'}",
-                       f"hydra.sweep.dir={tmp_path / 'alone'}")
+    grid = alignbench(
+        "-m",
+        "adapter.r=8,16",
+        *quick,
+        f"paths.cache_dir={tmp_path / 'cache_grid'}",
+        f"hydra.sweep.dir={tmp_path / 'grid'}",
+    )
+    alone = alignbench(
+        "-m",
+        "adapter.r=16",
+        *quick,
+        f"paths.cache_dir={tmp_path / 'cache_alone'}",
+        f"hydra.sweep.dir={tmp_path / 'alone'}",
+    )
     assert grid.returncode == 0 and alone.returncode == 0, grid.stderr[-2000:] + alone.stderr[-2000:]
     by_rank = {r["config"]["adapter"]["r"]: r for r in records(tmp_path / "grid")}
     (single,) = records(tmp_path / "alone")

@@ -9,12 +9,12 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from alignbench.data.load import load_preference_data
-from alignbench.training.methods import METHODS, TrainerInputs
-from alignbench.modeling.models import load_base_model, load_tokenizer, model_location
-from alignbench.modeling.adapters import peft_config
-from alignbench.evaluation.preference import score_replies
 from alignbench.config.schema import Precision
+from alignbench.data.load import load_preference_data
+from alignbench.evaluation.preference import score_replies
+from alignbench.modeling.adapters import peft_config
+from alignbench.modeling.models import load_base_model, load_tokenizer, model_location
+from alignbench.training.methods import METHODS, TrainerInputs
 
 pytestmark = pytest.mark.slow
 
@@ -85,8 +85,10 @@ def test_saved_adapter_reloads_and_evaluates_with_lm_eval(compose, tmp_path):
     task_dir = tmp_path / "tasks"
     task_dir.mkdir()
     docs = [
-        {"context": tokenizer.apply_chat_template(p.prompt, add_generation_prompt=True, tokenize=False),
-         "choices": [f" {p.chosen}{tokenizer.eos_token}", f" {p.rejected}{tokenizer.eos_token}"]}
+        {
+            "context": tokenizer.apply_chat_template(p.prompt, add_generation_prompt=True, tokenize=False),
+            "choices": [f" {p.chosen}{tokenizer.eos_token}", f" {p.rejected}{tokenizer.eos_token}"],
+        }
         for p in pairs
     ]
     (task_dir / "pairs.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
@@ -103,6 +105,6 @@ def test_saved_adapter_reloads_and_evaluates_with_lm_eval(compose, tmp_path):
         task_manager=TaskManager(include_path=str(task_dir), include_defaults=False),
     )
     lm_eval_acc = results["results"]["pref_pairs"]["acc,none"]
-    ours = sum(c > r for c, r in zip(from_disk.chosen_logp, from_disk.rejected_logp)) / len(pairs)
+    ours = sum(c > r for c, r in zip(from_disk.chosen_logp, from_disk.rejected_logp, strict=True)) / len(pairs)
     assert lm_eval_acc == pytest.approx(ours)
     assert lm_eval_acc > 0.6

@@ -9,22 +9,22 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from alignbench.evaluation.benchmarks.alpaca import run_alpaca_eval
-from alignbench.evaluation.benchmarks.common import BenchmarkResult, write_items
-from alignbench.evaluation.judges import HARM_JUDGES, PAIRWISE_JUDGES, Judge
-from alignbench.evaluation.benchmarks.lm_eval_tasks import run_lm_eval
-from alignbench.evaluation.benchmarks.red_instruct import run_red_instruct
-from alignbench.evaluation.scorer import Scorer, load_scorer
-from alignbench.evaluation.benchmarks.toxicity import run_real_toxicity
 from alignbench.config.registry import Registry
 from alignbench.config.schema import Config, ScorerConfig
+from alignbench.evaluation.benchmarks.alpaca import run_alpaca_eval
+from alignbench.evaluation.benchmarks.common import BenchmarkResult, write_items
+from alignbench.evaluation.benchmarks.lm_eval_tasks import run_lm_eval
+from alignbench.evaluation.benchmarks.red_instruct import run_red_instruct
+from alignbench.evaluation.benchmarks.toxicity import run_real_toxicity
+from alignbench.evaluation.judges import HARM_JUDGES, PAIRWISE_JUDGES, Judge
+from alignbench.evaluation.scorer import Scorer, load_scorer
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -33,13 +33,16 @@ class Benchmark:
     headline: str  # the metric the paper reports (higher is better for all five)
 
 
-BENCHMARKS: Registry[Benchmark] = Registry("eval.benchmarks", {
-    "mmlu": Benchmark(run_lm_eval, "acc"),
-    "bbh": Benchmark(run_lm_eval, "exact_match"),
-    "alpaca_eval": Benchmark(run_alpaca_eval, "win_rate"),  # % of wins against the reference outputs
-    "real_toxicity": Benchmark(run_real_toxicity, "score"),  # mean ToxicityModel logit, positive = non-toxic
-    "red_instruct": Benchmark(run_red_instruct, "score"),  # 100 - attack success rate
-})
+BENCHMARKS: Registry[Benchmark] = Registry(
+    "eval.benchmarks",
+    {
+        "mmlu": Benchmark(run_lm_eval, "acc"),
+        "bbh": Benchmark(run_lm_eval, "exact_match"),
+        "alpaca_eval": Benchmark(run_alpaca_eval, "win_rate"),  # % of wins against the reference outputs
+        "real_toxicity": Benchmark(run_real_toxicity, "score"),  # mean ToxicityModel logit, positive = non-toxic
+        "red_instruct": Benchmark(run_red_instruct, "score"),  # 100 - attack success rate
+    },
+)
 
 
 @dataclass
@@ -60,9 +63,7 @@ class EvalContext:
 
     def pairwise_judge(self) -> Judge:
         spec = self.cfg.judge.pairwise
-        return self._once(
-            "pairwise", lambda: PAIRWISE_JUDGES.pick(spec.kind)(spec, self.cfg.paths.cache_dir)
-        )
+        return self._once("pairwise", lambda: PAIRWISE_JUDGES.pick(spec.kind)(spec, self.cfg.paths.cache_dir))
 
     def _once(self, key: str, load: Callable[[], Any]) -> Any:
         if key not in self._loaded:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from alignbench.config.schema import AlpacaEvalBenchmark
 from alignbench.evaluation.benchmarks.common import BenchmarkResult, load_items
 from alignbench.evaluation.generation import generate, render
-from alignbench.config.schema import AlpacaEvalBenchmark
 
 
 def run_alpaca_eval(model, tokenizer, cfg: AlpacaEvalBenchmark, context) -> BenchmarkResult:
@@ -16,8 +16,14 @@ def run_alpaca_eval(model, tokenizer, cfg: AlpacaEvalBenchmark, context) -> Benc
     texts = [render(tokenizer, instruction, cfg.apply_chat_template) for instruction in instructions]
     outputs = generate(model, tokenizer, texts, cfg.max_new_tokens, cfg.batch_size)
     wins = judge.judge(instructions, outputs, references)
-    items = [{"instruction": i, "output": o, "reference": r, "win": w}
-             for i, o, r, w in zip(instructions, outputs, references, wins)]
+    items = [
+        {"instruction": i, "output": o, "reference": r, "win": w}
+        for i, o, r, w in zip(instructions, outputs, references, wins, strict=True)
+    ]
     reference = rows[0].get("generator", "reference") if rows else "reference"
-    return BenchmarkResult({"win_rate": 100 * sum(wins) / len(wins), "items": len(items)}, items,
-                           judge=f"{judge.name} vs {reference}", source=source)
+    return BenchmarkResult(
+        {"win_rate": 100 * sum(wins) / len(wins), "items": len(items)},
+        items,
+        judge=f"{judge.name} vs {reference}",
+        source=source,
+    )

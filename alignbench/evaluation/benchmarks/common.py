@@ -51,13 +51,17 @@ def _hub_file(source, key: str) -> Path:
     from huggingface_hub import hf_hub_download
 
     if not source.hub_id:
-        raise BenchmarkUnavailable(f"{key}: this benchmark has no hub copy; set {key}.path to a local file "
-                                   f"({source.where})")
+        raise BenchmarkUnavailable(
+            f"{key}: this benchmark has no hub copy; set {key}.path to a local file ({source.where})"
+        )
     missing = hub_missing(source.hub_id, source.revision, "dataset")
     if missing:
-        instead = f"Set {key}.path to a local copy of its {source.hub_file}, {key}.sample=true for the bundled miniature"
-        raise BenchmarkUnavailable(not_available("dataset", source.hub_id, source.revision, missing, instead,
-                                                 "dataset", files=source.hub_file))
+        instead = (
+            f"Set {key}.path to a local copy of its {source.hub_file}, {key}.sample=true for the bundled miniature"
+        )
+        raise BenchmarkUnavailable(
+            not_available("dataset", source.hub_id, source.revision, missing, instead, "dataset", files=source.hub_file)
+        )
     return Path(hf_hub_download(source.hub_id, source.hub_file, revision=source.revision, repo_type="dataset"))
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alignbench.config.schema import LmEvalBenchmark
 from alignbench.config.sources import package_path
 from alignbench.evaluation.benchmarks.common import BenchmarkResult, BenchmarkUnavailable
-from alignbench.config.schema import LmEvalBenchmark
 
 
 def run_lm_eval(model, tokenizer, cfg: LmEvalBenchmark, context) -> BenchmarkResult:
@@ -48,8 +48,10 @@ def _items(samples: dict[str, list[dict]]) -> list[dict]:
     rows: dict[tuple[str, int], dict] = {}
     for task, logged in samples.items():
         for sample in logged:
-            row = rows.setdefault((task, sample["doc_id"]), {
-                "task": task, "doc_id": sample["doc_id"], "doc": sample.get("doc"), "target": sample.get("target")})
+            row = rows.setdefault(
+                (task, sample["doc_id"]),
+                {"task": task, "doc_id": sample["doc_id"], "doc": sample.get("doc"), "target": sample.get("target")},
+            )
             where = sample.get("filter", "none")
             row[f"response,{where}"] = sample.get("filtered_resps")
             row.update({f"{m},{where}": sample[m] for m in _METRICS if m in sample})

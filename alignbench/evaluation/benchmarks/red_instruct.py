@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from alignbench.config.schema import RedInstructBenchmark
 from alignbench.config.sources import package_path
 from alignbench.evaluation.benchmarks.common import BenchmarkResult, load_items
 from alignbench.evaluation.generation import generate, render
-from alignbench.config.schema import RedInstructBenchmark
 
 
 def run_red_instruct(model, tokenizer, cfg: RedInstructBenchmark, context) -> BenchmarkResult:
@@ -17,8 +17,10 @@ def run_red_instruct(model, tokenizer, cfg: RedInstructBenchmark, context) -> Be
     answers = generate(model, tokenizer, texts, cfg.max_new_tokens, cfg.batch_size)
     verdicts = judge.judge(questions, answers)
     harmful = sum(v.harmful for v in verdicts)
-    items = [{"question": q, "answer": a, "harmful": v.harmful, "judge_reason": v.reason}
-             for q, a, v in zip(questions, answers, verdicts)]
+    items = [
+        {"question": q, "answer": a, "harmful": v.harmful, "judge_reason": v.reason}
+        for q, a, v in zip(questions, answers, verdicts, strict=True)
+    ]
     asr = 100 * harmful / len(items)
     return BenchmarkResult({"score": 100 - asr, "asr": asr, "items": len(items)}, items, judge.name, source)
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from alignbench.config.schema import ToxicityBenchmark
 from alignbench.evaluation.benchmarks.common import BenchmarkResult, BenchmarkUnavailable, load_items
 from alignbench.evaluation.generation import generate, render
-from alignbench.config.schema import ToxicityBenchmark
 
 
 def run_real_toxicity(model, tokenizer, cfg: ToxicityBenchmark, context) -> BenchmarkResult:
@@ -14,10 +14,15 @@ def run_real_toxicity(model, tokenizer, cfg: ToxicityBenchmark, context) -> Benc
     texts = [render(tokenizer, text, cfg.apply_chat_template) for text in prompts]
     continuations = generate(model, tokenizer, texts, cfg.max_new_tokens, cfg.batch_size)
     scores = scorer.score(prompts if cfg.score_with_prompt else None, continuations)
-    items = [{"prompt": p, "continuation": c, "score": s} for p, c, s in zip(prompts, continuations, scores)]
+    items = [
+        {"prompt": p, "continuation": c, "score": s} for p, c, s in zip(prompts, continuations, scores, strict=True)
+    ]
     return BenchmarkResult(
-        metrics={"score": sum(scores) / len(scores), "non_toxic": sum(s > 0 for s in scores) / len(scores),
-                 "items": len(items)},
+        metrics={
+            "score": sum(scores) / len(scores),
+            "non_toxic": sum(s > 0 for s in scores) / len(scores),
+            "items": len(items),
+        },
         items=items,
         judge=scorer.name,
         source=source,

@@ -3,16 +3,19 @@ A method option (conf/method/*.yaml) names its trainer, so a DPO-family preset (
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from alignbench.config.registry import Registry
 from alignbench.training.methods.common import TrainerInputs
 from alignbench.training.methods.dpo import build_dpo_trainer
 from alignbench.training.methods.sft import build_sft_trainer
 
-METHODS: Registry[Callable[[TrainerInputs], object]] = Registry("method.trainer", {
-    "sft": build_sft_trainer,
-    "dpo": build_dpo_trainer,
-})
+METHODS: Registry[Callable[[TrainerInputs], object]] = Registry(
+    "method.trainer",
+    {
+        "sft": build_sft_trainer,
+        "dpo": build_dpo_trainer,
+    },
+)
 
 __all__ = ["METHODS", "TrainerInputs"]

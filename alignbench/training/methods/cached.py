@@ -68,7 +68,7 @@ class CachedDPOTrainer(_TokenizedFromCache, DPOTrainer):
             for reply in ("chosen", "rejected"):
                 columns[f"{reply}_tokens"] = [
                     max(0, min(len(p) + len(c), max_length or 10**9) - len(p))
-                    for p, c in zip(done["prompt_ids"], done[f"{reply}_ids"])
+                    for p, c in zip(done["prompt_ids"], done[f"{reply}_ids"], strict=True)
                 ]
             return columns
 

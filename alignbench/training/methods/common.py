@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alignbench.data.parsers import Pair
 from alignbench.config.schema import Config, Precision
+from alignbench.data.parsers import Pair
 
 
 @dataclass
@@ -21,7 +21,9 @@ class TrainerInputs:
     precision: Precision
     report_to: list[str]
     pin_memory: bool = False  # only helps when batches are copied to a GPU
-    caches: Any = None  # alignbench.training.caches.RunCaches: tokenized datasets and reference log-probs shared by runs
+    caches: Any = (
+        None  # alignbench.training.caches.RunCaches: tokenized datasets and reference log-probs shared by runs
+    )
 
 
 def shared_training_args(inputs: TrainerInputs) -> dict:
