@@ -155,7 +155,8 @@ def test_baseline_is_evaluated_once_and_reused_by_runs_on_the_same_base(tmp_path
     assert second["benchmarks"]["baseline"]["computed"] == []
     baseline = {k: v for k, v in first["metrics"].items() if k.startswith("baseline/") and "/pref/" not in k}
     assert len(baseline) > 10 and all(second["metrics"][k] == v for k, v in baseline.items())
-    assert second["timings"]["benchmarks_s"] < first["timings"]["benchmarks_s"]
+    # One cached entry per benchmark, written once: the second run computed no baseline (its run dir has no copy).
+    assert len(list((tmp_path / "cache" / "baselines").glob("*/baseline.json"))) == len(SAMPLE_ITEMS)
 
 
 @pytest.mark.slow

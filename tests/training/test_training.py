@@ -23,6 +23,8 @@ CASES = {
     "dpo": ["method=dpo"],
     "dpo_nf4": ["method=dpo", "quant=nf4"],
     "sft_mistral": ["method=sft", "model=tiny_mistral", "dataset=hh_rlhf"],
+    "ipo": ["method=ipo"],  # a DPO-family preset: one YAML, DPO's trainer with another loss
+    "dora": ["adapter=dora"],  # an adapter variant: one YAML, PEFT's use_dora flag
 }
 
 
