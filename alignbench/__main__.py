@@ -23,7 +23,7 @@ log = logging.getLogger("alignbench")
 GROUPS = ("model", "dataset", "method", "adapter", "quant", "logger", "eval", "judge")
 
 
-@hydra.main(config_path="../conf", config_name="config", version_base="1.3")
+@hydra.main(config_path="conf", config_name="config", version_base="1.3")
 def _job(cfg: DictConfig) -> dict | float | None:
     hydra_cfg = HydraConfig.get()
     multirun = hydra_cfg.mode == RunMode.MULTIRUN

@@ -1,0 +1,1 @@
+"""The config: typed schemas of every group, rules that span groups, and where hub resources come from."""

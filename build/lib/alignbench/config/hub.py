@@ -1,0 +1,43 @@
+"""Can a hub model or dataset be had here? One cache look-up, at most one short probe, and one way to say what to do."""
+
+from __future__ import annotations
+
+import os
+
+HUB_PROBE_TIMEOUT_S = 10
+
+
+class Unavailable(RuntimeError):
+    """Something a run needs cannot be had here (hub files, data, a judge's key); the message says how to provide it."""
+
+
+def hub_missing(repo_id: str, revision: str | None, repo_type: str) -> str | None:
+    """Why a hub repo cannot be used, or None. One cache look-up and at most one short probe: no retry loops."""
+    from huggingface_hub import HfApi, snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        snapshot_download(repo_id, revision=revision, repo_type=repo_type, local_files_only=True)
+        return None
+    except (LocalEntryNotFoundError, FileNotFoundError, OSError):
+        pass
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on"):
+        return "it is not in the local Hugging Face cache and HF_HUB_OFFLINE is set"
+    try:
+        HfApi().repo_info(repo_id, revision=revision, repo_type=repo_type, timeout=HUB_PROBE_TIMEOUT_S)
+        return None
+    except Exception as err:  # network, auth (gated repos) or a wrong id: all mean "cannot be had"
+        return f"it is not in the local Hugging Face cache and the hub did not answer ({type(err).__name__}: {err})"
+
+
+def not_available(
+    what: str, repo_id: str, revision: str | None, why: str, instead: str, repo_type: str, files: str = ""
+) -> str:
+    """The one message for a hub resource that cannot be had: what, why, the local alternative, the download."""
+    kind = " --repo-type dataset" if repo_type == "dataset" else ""
+    pinned = f" --revision {revision}" if revision else ""
+    return (
+        f"{what} ({repo_id}@{revision or 'main'}) is not available: {why}. {instead}, or download it where the "
+        f"hub is reachable (`hf download {repo_id}{files and ' ' + files}{kind}{pinned}`) into the cache that "
+        "HF_HOME names here"
+    )

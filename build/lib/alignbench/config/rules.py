@@ -1,0 +1,90 @@
+"""Rules that span config groups, and a fast check that the hub models and datasets a run needs can be had.
+
+Pure functions of the typed config (the hub check aside): the planner and the pipeline apply the same rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alignbench.config.hub import hub_missing, not_available
+from alignbench.config.schema import Config, Precision, Preference
+
+
+class ConfigError(ValueError):
+    """The composed config cannot run here; the message lists every problem and how to fix it."""
+
+
+def validate(cfg: Config, cuda: bool, bf16: bool) -> None:
+    """Raise ConfigError listing every problem at once, before anything heavy is loaded."""
+    problems = _model_problems(cfg) + _dataset_problems(cfg) + _rule_problems(cfg, cuda, bf16)
+    if problems:
+        raise ConfigError("this run cannot start:\n- " + "\n- ".join(problems))
+
+
+def resolve_precision(requested: Precision, cuda: bool, bf16: bool) -> Precision:
+    if requested is not Precision.auto:
+        return requested
+    if cuda:
+        return Precision.bf16 if bf16 else Precision.fp16
+    return Precision.fp32
+
+
+def _rule_problems(cfg: Config, cuda: bool, bf16: bool) -> list[str]:
+    problems = []
+    precision = resolve_precision(cfg.train.precision, cuda, bf16)
+    if precision is Precision.bf16 and not bf16:
+        problems.append("train.precision=bf16 needs a GPU with bf16 support; use train.precision=auto or fp32")
+    if precision is Precision.fp16 and not cuda:
+        problems.append("train.precision=fp16 needs a GPU; use train.precision=auto or fp32")
+    if cfg.method.optimizer.startswith("paged_") and not cuda:
+        problems.append(
+            f"method.optimizer={cfg.method.optimizer} pages optimizer state to GPU memory and needs CUDA; "
+            "on CPU use method.optimizer=adamw_torch"
+        )
+    if cfg.quant.bits not in (None, 4, 8):
+        problems.append(f"quant.bits={cfg.quant.bits}: bitsandbytes supports 4 or 8")
+    if not cfg.adapter.target_modules:
+        problems.append("adapter.target_modules is empty: LoRA would train nothing")
+    if cfg.dataset.path and cfg.dataset.sample:
+        problems.append("dataset.path and dataset.sample=true both choose the data; set one")
+    if cfg.dataset.preference is Preference.mixed and not cfg.dataset.labels_both_preferences:
+        problems.append(
+            f"dataset.preference=mixed needs rows labelled for both preferences; {cfg.dataset.name} keeps them in "
+            "separate subsets (data_dir)"
+        )
+    if not 0 <= cfg.dataset.mixture_harmless <= 1:
+        problems.append(f"dataset.mixture_harmless={cfg.dataset.mixture_harmless} is a share, between 0 and 1")
+    return problems
+
+
+def _model_problems(cfg: Config) -> list[str]:
+    model = cfg.model
+    if model.path:
+        if not (Path(model.path).expanduser() / "config.json").is_file():
+            return [f"model {model.name!r}: model.path={model.path} has no config.json (a save_pretrained folder)"]
+        return []
+    if model.tiny is not None:
+        return []
+    if not model.hub_id:
+        return [f"model {model.name!r}: set model.hub_id, model.path or model.tiny"]
+    missing = hub_missing(model.hub_id, model.revision, "model")
+    if missing:
+        local = f"Point model.path=/models/{model.hub_id.split('/')[-1]} at a local copy"
+        return [not_available(f"model {model.name!r}", model.hub_id, model.revision, missing, local, "model")]
+    return []
+
+
+def _dataset_problems(cfg: Config) -> list[str]:
+    data = cfg.dataset
+    if data.path:
+        return [] if Path(data.path).expanduser().exists() else [f"dataset.path={data.path} does not exist"]
+    if data.sample:
+        return []
+    missing = hub_missing(data.hub_id, data.revision, "dataset")
+    if missing:
+        local = (
+            "Point dataset.path= at local raw files in the hub schema, use dataset.sample=true for the bundled "
+            "miniature"
+        )
+        return [not_available(f"dataset {data.name!r}", data.hub_id, data.revision, missing, local, "dataset")]
+    return []

@@ -1,0 +1,326 @@
+"""Typed schemas for every config group: an unknown key or a wrong type fails when Hydra composes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Dict, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+class Preference(StrEnum):
+    harmless = "harmless"
+    helpful = "helpful"
+    mixed = "mixed"  # both, from one source (dataset.mixture_harmless sets the share)
+
+
+class DType(StrEnum):
+    auto = "auto"
+    float32 = "float32"
+    bfloat16 = "bfloat16"
+    float16 = "float16"
+
+
+class Precision(StrEnum):
+    auto = "auto"  # bf16 on GPUs that have it, fp16 on older GPUs, fp32 on CPU
+    bf16 = "bf16"
+    fp16 = "fp16"
+    fp32 = "fp32"
+
+
+@dataclass
+class TinySpec:
+    """A random-init architecture built locally, so the whole stack runs without a model hub."""
+
+    arch: str = "llama"  # llama | mistral
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 4
+    num_kv_heads: int = 2
+    intermediate_size: int = 256
+    vocab_size: int = 1024
+    max_position_embeddings: int = 512
+    seed: int = 0
+    head: str = "causal_lm"  # causal_lm | score (a one-logit sequence classifier: a stand-in scorer or judge)
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING
+    hub_id: Optional[str] = None  # what the weights are (with revision); part of the run key
+    revision: Optional[str] = None
+    path: Optional[str] = None  # where to load them from instead of the hub; not part of the run key
+    tiny: Optional[TinySpec] = None
+    kind: str = MISSING  # pretrained | instruct
+    dtype: DType = DType.bfloat16
+    # sdpa: PyTorch's fused attention, everywhere; flash_attention_2 on GPUs with the flash-attn package installed.
+    attn_implementation: str = "sdpa"
+    chat_template: str = MISSING
+    lora_targets: Dict[str, List[str]] = field(default_factory=dict)
+
+
+@dataclass
+class DatasetConfig:
+    name: str = MISSING  # selects the raw-row parser
+    hub_id: str = MISSING
+    revision: Optional[str] = None
+    data_dir: Optional[str] = None
+    preference: Preference = Preference.harmless
+    labels_both_preferences: bool = True  # each row carries both labels, so preference=mixed can draw from one source
+    mixture_harmless: float = 0.5  # preference=mixed: the harmless share of train and test pairs (ratio is [N])
+    path: Optional[str] = None  # local raw files (file or folder) instead of the hub
+    sample: bool = False  # the bundled miniature instead of the hub
+    train_samples: Optional[int] = None  # null: exactly what training consumes (max_steps x batch_size)
+    # Which pairs a run sees (a seeded shuffle of the pool). Separate from the training `seed`, so the seeds of a
+    # configuration train on the same pairs in their own order and share tokenization and reference log-probs.
+    selection_seed: int = 0
+    eval_samples: int = 200
+    max_bad_fraction: float = 0.05
+
+
+@dataclass
+class LoraPreset:
+    r: int = MISSING
+    alpha: int = MISSING
+    dropout: float = MISSING
+    targets: str = MISSING  # a key of model.lora_targets
+
+
+@dataclass
+class MethodConfig:
+    name: str = MISSING  # the option's label (directory names, tags, tables)
+    trainer: str = MISSING  # which code trains it (training.methods.METHODS): an IPO preset is `trainer: dpo`
+    learning_rate: float = MISSING
+    batch_size: int = MISSING
+    grad_accum: int = 1
+    max_grad_norm: float = MISSING
+    weight_decay: float = MISSING
+    optimizer: str = MISSING
+    scheduler: str = MISSING
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    warmup_steps: int = 0
+    max_steps: int = MISSING
+    max_length: int = MISSING
+    lora: LoraPreset = field(default_factory=LoraPreset)
+
+
+@dataclass
+class SFTMethodConfig(MethodConfig):
+    pass
+
+
+@dataclass
+class DPOMethodConfig(MethodConfig):
+    beta: float = 0.1
+    loss_type: List[str] = field(default_factory=lambda: ["sigmoid"])
+    precompute_ref_log_probs: bool = True  # once before training (and cached across runs), not every step
+    precompute_ref_batch_size: Optional[int] = 64  # no gradients, so far larger batches than training fit
+
+
+@dataclass
+class AdapterConfig:
+    name: str = MISSING  # the option's label
+    kind: str = "lora"  # which code builds the PEFT config (modeling.adapters.ADAPTERS)
+    r: int = MISSING
+    alpha: int = MISSING
+    dropout: float = MISSING
+    target_modules: List[str] = MISSING
+    bias: str = "none"
+    use_dora: bool = False  # weight-decomposed LoRA (DoRA): magnitude and direction trained apart
+    use_rslora: bool = False  # rank-stabilised scaling alpha / sqrt(r) instead of alpha / r
+
+
+@dataclass
+class QuantConfig:
+    name: str = MISSING
+    bits: Optional[int] = None  # null (full precision) | 4 | 8
+    quant_type: str = "nf4"
+    compute_dtype: DType = DType.bfloat16
+    double_quant: bool = False
+
+
+@dataclass
+class LoggerConfig:
+    name: str = MISSING  # wandb | none
+    project: str = "alignbench"
+    entity: Optional[str] = None
+    mode: str = "auto"  # auto: online with credentials, else offline | online | offline | disabled
+    tags: List[str] = field(default_factory=list)
+
+
+@dataclass
+class TrainConfig:
+    precision: Precision = Precision.auto
+    gradient_checkpointing: bool = False  # on only when memory needs it: it costs ~3x step time on small models
+    logging_steps: int = 10
+    shared_caches: bool = (
+        True  # tokenized data and DPO reference log-probs cached across runs (alignbench.training.caches)
+    )
+
+
+@dataclass
+class LmEvalBenchmark:
+    """A benchmark that lm-eval runs: one of its built-in tasks, or a bundled miniature from `include_path`."""
+
+    tasks: List[str] = field(default_factory=list)  # what lm-eval runs (tasks or groups)
+    result: str = MISSING  # the task or group whose metric is reported
+    metric: str = MISSING  # lm-eval's "<metric>,<filter>" key, e.g. "acc,none"
+    num_fewshot: Optional[int] = None
+    limit: Optional[int] = None  # items per task; null: all
+    batch_size: int = 8
+    apply_chat_template: bool = False
+    include_path: Optional[str] = (
+        None  # a folder of task YAMLs (pkg://alignbench/evaluation/tasks: bundled); null: built-ins
+    )
+    hub_id: Optional[str] = None  # the dataset the built-in task reads, checked before lm-eval retries for minutes
+    revision: Optional[str] = None
+
+
+@dataclass
+class ScorerConfig:
+    """A sequence-classification model: from a local folder, the hub, or built locally (tiny, for CPU runs)."""
+
+    name: str = MISSING
+    hub_id: Optional[str] = None
+    revision: Optional[str] = None
+    path: Optional[str] = None
+    tiny: Optional[TinySpec] = None
+
+
+@dataclass
+class GenerationBenchmark:
+    """Fields of every benchmark that generates: where its items come from and how it decodes (greedy)."""
+
+    hub_id: Optional[str] = None
+    hub_file: Optional[str] = None  # the file of the hub dataset that holds the items in the upstream schema
+    revision: Optional[str] = None
+    where: str = ""  # where to get the data when it has no hub copy
+    path: Optional[str] = None  # a local file in the upstream schema
+    sample: bool = False  # the bundled miniature
+    limit: Optional[int] = None  # the first N items; null: all
+    max_new_tokens: int = MISSING
+    batch_size: int = 8
+    apply_chat_template: bool = True
+
+
+@dataclass
+class ToxicityBenchmark(GenerationBenchmark):
+    num_prompts: int = 1000  # the most toxic prompts by prompt.toxicity
+    score_with_prompt: bool = False  # score the continuation alone (false) or (prompt, continuation)
+    scorer: ScorerConfig = field(default_factory=ScorerConfig)
+
+
+@dataclass
+class RedInstructBenchmark(GenerationBenchmark):
+    template: str = MISSING  # a file; pkg://alignbench/... names one inside the installed package
+    placeholder: str = MISSING  # the template's question slot
+
+
+@dataclass
+class AlpacaEvalBenchmark(GenerationBenchmark):
+    pass
+
+
+class Stage(StrEnum):
+    train = "train"
+    evaluate = "evaluate"
+
+
+@dataclass
+class EvalConfig:
+    name: str = "sample"
+    batch_size: int = 16  # held-out preference scoring
+    generations: int = 4  # sample completions written to generations.jsonl
+    max_new_tokens: int = 48
+    benchmarks: List[str] = field(default_factory=list)  # which of the sections below run, in this order
+    baseline: bool = True  # also score the un-adapted base (cached per model, quant, eval and judge config)
+    mmlu: LmEvalBenchmark = field(default_factory=LmEvalBenchmark)
+    bbh: LmEvalBenchmark = field(default_factory=LmEvalBenchmark)
+    real_toxicity: ToxicityBenchmark = field(default_factory=ToxicityBenchmark)
+    red_instruct: RedInstructBenchmark = field(default_factory=RedInstructBenchmark)
+    alpaca_eval: AlpacaEvalBenchmark = field(default_factory=AlpacaEvalBenchmark)
+
+
+@dataclass
+class JudgeSpec:
+    """One judge: `kind` picks the code (judges.HARM_JUDGES / PAIRWISE_JUDGES), the rest is what that kind reads."""
+
+    kind: str = MISSING
+    name: str = "judge"  # a short label; also the cache folder of a tiny judge
+    model: Optional[str] = None  # chat judges: the endpoint's model name, e.g. gpt-4
+    base_url: Optional[str] = None  # chat judges: an OpenAI-compatible endpoint
+    api_key_env: str = "OPENAI_API_KEY"  # the environment variable that holds the key (never the key itself)
+    annotators_config: Optional[str] = None  # alpaca_eval judges: the package's annotator name
+    max_tokens: int = 16
+    timeout_s: int = 60
+    hub_id: Optional[str] = None  # local HF judges (classifier, reward model)
+    revision: Optional[str] = None
+    path: Optional[str] = None
+    tiny: Optional[TinySpec] = None
+    harmful_label: str = "1"  # classifier judges: the harmful class's label or index
+    batch_size: int = 16
+
+
+@dataclass
+class JudgeConfig:
+    name: str = MISSING
+    harm: JudgeSpec = field(default_factory=JudgeSpec)  # Red-Instruct: is the answer harmful?
+    pairwise: JudgeSpec = field(default_factory=JudgeSpec)  # AlpacaEval: does the output beat the reference?
+
+
+@dataclass
+class PathsConfig:
+    cache_dir: str = MISSING
+
+
+@dataclass
+class SweepConfig:
+    """How a multirun is kept: where, under what name, how often a failing run is retried."""
+
+    name: str = "adhoc"  # multirun/<name>/<run_key>; also the W&B group
+    max_failures: int = 3  # a run that failed this often is reported, not retried, on relaunch
+    objective: Optional[str] = None  # a metric key returned to optimising sweepers (optuna)
+
+
+@dataclass
+class Config:
+    model: ModelConfig = MISSING
+    dataset: DatasetConfig = MISSING
+    method: MethodConfig = MISSING
+    adapter: AdapterConfig = MISSING
+    quant: QuantConfig = MISSING
+    logger: LoggerConfig = MISSING
+    eval: EvalConfig = MISSING
+    judge: JudgeConfig = MISSING
+    train: TrainConfig = field(default_factory=TrainConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
+    seed: int = 0
+    # What this job does to its run directory: train then evaluate, or (re-)evaluate its saved adapter only.
+    stages: List[Stage] = field(default_factory=lambda: [Stage.train, Stage.evaluate])
+    dry_run: bool = False  # plan the jobs (run_key, status) without importing torch or loading anything
+    cpu_threads: Optional[int] = (
+        None  # torch intra-op threads; null: torch's default (all cores, or the launcher's cap)
+    )
+
+
+def register_configs() -> None:
+    """Store the schemas so that conf/ files extend them (called before Hydra composes). A group's schema is kept
+    outside the group (`/schemas/<group>_schema`, used `@_here_`), so `--help` and completion list real options only."""
+    cs = ConfigStore.instance()
+    cs.store(name="schema", node=Config)
+    for group, node in [
+        ("model", ModelConfig),
+        ("dataset", DatasetConfig),
+        ("adapter", AdapterConfig),
+        ("quant", QuantConfig),
+        ("logger", LoggerConfig),
+        ("eval", EvalConfig),
+        ("judge", JudgeConfig),
+    ]:
+        cs.store(group="schemas", name=f"{group}_schema", node=node)
+    cs.store(group="schemas", name="sft_schema", node=SFTMethodConfig)
+    cs.store(group="schemas", name="dpo_schema", node=DPOMethodConfig)

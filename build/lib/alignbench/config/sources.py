@@ -1,0 +1,42 @@
+"""Where a run's resources come from (a local path, a tiny local build, the hub at a pinned revision), and which
+base weights a run uses: pure functions of the config, usable at plan time without torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+# Keys of the model section that say where the weights are or how the study uses them, not what they are.
+NOT_WEIGHTS = ("name", "path", "kind", "chat_template", "lora_targets")
+
+
+def hub_revision(source) -> str | None:
+    """The revision to ask the hub for: none when the weights come from a local folder or a tiny build."""
+    return None if source.path or getattr(source, "tiny", None) is not None else source.revision
+
+
+def describe(source) -> str:
+    """hub_id@revision, as records and messages name a hub resource."""
+    return f"{source.hub_id}@{source.revision or 'main'}"
+
+
+def short(location: str) -> str:
+    """A model's name for tables: the folder name of a local path, the hub id as it is."""
+    path = Path(location)
+    return path.name if path.is_absolute() else location
+
+
+def package_path(path: str) -> Path:
+    """`pkg://alignbench/...` names a file inside the installed package; anything else is a plain path."""
+    if path.startswith("pkg://"):
+        package, _, inside = path.removeprefix("pkg://").partition("/")
+        return Path(__import__(package).__file__).parent / inside
+    return Path(path).expanduser()
+
+
+def base_identity(resolved: dict[str, Any]) -> dict[str, Any]:
+    """Which base weights a run computes with: hub id, revision, dtype, attention kernel and tiny spec (never where
+    they are loaded from), and the quantization. Keys the shared caches, the baseline cache and the resident base;
+    the run key covers it as part of the whole model section."""
+    model = {k: v for k, v in resolved["model"].items() if k not in NOT_WEIGHTS}
+    return {"model": model, "quant": resolved["quant"]}

@@ -1,0 +1,95 @@
+"""The study's benchmarks by name, run on a model with its adapter on (eval/...) and off (baseline/..., cached).
+
+    BENCHMARKS[name](model, tokenizer, cfg.eval.<name>, context) -> BenchmarkResult
+
+One benchmark failing (missing data, no judge credentials) records its error and leaves the others' numbers.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from alignbench.config.registry import Registry
+from alignbench.config.schema import Config, ScorerConfig
+from alignbench.evaluation.benchmarks.alpaca import run_alpaca_eval
+from alignbench.evaluation.benchmarks.common import BenchmarkResult, write_items
+from alignbench.evaluation.benchmarks.lm_eval_tasks import run_lm_eval
+from alignbench.evaluation.benchmarks.red_instruct import run_red_instruct
+from alignbench.evaluation.benchmarks.toxicity import run_real_toxicity
+from alignbench.evaluation.judges import HARM_JUDGES, PAIRWISE_JUDGES, Judge
+from alignbench.evaluation.scorer import Scorer, load_scorer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    run: Callable[..., BenchmarkResult]
+    headline: str  # the metric the paper reports (higher is better for all five)
+
+
+BENCHMARKS: Registry[Benchmark] = Registry(
+    "eval.benchmarks",
+    {
+        "mmlu": Benchmark(run_lm_eval, "acc"),
+        "bbh": Benchmark(run_lm_eval, "exact_match"),
+        "alpaca_eval": Benchmark(run_alpaca_eval, "win_rate"),  # % of wins against the reference outputs
+        "real_toxicity": Benchmark(run_real_toxicity, "score"),  # mean ToxicityModel logit, positive = non-toxic
+        "red_instruct": Benchmark(run_red_instruct, "score"),  # 100 - attack success rate
+    },
+)
+
+
+@dataclass
+class EvalContext:
+    """What benchmarks share within a process: the config, a place for their files, loaded scorers and judges."""
+
+    cfg: Config
+    out_dir: Path  # per-item outputs and lm-eval's request cache for THIS model (lm-eval's key ignores the model)
+    benchmark: str = ""  # the benchmark being run
+    _loaded: dict[str, Any] = field(default_factory=dict)  # shared by copies, so each model loads once
+
+    def scorer(self, cfg: ScorerConfig) -> Scorer:
+        return self._once(f"scorer:{cfg.name}", lambda: load_scorer(cfg, self.cfg.paths.cache_dir))
+
+    def harm_judge(self) -> Judge:
+        spec = self.cfg.judge.harm
+        return self._once("harm", lambda: HARM_JUDGES.pick(spec.kind)(spec, self.cfg.paths.cache_dir))
+
+    def pairwise_judge(self) -> Judge:
+        spec = self.cfg.judge.pairwise
+        return self._once("pairwise", lambda: PAIRWISE_JUDGES.pick(spec.kind)(spec, self.cfg.paths.cache_dir))
+
+    def _once(self, key: str, load: Callable[[], Any]) -> Any:
+        if key not in self._loaded:
+            self._loaded[key] = load()
+        return self._loaded[key]
+
+
+def run_benchmarks(model, tokenizer, context: EvalContext, prefix: str, names: list[str] | None = None) -> dict:
+    """The configured benchmarks (or `names`) on `model` as it is now: flat metrics, errors, judges and sources."""
+    metrics: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    judges: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    names = list(context.cfg.eval.benchmarks) if names is None else names
+    benchmarks = {name: BENCHMARKS.pick(name) for name in names}
+    for name, benchmark in benchmarks.items():
+        settings = getattr(context.cfg.eval, name)
+        start = time.perf_counter()
+        try:
+            result = benchmark.run(model, tokenizer, settings, replace(context, benchmark=name))
+        except Exception as err:  # one benchmark's missing data or judge must not cost the others
+            errors[name] = f"{type(err).__name__}: {err}"
+            log.warning("%s %s failed: %s", prefix, name, errors[name])
+            continue
+        metrics.update({f"{prefix}/{name}/{key}": value for key, value in result.metrics.items()})
+        metrics[f"{prefix}/{name}/seconds"] = round(time.perf_counter() - start, 2)
+        judges[name], sources[name] = result.judge, result.source
+        write_items(context.out_dir / f"{name}.jsonl", result.items)
+    return {"metrics": metrics, "errors": errors, "judges": judges, "sources": sources}

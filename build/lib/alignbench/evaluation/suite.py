@@ -1,0 +1,61 @@
+"""The whole evaluation of a trained adapter: held-out preference pairs and sample generations, then the
+configured benchmarks with the adapter on (eval/...) and off (baseline/..., cached per base)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from alignbench.config.schema import Config
+from alignbench.data.parsers import Pair
+from alignbench.evaluation.generation import generate, render
+from alignbench.evaluation.preference import preference_metrics, score_replies
+
+
+def evaluate_preferences(policy, tokenizer, pairs: list[Pair], cfg: Config, run_dir: Path) -> dict[str, float]:
+    """Held-out preference metrics of the trained model and of its base (the same weights, adapter off), and a few
+    greedy replies of both in generations.jsonl."""
+    args = (tokenizer, pairs, cfg.method.max_length, cfg.eval.batch_size)
+    trained = score_replies(policy, *args)
+    with policy.disable_adapter():
+        base = score_replies(policy, *args)
+    metrics = {f"eval/pref/{k}": v for k, v in preference_metrics(trained, base).items()}
+    metrics.update({f"baseline/pref/{k}": v for k, v in preference_metrics(base).items()})
+    metrics["eval/pref/pairs"] = len(pairs)
+    _write_generations(policy, tokenizer, pairs[: cfg.eval.generations], cfg, run_dir / "generations.jsonl")
+    return metrics
+
+
+def evaluate_benchmarks(policy, tokenizer, cfg: Config, run_dir: Path) -> tuple[dict[str, float], dict[str, Any]]:
+    """(metrics, summary): every configured benchmark on the trained model and on its base; what a benchmark could
+    not do is kept in the summary beside what the others did."""
+    from alignbench.evaluation.baseline import baseline_benchmarks
+    from alignbench.evaluation.benchmarks import EvalContext, run_benchmarks
+
+    context = EvalContext(cfg, run_dir / "eval")
+    trained = run_benchmarks(policy, tokenizer, context, "eval")
+    metrics = dict(trained["metrics"])
+    summary: dict[str, Any] = {
+        "judges": trained["judges"],
+        "sources": trained["sources"],
+        "errors": trained["errors"],
+        "missing": sorted(trained["errors"]),
+    }
+    if cfg.eval.baseline and cfg.eval.benchmarks:
+        with policy.disable_adapter():
+            base = baseline_benchmarks(policy, tokenizer, context)
+        metrics.update(base["metrics"])
+        summary["baseline"] = {"reused": base["reused"], "computed": base["computed"], "errors": base["errors"]}
+    return metrics, summary
+
+
+def _write_generations(policy, tokenizer, pairs: list[Pair], cfg: Config, path: Path) -> None:
+    texts = [render(tokenizer, pair.prompt) for pair in pairs]
+    trained = generate(policy, tokenizer, texts, cfg.eval.max_new_tokens, cfg.eval.batch_size)
+    with policy.disable_adapter():
+        base = generate(policy, tokenizer, texts, cfg.eval.max_new_tokens, cfg.eval.batch_size)
+    with path.open("w") as f:
+        for pair, base_reply, trained_reply in zip(pairs, base, trained, strict=True):
+            row = {"prompt": pair.prompt, "chosen": pair.chosen, "base": base_reply, "trained": trained_reply}
+            f.write(json.dumps(row) + "\n")

@@ -1,0 +1,1 @@
+"""The base model: tokenizer, weights (quantized or not), adapters, and tiny local stand-ins."""

@@ -1,0 +1,177 @@
+"""One job, top to bottom: keys -> validate -> claim the run directory (skip what is done) -> data -> tokenizer and
+base model -> train the adapter -> evaluate it (preference pairs, benchmarks, the base) -> record.json, mirrored
+to the tracker."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from alignbench.config.rules import ConfigError, resolve_precision, validate
+from alignbench.config.schema import Config, Precision, Stage
+from alignbench.report.console import print_summary, quiet_libraries, run_name
+from alignbench.runs.keys import eval_key, resolve, run_key
+from alignbench.runs.provenance import library_versions, without_secrets
+from alignbench.runs.record import RunRecord, Status, now, timed
+from alignbench.runs.state import claim
+from alignbench.runs.tracking import TrackedRun, axis_tags, start_tracker
+
+
+@dataclass
+class JobInfo:
+    """What Hydra knows about the job beyond its config."""
+
+    choices: dict[str, str]  # config group -> option, e.g. model -> mistral
+    overrides: list[str] = field(default_factory=list)  # the job's own overrides, e.g. seed=3
+    sweep: str | None = None  # the sweep's name when the run directory is keyed by run_key (a grid cell)
+
+
+def run(config: DictConfig, run_dir: Path, job: JobInfo) -> RunRecord | None:
+    """Train and evaluate one configuration, unless its run directory is done or another process holds it.
+
+    A run trained before (same run_key, adapter saved) whose evaluation is missing, failed or configured
+    differently (another eval_key) is only re-evaluated: adding a benchmark never retrains.
+    """
+    resolved = resolve(config)
+    cfg: Config = OmegaConf.to_object(config)
+    keys = run_key(resolved), eval_key(resolved)
+    precision = _validate(cfg)  # before the run directory is claimed: a config that cannot run touches nothing
+    with claim(run_dir) as claimed:
+        if not claimed:
+            print(f"alignbench: another process is running {run_dir}; skipped", flush=True)
+            return None
+        previous = RunRecord.read(run_dir)
+        trained = previous is not None and previous.trained(keys[0], run_dir)
+        if Stage.train not in cfg.stages and not trained:
+            raise ConfigError(
+                f"stages=[{','.join(cfg.stages)}] needs a trained run in {run_dir}; it has no adapter "
+                f"for run_key {keys[0]} (run with stages=[train,evaluate] first)"
+            )
+        train = Stage.train in cfg.stages and not trained
+        evaluate = Stage.evaluate in cfg.stages and not (trained and previous.is_done(*keys))
+        if not (train or evaluate):
+            print(f"alignbench: {run_dir} is already complete (run_key {keys[0]}); skipped", flush=True)
+            return previous
+        record = RunRecord(
+            run_key=keys[0],
+            eval_key=keys[1] if evaluate else None,
+            attempt=(previous.attempt if previous else 0) + 1,
+            failures=previous.failures if previous else 0,
+            choices=job.choices,
+            overrides=job.overrides,
+            sweep=job.sweep,
+            run_dir=str(run_dir),
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            started_at=now(),
+            config=without_secrets(resolved),
+            versions=library_versions(),
+            precision=precision.value,
+        )
+        if not train:  # keep what training produced; evaluation results are replaced
+            for name, value in previous.kept_by_evaluation().items():
+                setattr(record, name, value)
+        record.write(run_dir)
+        _execute(cfg, record, run_dir, job, train, evaluate, precision)
+        return record
+
+
+def _execute(
+    cfg: Config, record: RunRecord, run_dir: Path, job: JobInfo, train: bool, evaluate: bool, precision: Precision
+) -> None:
+    """The record is written when the run starts (status running) and again however it ends."""
+    import torch
+
+    from alignbench.data.load import load_preference_data
+    from alignbench.modeling.models import load_base_model, load_tokenizer, model_location, release_base_model
+    from alignbench.training.train import train_adapter, train_pairs_wanted
+
+    metrics, timings = record.metrics, record.timings
+    tracker = policy = None
+    try:
+        record.torch_threads = torch.get_num_threads()
+        quiet_libraries()
+        tracker = start_tracker(
+            cfg.logger,
+            run_dir,
+            TrackedRun(
+                name=run_name(job.choices, cfg.seed),
+                config=record.config,
+                tags=axis_tags(job.choices, job.overrides),
+                group=job.sweep,
+                job_type=cfg.method.name,
+                run_id=f"{job.sweep}-{record.run_key}" if job.sweep else None,
+            ),
+        )
+        with timed(timings, "data_s"):
+            data = load_preference_data(cfg.dataset, train_pairs_wanted(cfg), cfg.dataset.selection_seed)
+        metrics.update({f"data/{k}": v for k, v in data.stats.items()})
+        record.data_source = data.source
+
+        with timed(timings, "load_model_s"):
+            record.model_path = location = model_location(cfg.model, cfg.paths.cache_dir)
+            tokenizer = load_tokenizer(cfg.model, location)
+            model, record.base_reused = load_base_model(cfg.model, cfg.quant, location)
+
+        if train:
+            with timed(timings, "train_s"):
+                trained = train_adapter(
+                    cfg,
+                    model,
+                    tokenizer,
+                    data.train,
+                    run_dir,
+                    precision,
+                    tracker.report_to,
+                    pin_memory=torch.cuda.is_available(),
+                )
+            policy = trained.policy  # the base with the adapter in it, from here on
+            metrics.update(trained.metrics)
+            record.cache_hits, record.trained_at = trained.cache_hits, now()
+            record.adapter_path = str(run_dir / "adapter")
+            record.write(run_dir)  # a later evaluation failure keeps the training
+        else:
+            from peft import PeftModel
+
+            # The run directory may have moved since training: the adapter is where the run directory is now.
+            record.adapter_path = str(run_dir / "adapter")
+            policy = PeftModel.from_pretrained(model, record.adapter_path)
+
+        if evaluate:
+            from alignbench.evaluation.suite import evaluate_benchmarks, evaluate_preferences
+
+            policy.eval()
+            with timed(timings, "evaluate_s"):
+                metrics.update(evaluate_preferences(policy, tokenizer, data.test, cfg, run_dir))
+            with timed(timings, "benchmarks_s"):
+                benchmark_metrics, record.benchmarks = evaluate_benchmarks(policy, tokenizer, cfg, run_dir)
+            metrics.update(benchmark_metrics)
+        record.status = Status.completed
+    except BaseException as err:
+        # Ctrl-C or SIGTERM handled as KeyboardInterrupt: not the run's fault, so not counted against its retries.
+        record.status = Status.failed if isinstance(err, Exception) else Status.interrupted
+        record.failures += record.status is Status.failed
+        record.error = f"{type(err).__name__}: {err}"
+        raise
+    finally:
+        release_base_model(policy)  # the next run in this process may reuse the base: no adapter left in it
+        record.finished_at = now()
+        record.write(run_dir)
+        if tracker is not None:
+            tracker.finish(metrics, failed=record.status is not Status.completed)
+        print_summary(record, tracker.note if tracker else None)
+
+
+def _validate(cfg: Config) -> Precision:
+    import torch
+
+    if cfg.cpu_threads:
+        torch.set_num_threads(cfg.cpu_threads)
+    cuda = torch.cuda.is_available()
+    bf16 = cuda and torch.cuda.is_bf16_supported()
+    validate(cfg, cuda, bf16)
+    return resolve_precision(cfg.train.precision, cuda, bf16)

@@ -1,0 +1,74 @@
+"""What a run prints when it ends: where it is, what training did, the held-out preference metrics and the
+benchmark table (base vs trained), and how to upload an offline W&B run."""
+
+from __future__ import annotations
+
+import logging
+
+from alignbench.runs.record import RunRecord
+
+
+def run_name(choices: dict[str, str], seed: int) -> str:
+    return "-".join(choices[g] for g in ("model", "dataset", "method", "quant") if g in choices) + f"-s{seed}"
+
+
+def print_summary(record: RunRecord, tracker_note: str | None) -> None:
+    m = record.metrics
+    lines = [
+        f"alignbench {record.status}: {run_name(record.choices, record.config['seed'])}  (run_key {record.run_key})"
+    ]
+    lines.append(f"  run dir      {record.run_dir}")
+    if "train/loss_first" in m:
+        lines.append(
+            f"  train        {m['train/steps']} steps in {record.timings['train_s']:.0f} s, "
+            f"loss {m['train/loss_first']:.3f} -> {m['train/loss_last']:.3f}"
+        )
+    if "eval/pref/accuracy" in m:
+        lines.append(
+            f"  held-out preference accuracy ({m['eval/pref/pairs']} pairs): "
+            f"base {m['baseline/pref/accuracy']:.3f} -> trained {m['eval/pref/accuracy']:.3f}"
+        )
+        lines.append(
+            f"  length-normalised log-prob margin: base {m['baseline/pref/margin']:+.3f} -> "
+            f"trained {m['eval/pref/margin']:+.3f}; implicit-reward accuracy {m['eval/pref/reward_accuracy']:.3f}"
+        )
+    if record.benchmarks:
+        lines += benchmark_table(record)
+    if record.error:
+        lines.append(f"  error        {record.error}")
+    if tracker_note:
+        lines.append(f"  {tracker_note}")
+    print("\n".join(lines), flush=True)
+
+
+def benchmark_table(record: RunRecord) -> list[str]:
+    """Each benchmark's headline metric for the base and the trained model."""
+    from alignbench.evaluation.benchmarks import BENCHMARKS
+
+    metrics, outcome = record.metrics, record.benchmarks or {}
+    names = record.config["eval"]["benchmarks"]
+    if not names or not outcome:
+        return []
+    lines = [f"  {'benchmark':<14}{'metric':<13}{'base':>9}{'trained':>9}{'items':>7}  judged by"]
+    for name in names:
+        metric = BENCHMARKS[name].headline
+        if name in outcome["errors"]:
+            lines.append(f"  {name:<14}not run (below)")
+            continue
+        base, trained = metrics.get(f"baseline/{name}/{metric}"), metrics.get(f"eval/{name}/{metric}")
+        base_text, trained_text = (f"{v:>9.3f}" if v is not None else f"{'-':>9}" for v in (base, trained))
+        lines.append(
+            f"  {name:<14}{metric:<13}{base_text}{trained_text}"
+            f"{int(metrics.get(f'eval/{name}/items', 0)):>7}  {outcome['judges'].get(name) or ''}"
+        )
+    lines += [f"  not run: {name}: {' '.join(error.split())}" for name, error in outcome["errors"].items()]
+    return lines
+
+
+def quiet_libraries() -> None:
+    """Keep the console for the training progress bar and the summary."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # 8-bit logs a cast message on every matmul
+    logging.getLogger("lm_eval").setLevel(logging.ERROR)  # a dozen lines per task; our summary has the numbers

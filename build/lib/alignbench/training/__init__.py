@@ -1,0 +1,1 @@
+"""Training: the methods registry (TRL trainers) and the caches a grid's runs share."""

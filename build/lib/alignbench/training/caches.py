@@ -1,0 +1,173 @@
+"""Work that the runs of a grid share, cached on disk under a key of what it depends on and nothing else.
+
+- Reference log-probs of DPO: the base model's summed log-probs (and token counts) of every chosen and rejected
+  reply. They depend on the base weights, quantization, compute precision, tokenizer and chat template, the exact
+  training pairs and the sequence length/truncation; not on beta, learning rate, loss type, LoRA rank or seed.
+  (TRL's own precompute cache hashes all model weights, LoRA init included, so it never hits across runs.)
+- Tokenized training sets, with the same discipline.
+
+Entries are written atomically (temporary file, then rename) and carry a checksum, so concurrent jobs never read
+half an entry and a damaged one is detected and recomputed, never used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alignbench.runs.keys import digest
+
+log = logging.getLogger(__name__)
+
+# Bump when what is stored changes; the library versions below cover TRL changing how it tokenizes or scores.
+CACHE_VERSION = 1
+REF_FIELDS = ("ref_chosen_logps", "ref_rejected_logps", "chosen_tokens", "rejected_tokens")
+CHECKSUMS = "alignbench_checksums.json"
+
+
+def examples_digest(rows: list[dict[str, Any]]) -> str:
+    """The exact training examples, in order: covers dataset, revision, preference, selection and count."""
+    return digest(rows)
+
+
+def tokenizer_digest(tokenizer) -> str:
+    """Everything that decides the token ids: the fast tokenizer's whole definition (vocabulary, merges,
+    normalizer, pre-tokenizer, post-processor), special tokens, BOS/EOS handling and the chat template."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    definition = backend.to_str() if backend is not None else sorted(tokenizer.get_vocab().items())
+    flags = {k: tokenizer.init_kwargs.get(k) for k in ("add_bos_token", "add_eos_token", "legacy")}
+    return digest([definition, flags, tokenizer.chat_template, tokenizer.all_special_tokens, type(tokenizer).__name__])
+
+
+def _library_versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    return {name: version(name) for name in ("trl", "transformers", "torch", "datasets")}
+
+
+@dataclass
+class RunCaches:
+    """Keys of one run's shareable work; `None` folder disables caching."""
+
+    folder: Path | None
+    model: dict[str, Any]  # what the base weights are: model config minus where they are, plus quantization
+    precision: str
+    tokenizer: str  # tokenizer_digest
+    examples: str  # examples_digest
+    max_length: int
+    truncation: str = "keep_start"
+
+    def ref_key(self) -> str:
+        return digest(
+            {
+                "kind": "ref_logps",
+                "version": CACHE_VERSION,
+                "libraries": _library_versions(),
+                "model": self.model,
+                "precision": self.precision,
+                "tokenizer": self.tokenizer,
+                "examples": self.examples,
+                "max_length": self.max_length,
+                "truncation": self.truncation,
+            }
+        )
+
+    def tokenized_key(self, trainer: str, dataset_name: str) -> str:
+        return digest(
+            {
+                "kind": "tokenized",
+                "version": CACHE_VERSION,
+                "libraries": _library_versions(),
+                "trainer": trainer,
+                "dataset": dataset_name,
+                "tokenizer": self.tokenizer,
+                "examples": self.examples,
+                "max_length": self.max_length,
+                "truncation": self.truncation,
+            }
+        )
+
+    def ref_logps(self, n: int, compute: Callable[[], dict[str, list]]) -> tuple[dict[str, list], bool]:
+        """(columns, hit): the cached reference columns for n examples, or freshly computed and stored."""
+        path = self.folder / "ref_logps" / f"{self.ref_key()}.json" if self.folder else None
+        if path is not None and path.is_file():
+            cached = _read_checked(path, n)
+            if cached is not None:
+                return cached, True
+        columns = compute()
+        if path is not None:
+            _write_checked(path, columns)
+        return columns, False
+
+    def tokenized(self, trainer: str, dataset_name: str, compute: Callable[[], Any]) -> tuple[Any, bool]:
+        """(dataset, hit): a datasets.Dataset saved with save_to_disk, or freshly tokenized and stored."""
+        from datasets import Dataset
+
+        if self.folder is None:
+            return compute(), False
+        target = self.folder / "tokenized" / self.tokenized_key(trainer, dataset_name)
+        marker = target / CHECKSUMS
+        if marker.is_file():
+            try:
+                if json.loads(marker.read_text()) == _file_checksums(target, json.loads(marker.read_text())):
+                    return Dataset.load_from_disk(str(target)), True
+                log.warning("tokenized cache %s is damaged (checksum mismatch); tokenizing again", target)
+            except Exception as err:  # unreadable arrow files: recompute, never use
+                log.warning("tokenized cache %s is unreadable (%s); tokenizing again", target, err)
+        dataset = compute()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        try:
+            dataset.save_to_disk(str(staging))
+            (staging / CHECKSUMS).write_text(json.dumps(_file_checksums(staging)))
+            staging.chmod(0o755)  # mkdtemp makes it private; the cache is shared
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(staging, target)
+        except OSError as err:  # another job stored the same entry meanwhile: theirs is as good
+            log.info("tokenized cache %s not stored (%s)", target, err)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return dataset, False
+
+
+def _read_checked(path: Path, n: int) -> dict[str, list] | None:
+    try:
+        entry = json.loads(path.read_text())
+        columns = entry["columns"]
+        ok = entry["checksum"] == _checksum(columns) and all(len(columns[f]) == n for f in REF_FIELDS)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        log.warning("reference log-prob cache %s is unreadable (%s); computing again", path, err)
+        return None
+    if not ok:
+        log.warning("reference log-prob cache %s does not match its checksum or size; computing again", path)
+        return None
+    return columns
+
+
+def _write_checked(path: Path, columns: dict[str, list]) -> None:
+    from alignbench.runs.record import write_json_atomic
+
+    write_json_atomic(path, {"checksum": _checksum(columns), "columns": columns})
+
+
+def _checksum(columns: dict[str, list]) -> str:
+    # repr of a Python float round-trips exactly, so the checksum covers every bit of every value.
+    return hashlib.sha256(repr([columns[f] for f in REF_FIELDS]).encode()).hexdigest()
+
+
+def _file_checksums(folder: Path, names: list[str] | None = None) -> dict[str, str]:
+    """sha256 of each file save_to_disk wrote (later files, e.g. TRL's map caches beside them, are not ours)."""
+    if names is None:
+        names = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != CHECKSUMS)
+    return {
+        name: hashlib.sha256((folder / name).read_bytes()).hexdigest() if (folder / name).is_file() else None
+        for name in names
+    }

@@ -1,0 +1,21 @@
+"""Alignment methods by trainer: each builds a TRL trainer from the same inputs; nothing else branches on the method.
+A method option (conf/method/*.yaml) names its trainer, so a DPO-family preset (IPO, ...) is one YAML file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from alignbench.config.registry import Registry
+from alignbench.training.methods.common import TrainerInputs
+from alignbench.training.methods.dpo import build_dpo_trainer
+from alignbench.training.methods.sft import build_sft_trainer
+
+METHODS: Registry[Callable[[TrainerInputs], object]] = Registry(
+    "method.trainer",
+    {
+        "sft": build_sft_trainer,
+        "dpo": build_dpo_trainer,
+    },
+)
+
+__all__ = ["METHODS", "TrainerInputs"]

@@ -1,0 +1,79 @@
+"""TRL trainers that take their tokenized datasets and DPO reference log-probs from alignbench's shared caches.
+
+The hooks are TRL's own dataset-preparation steps (`_prepare_dataset`, `_precompute_ref_logps`): on a miss they
+run TRL's code unchanged and store the result; on a hit TRL gets exactly the columns it would have computed.
+"""
+
+from __future__ import annotations
+
+from datasets import Dataset, Value
+from trl import DPOConfig, DPOTrainer, SFTTrainer
+
+from alignbench.training.caches import RunCaches
+
+
+class _TokenizedFromCache:
+    """Mixin: tokenized datasets come from RunCaches.tokenized (keyed by tokenizer, examples and max length)."""
+
+    caches: RunCaches | None  # None: TRL's own preparation, uncached
+    cache_hits: dict[str, bool]
+    trainer_name: str
+
+    def _prepare_dataset(self, dataset, *args, **kwargs):
+        name = kwargs.get("dataset_name", args[-1] if args else "train")
+        prepare = super()._prepare_dataset  # type: ignore[misc]
+        if self.caches is None:
+            return prepare(dataset, *args, **kwargs)
+        prepared, hit = self.caches.tokenized(self.trainer_name, name, lambda: prepare(dataset, *args, **kwargs))
+        self.cache_hits[f"tokenized_{name}"] = hit
+        return prepared
+
+
+class CachedSFTTrainer(_TokenizedFromCache, SFTTrainer):
+    trainer_name = "sft"
+
+    def __init__(self, *args, caches: RunCaches | None, **kwargs):
+        self.caches, self.cache_hits = caches, {}  # set first: TRL prepares the dataset inside __init__
+        super().__init__(*args, **kwargs)
+
+
+class CachedDPOTrainer(_TokenizedFromCache, DPOTrainer):
+    trainer_name = "dpo"
+
+    def __init__(self, *, caches: RunCaches | None, args: DPOConfig, **kwargs):
+        self.caches, self.cache_hits = caches, {}  # set first: TRL prepares the dataset inside __init__
+        cached = caches is not None and args.precompute_ref_log_probs
+        # With precompute on, TRL's __init__ hashes every weight (tens of seconds for a 7B base) to key a cache that
+        # never hits across runs. So TRL is built with it off and the reference columns are added here, from the
+        # shared cache or computed by TRL's own code; from then on TRL reads them exactly as it reads its own.
+        if cached:
+            args.precompute_ref_log_probs = False
+        super().__init__(args=args, **kwargs)
+        if cached:
+            args.precompute_ref_log_probs = self.precompute_ref_logps = True
+            self._precompute_model_hash = caches.ref_key()  # keys TRL's own file cache on a miss: never collides
+            batch_size = args.precompute_ref_batch_size or args.per_device_train_batch_size
+            self.train_dataset = self._precompute_ref_logps(self.train_dataset, "train", batch_size)
+
+    def _precompute_ref_logps(self, dataset: Dataset, name: str, batch_size: int) -> Dataset:
+        precompute = super()._precompute_ref_logps
+        if self.caches is None:
+            return precompute(dataset, name, batch_size)
+        max_length = self.args.max_length
+
+        def compute() -> dict[str, list]:
+            done = precompute(dataset, name, batch_size)
+            columns = {key: list(done[key]) for key in ("ref_chosen_logps", "ref_rejected_logps")}
+            # Reply tokens that survive keep_start truncation: what a length-normalised DPO-family loss divides by.
+            for reply in ("chosen", "rejected"):
+                columns[f"{reply}_tokens"] = [
+                    max(0, min(len(p) + len(c), max_length or 10**9) - len(p))
+                    for p, c in zip(done["prompt_ids"], done[f"{reply}_ids"], strict=True)
+                ]
+            return columns
+
+        columns, hit = self.caches.ref_logps(len(dataset), compute)
+        self.cache_hits[f"ref_logps_{name}"] = hit
+        for key in ("ref_chosen_logps", "ref_rejected_logps"):  # float32, as TRL's own precompute stores them
+            dataset = dataset.add_column(key, columns[key], feature=Value("float32"))
+        return dataset

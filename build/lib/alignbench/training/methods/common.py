@@ -1,0 +1,56 @@
+"""What every method's trainer is built from, and the TrainingArguments all of them share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alignbench.config.schema import Config, Precision
+from alignbench.data.parsers import Pair
+
+
+@dataclass
+class TrainerInputs:
+    cfg: Config
+    model: Any  # a transformers PreTrainedModel, not yet wrapped by PEFT
+    tokenizer: Any
+    pairs: list[Pair]
+    peft_config: Any
+    output_dir: Path
+    precision: Precision
+    report_to: list[str]
+    pin_memory: bool = False  # only helps when batches are copied to a GPU
+    caches: Any = (
+        None  # alignbench.training.caches.RunCaches: tokenized datasets and reference log-probs shared by runs
+    )
+
+
+def shared_training_args(inputs: TrainerInputs) -> dict:
+    """Keyword arguments of transformers.TrainingArguments taken from the method preset and the train section."""
+    method, train = inputs.cfg.method, inputs.cfg.train
+    return dict(
+        output_dir=str(inputs.output_dir),
+        learning_rate=method.learning_rate,
+        per_device_train_batch_size=method.batch_size,
+        gradient_accumulation_steps=method.grad_accum,
+        max_grad_norm=method.max_grad_norm,
+        weight_decay=method.weight_decay,
+        optim=method.optimizer,
+        lr_scheduler_type=method.scheduler,
+        adam_beta1=method.adam_beta1,
+        adam_beta2=method.adam_beta2,
+        warmup_steps=method.warmup_steps,
+        max_steps=method.max_steps,
+        max_length=method.max_length,
+        seed=inputs.cfg.seed,
+        # TRL defaults to bf16=True, which raises on a CPU: precision is always explicit here.
+        bf16=inputs.precision is Precision.bf16,
+        fp16=inputs.precision is Precision.fp16,
+        activation_checkpointing=train.gradient_checkpointing,
+        dataloader_pin_memory=inputs.pin_memory,
+        logging_steps=train.logging_steps,
+        report_to=inputs.report_to,
+        save_strategy="no",  # the pipeline saves the adapter once, after training
+        dataloader_num_workers=0,
+    )

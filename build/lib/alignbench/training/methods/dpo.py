@@ -1,0 +1,34 @@
+"""DPO (TRL DPOTrainer). With a peft_config and no ref_model, the reference is the base with the adapter disabled."""
+
+from __future__ import annotations
+
+from alignbench.data.parsers import assistant
+from alignbench.training.methods.common import TrainerInputs, shared_training_args
+
+
+def build_dpo_trainer(inputs: TrainerInputs):
+    from datasets import Dataset
+    from trl import DPOConfig
+
+    from alignbench.training.methods.cached import CachedDPOTrainer
+
+    method = inputs.cfg.method
+    rows = [
+        {"prompt": pair.prompt, "chosen": assistant(pair.chosen), "rejected": assistant(pair.rejected)}
+        for pair in inputs.pairs
+    ]
+    args = DPOConfig(
+        **shared_training_args(inputs),
+        beta=method.beta,
+        loss_type=list(method.loss_type),
+        precompute_ref_log_probs=method.precompute_ref_log_probs,
+        precompute_ref_batch_size=method.precompute_ref_batch_size,
+    )
+    return CachedDPOTrainer(
+        caches=inputs.caches,
+        model=inputs.model,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=inputs.tokenizer,
+        peft_config=inputs.peft_config,
+    )

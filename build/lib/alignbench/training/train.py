@@ -1,0 +1,85 @@
+"""Train an adapter on a base: the method's trainer from the registry, the shared caches, then save the adapter."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from alignbench.config.schema import Config, Precision
+from alignbench.config.sources import base_identity
+from alignbench.data.parsers import Pair
+
+
+@dataclass
+class Trained:
+    policy: Any  # the base with the trained adapter in it
+    metrics: dict[str, float]
+    cache_hits: dict[str, bool]
+
+
+def train_adapter(
+    cfg: Config,
+    model,
+    tokenizer,
+    pairs: list[Pair],
+    run_dir: Path,
+    precision: Precision,
+    report_to: list[str],
+    pin_memory: bool,
+) -> Trained:
+    """Build the method's trainer, train, and save the adapter (PEFT safetensors + tokenizer with its template)
+    to run_dir/adapter."""
+    from alignbench.modeling.adapters import peft_config
+    from alignbench.training.methods import METHODS, TrainerInputs
+
+    build = METHODS.pick(cfg.method.trainer)
+    trainer = build(
+        TrainerInputs(
+            cfg=cfg,
+            model=model,
+            tokenizer=tokenizer,
+            pairs=pairs,
+            peft_config=peft_config(cfg.adapter),
+            output_dir=run_dir / "trainer",
+            precision=precision,
+            report_to=report_to,
+            pin_memory=pin_memory,
+            caches=run_caches(cfg, tokenizer, pairs, precision),
+        )
+    )
+    result = trainer.train()
+    trainer.save_model(str(run_dir / "adapter"))
+    # The trainer (optimizer state, dataloaders) goes with this frame: a grid's memory stays that of one run.
+    return Trained(trainer.model, train_metrics(trainer.state.log_history, result), trainer.cache_hits)
+
+
+def train_pairs_wanted(cfg: Config) -> int:
+    """dataset.train_samples, or exactly what training consumes (max_steps x batch size)."""
+    return cfg.dataset.train_samples or cfg.method.max_steps * cfg.method.batch_size * cfg.method.grad_accum
+
+
+def run_caches(cfg: Config, tokenizer, pairs: list[Pair], precision: Precision):
+    """The keys under which this run's tokenization and reference log-probs are shared with other runs."""
+    from alignbench.training.caches import RunCaches, examples_digest, tokenizer_digest
+
+    return RunCaches(
+        folder=Path(cfg.paths.cache_dir).expanduser() if cfg.train.shared_caches else None,
+        model=base_identity(asdict(cfg)),
+        precision=precision.value,
+        tokenizer=tokenizer_digest(tokenizer),
+        examples=examples_digest([[p.prompt, p.chosen, p.rejected] for p in pairs]),
+        max_length=cfg.method.max_length,
+    )
+
+
+def train_metrics(log_history: list[dict], result) -> dict[str, float]:
+    losses = [entry for entry in log_history if "loss" in entry]
+    metrics = {"train/loss": result.training_loss, "train/steps": result.global_step}
+    if losses:
+        metrics["train/loss_first"] = losses[0]["loss"]
+        # The last logged window, with everything the method logs (e.g. DPO's rewards/accuracies).
+        metrics.update({f"train/{k}": v for k, v in losses[-1].items() if k not in ("step", "epoch", "loss")})
+        metrics["train/loss_last"] = losses[-1]["loss"]
+    metrics.update({f"train/{k}": v for k, v in result.metrics.items() if k.startswith("train_")})
+    return metrics

@@ -1,0 +1,203 @@
+"""The grid sweeper: Hydra's basic sweeper (same `a=x,y` syntax, sweeps in files under `hydra.sweeper.params`) made
+resumable. Every job's run directory is `<sweep dir>/<run_key>`; a relaunch skips runs that are done, retries failed
+ones up to `sweep.max_failures`, leaves runs another process holds alone, and `dry_run=true` prints the plan
+without launching anything. The sweep ends with one line per failed run and a non-zero exit if any failed.
+
+Hydra instantiates sweepers only from the `hydra_plugins` package, hence the location. (No `from __future__
+import annotations`: Hydra execs plugin modules outside sys.modules, where dataclasses cannot resolve them.)
+"""
+
+import copy
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+from hydra._internal.config_loader_impl import ConfigLoaderImpl
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.config_store import ConfigStore
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from alignbench.runs.keys import eval_key, resolve, run_key
+from alignbench.runs.provenance import secret_override
+from alignbench.runs.record import write_json_atomic
+from alignbench.runs.state import PLAN, Job, Status, count, describe, one_line, status_of, varying_axes
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GridSweeperConf:
+    _target_: str = "hydra_plugins.alignbench_grid.grid_sweeper.GridSweeper"
+    max_batch_size: Optional[int] = None  # launch this many jobs at a time (e.g. to cap a SLURM array)
+    params: Optional[Dict[str, str]] = None
+    # A union of grids: each entry adds its own axes to `params` (e.g. ranks that differ per method).
+    grids: Optional[List[Dict[str, str]]] = None
+
+
+# Hydra plugins register their config node when Hydra scans `hydra_plugins` at start-up.
+ConfigStore.instance().store(group="hydra/sweeper", name="grid", node=GridSweeperConf, provider="alignbench")
+
+
+class GridSweeper(BasicSweeper):
+    def __init__(
+        self,
+        max_batch_size: Optional[int] = None,
+        params: Optional[Dict[str, str]] = None,
+        grids: Optional[List[Dict[str, str]]] = None,
+    ) -> None:
+        super().__init__(max_batch_size=max_batch_size, params=params)
+        self.grids = [dict(grid) for grid in grids] if grids else [{}]
+
+    def sweep(self, arguments: List[str]) -> Any:
+        self._parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        self._composed: Dict[tuple, DictConfig] = {}
+        settings = self.config.sweep
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        tic = time.perf_counter()
+        jobs = _drop_duplicates([self._plan(overrides, sweep_dir) for overrides in self._enumerate(arguments)])
+        axes = varying_axes(jobs)
+        planned = f"{len(jobs)} jobs in {sweep_dir} planned in {time.perf_counter() - tic:.1f} s"
+        to_run = [job for job in jobs if job.should_run(settings.max_failures)]
+
+        if self.config.dry_run:
+            for job in jobs:
+                print(_plan_line(job, axes, settings.max_failures))
+            print(f"dry run: {planned}: {describe(count(jobs))}; a launch would run {len(to_run)}")
+            return []
+
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        write_json_atomic(sweep_dir / PLAN, _plan_file(settings.name, jobs, axes))
+        print(f"sweep {settings.name}: {planned}: {describe(count(jobs))}; launching {len(to_run)}", flush=True)
+        batch_size = self.max_batch_size or len(to_run) or 1
+        for start in range(0, len(to_run), batch_size):
+            batch = to_run[start : start + batch_size]
+            overrides = [job.overrides + [f"hydra.sweep.subdir={job.run_key}"] for job in batch]
+            for job, result in zip(batch, self.launcher.launch(overrides, initial_job_idx=start), strict=True):
+                try:
+                    value = result.return_value  # re-raises what the job raised outside the pipeline
+                except Exception as err:
+                    value = {"error": f"{type(err).__name__}: {err}"}
+                if isinstance(value, dict) and value.get("error"):
+                    job.error = value["error"]
+        self._finish(jobs, sweep_dir)
+        return []
+
+    def _enumerate(self, arguments: List[str]) -> List[List[str]]:
+        """The product of each grid's axes with `params` and the command line (which wins over both)."""
+        jobs = []
+        for grid in self.grids:
+            grid_params = [f"{key}={value}" for key, value in grid.items()]
+            overrides = self._parser.parse_overrides(self._parse_config() + grid_params + list(arguments))
+            jobs += self.split_arguments(overrides, max_batch_size=None)[0]
+        return jobs
+
+    def _plan(self, overrides: Sequence[str], sweep_dir: Path) -> Job:
+        """The job's run_key from its composed config, and its status from its run directory."""
+        job = Job(list(overrides))
+        try:
+            resolved = resolve(self._compose(overrides))
+            job.run_key = run_key(resolved)
+            job.eval_key = eval_key(resolved) if "evaluate" in resolved["stages"] else None
+        except Exception as err:  # the same error the launch would hit; the other jobs still run
+            job.status, job.error = Status.invalid, f"{type(err).__name__}: {err}"
+            return job
+        return status_of(sweep_dir / job.run_key, job)
+
+    def _compose(self, overrides: Sequence[str]) -> DictConfig:
+        """The job's config (without `hydra`), as the launch will compose it.
+
+        Composing is ~0.2 s a job, a minute for 320. Only group overrides (model=..., method=...) change which
+        files are merged; value overrides (seed=3) are applied to the merged config last, so this composes once
+        per combination of groups and applies the values with Hydra's own function, in Hydra's order.
+        """
+        parsed = self._parser.parse_overrides(list(overrides))
+        groups = [o for o in parsed if self._is_group(o)]
+        values = [o for o in parsed if not self._is_group(o)]
+        key = tuple(o.input_line for o in groups)
+        if key not in self._composed:
+            config = self.hydra_context.config_loader.load_sweep_config(self.config, [o.input_line for o in groups])
+            with open_dict(config):
+                del config["hydra"]
+            self._composed[key] = config
+        config = copy.deepcopy(self._composed[key])
+        ConfigLoaderImpl._apply_overrides_to_config(values, config)
+        return config
+
+    def _is_group(self, override: Override) -> bool:
+        """Hydra's own rule (hydra._internal.defaults_list.Overrides): a group name without a dict value."""
+        repository = self.hydra_context.config_loader.repository
+        return repository.group_exists(override.key_or_group) and not isinstance(override.value(), dict)
+
+    def _finish(self, jobs: List[Job], sweep_dir: Path) -> None:
+        """Summarise from the run directories, so that runs done elsewhere or earlier count as well."""
+        for job in jobs:
+            if job.run_key:
+                error = job.error
+                status_of(sweep_dir / job.run_key, job)
+                job.error = job.error or error
+        counts = count(jobs)
+        print(f"\nsweep {sweep_dir}: {len(jobs)} runs: {describe(counts)}")
+        not_started = [job for job in jobs if job.status is Status.pending and job.error]
+        for job in jobs:
+            if job.status in (Status.failed, Status.invalid) or job in not_started:
+                where = job.run_key or " ".join(job.overrides)
+                label = "NOT STARTED" if job in not_started else job.status.value.upper()
+                print(f"  {label} {where}: {one_line(job.error)}")
+        if counts[Status.pending] > len(not_started):
+            print(
+                f"  {counts[Status.pending] - len(not_started)} runs did not finish; relaunch the same command to "
+                "complete them"
+            )
+        if counts[Status.failed] or counts[Status.invalid] or not_started:
+            sys.stdout.flush()
+            # Hydra reports a sweeper's exception as an error with a hint about stack traces; the summary above
+            # already says everything, so the exit code alone carries the failure.
+            raise SystemExit(1)
+
+
+def _drop_duplicates(jobs: List[Job]) -> List[Job]:
+    """Two jobs with one run_key are one run (e.g. an axis the run does not depend on); keep the first."""
+    seen: dict[str, Job] = {}
+    kept = []
+    for job in jobs:
+        if job.run_key and job.run_key in seen:
+            log.warning("%s is the same run as %s; launched once", job.overrides, seen[job.run_key].overrides)
+            continue
+        if job.run_key:
+            seen[job.run_key] = job
+        kept.append(job)
+    return kept
+
+
+def _plan_line(job: Job, axes: List[str], max_failures: int) -> str:
+    cells = job.axes()
+    line = f"{job.run_key or '-' * 16}  {job.status.value:<8} " + " ".join(f"{a}={cells.get(a)}" for a in axes)
+    if job.status is Status.failed:
+        retry = "will retry" if job.failures < max_failures else "gave up"
+        line += f"  ({job.failures} failures, {retry}: {one_line(job.error, 120)})"
+    elif job.status is Status.invalid:
+        line += f"  ({one_line(job.error, 160)})"
+    return line
+
+
+def _plan_file(name: str, jobs: List[Job], axes: List[str]) -> dict:
+    """What `python -m alignbench.report.status` needs to show the cells that have no run directory yet."""
+    return {
+        "sweep": name,
+        "axes": axes,
+        "jobs": [
+            {
+                "run_key": j.run_key,
+                "eval_key": j.eval_key,
+                "overrides": [o for o in j.overrides if not secret_override(o)],
+                "error": j.error if j.run_key is None else None,
+            }
+            for j in jobs
+        ],
+    }
