@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
+from threading import Lock
 
 HUB_PROBE_TIMEOUT_S = 10
 
@@ -41,3 +43,26 @@ def not_available(
         f"hub is reachable (`hf download {repo_id}{files and ' ' + files}{kind}{pinned}`) into the cache that "
         "HF_HOME names here"
     )
+
+
+class ConcurrentProbe:
+    """hub_missing for a whole plan: each repo is asked once, in the background from the moment it is named, so a
+    planner's probes overlap its composing instead of adding up."""
+
+    def __init__(self, workers: int = 8):
+        self._pool = ThreadPoolExecutor(workers)
+        self._asked: dict[tuple, Future] = {}
+        self._lock = Lock()
+
+    def prefetch(self, repo_id: str, revision: str | None, repo_type: str) -> Future:
+        with self._lock:
+            key = (repo_id, revision, repo_type)
+            if key not in self._asked:
+                self._asked[key] = self._pool.submit(hub_missing, *key)
+            return self._asked[key]
+
+    def __call__(self, repo_id: str, revision: str | None, repo_type: str) -> str | None:
+        return self.prefetch(repo_id, revision, repo_type).result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -4,6 +4,7 @@ Pure functions of the typed config (the hub check aside): the planner and the pi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alignbench.config.hub import hub_missing, not_available
@@ -16,9 +17,20 @@ class ConfigError(ValueError):
 
 def validate(cfg: Config, cuda: bool, bf16: bool) -> None:
     """Raise ConfigError listing every problem at once, before anything heavy is loaded."""
-    problems = _model_problems(cfg) + _dataset_problems(cfg) + _rule_problems(cfg, cuda, bf16)
+    problems = problems_here(cfg, cuda, bf16)
     if problems:
         raise ConfigError("this run cannot start:\n- " + "\n- ".join(problems))
+
+
+def problems_here(cfg: Config, cuda: bool, bf16: bool, probe: Callable = hub_missing) -> list[str]:
+    """Why this run cannot start on this machine (its model or data cannot be had, it needs CUDA, ...), or [].
+    `probe` looks a hub repo up; a planner passes a memoised one, so 320 jobs ask about each repo once."""
+    return _model_problems(cfg, probe) + _dataset_problems(cfg, probe) + _rule_problems(cfg, cuda, bf16)
+
+
+def cuda_present() -> bool:
+    """Whether an NVIDIA driver is loaded, without importing torch (planning must stay fast)."""
+    return Path("/proc/driver/nvidia/version").exists()
 
 
 def resolve_precision(requested: Precision, cuda: bool, bf16: bool) -> Precision:
@@ -57,7 +69,7 @@ def _rule_problems(cfg: Config, cuda: bool, bf16: bool) -> list[str]:
     return problems
 
 
-def _model_problems(cfg: Config) -> list[str]:
+def _model_problems(cfg: Config, probe: Callable) -> list[str]:
     model = cfg.model
     if model.path:
         if not (Path(model.path).expanduser() / "config.json").is_file():
@@ -67,20 +79,20 @@ def _model_problems(cfg: Config) -> list[str]:
         return []
     if not model.hub_id:
         return [f"model {model.name!r}: set model.hub_id, model.path or model.tiny"]
-    missing = hub_missing(model.hub_id, model.revision, "model")
+    missing = probe(model.hub_id, model.revision, "model")
     if missing:
         local = f"Point model.path=/models/{model.hub_id.split('/')[-1]} at a local copy"
         return [not_available(f"model {model.name!r}", model.hub_id, model.revision, missing, local, "model")]
     return []
 
 
-def _dataset_problems(cfg: Config) -> list[str]:
+def _dataset_problems(cfg: Config, probe: Callable) -> list[str]:
     data = cfg.dataset
     if data.path:
         return [] if Path(data.path).expanduser().exists() else [f"dataset.path={data.path} does not exist"]
     if data.sample:
         return []
-    missing = hub_missing(data.hub_id, data.revision, "dataset")
+    missing = probe(data.hub_id, data.revision, "dataset")
     if missing:
         local = (
             "Point dataset.path= at local raw files in the hub schema, use dataset.sample=true for the bundled "

@@ -40,3 +40,15 @@ def base_identity(resolved: dict[str, Any]) -> dict[str, Any]:
     the run key covers it as part of the whole model section."""
     model = {k: v for k, v in resolved["model"].items() if k not in NOT_WEIGHTS}
     return {"model": model, "quant": resolved["quant"]}
+
+
+def hub_repos(resolved: dict[str, Any]) -> list[tuple[str, str | None, str]]:
+    """The hub repos a run reads (repo id, revision, type): its model unless local or tiny, its dataset unless local
+    or bundled."""
+    model, data = resolved["model"], resolved["dataset"]
+    repos = []
+    if model.get("hub_id") and not model.get("path") and model.get("tiny") is None:
+        repos.append((model["hub_id"], model.get("revision"), "model"))
+    if data.get("hub_id") and not data.get("path") and not data.get("sample"):
+        repos.append((data["hub_id"], data.get("revision"), "dataset"))
+    return repos

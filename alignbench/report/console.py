@@ -4,8 +4,13 @@ benchmark table (base vs trained), and how to upload an offline W&B run."""
 from __future__ import annotations
 
 import logging
+from statistics import mean
+from typing import Any
 
+from alignbench.runs.metrics import headline_values
 from alignbench.runs.record import RunRecord
+
+SEED_LIKE = ("seed",)  # replicate axes: averaged over, never a row of their own
 
 
 def run_name(choices: dict[str, str], seed: int) -> str:
@@ -72,3 +77,32 @@ def quiet_libraries() -> None:
     datasets.disable_progress_bars()
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # 8-bit logs a cast message on every matmul
     logging.getLogger("lm_eval").setLevel(logging.ERROR)  # a dozen lines per task; our summary has the numbers
+
+
+def results_table(runs: list[tuple[dict[str, str], dict[str, Any]]], axes: list[str]) -> list[str]:
+    """Under a sweep's summary: the mean headline numbers of its completed runs for each value of each axis that
+    varies (seeds averaged in), with n. `runs` holds each completed run's axis values and metrics."""
+    rows = [(axes_of_run, headline_values(metrics)) for axes_of_run, metrics in runs]
+    columns = [
+        c
+        for c in ("pref", "mmlu", "bbh", "alpaca_eval", "real_toxicity", "red_instruct")
+        if any(c in values for _, values in rows)
+    ]
+    shown_axes = [axis for axis in axes if axis not in SEED_LIKE]
+    if not rows or not columns or not shown_axes:
+        return []
+    labels, body = [], []
+    for axis in shown_axes:
+        for value in dict.fromkeys(run_axes.get(axis, "-") for run_axes, _ in rows):
+            members = [values for run_axes, values in rows if run_axes.get(axis, "-") == value]
+            labels.append(f"{axis}={value}")
+            cells = [mean(v[c] for v in members if c in v) if any(c in v for v in members) else None for c in columns]
+            body.append([str(len(members))] + ["-" if x is None else f"{x:.3f}" for x in cells])
+    header = ["n", *columns]
+    width = max(len(label) for label in labels)
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
+    lines = ["results: mean over completed runs (pref = held-out preference accuracy; benchmarks: the paper's metric)"]
+    lines.append("  " + " " * width + "  " + "  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
+    for label, cells in zip(labels, body, strict=True):
+        lines.append(f"  {label.ljust(width)}  " + "  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)))
+    return lines

@@ -4,7 +4,8 @@
     python -m alignbench.report.status multirun/paper --rows model --cols method
 
 Each cell counts the runs that differ only in the axes that are neither rows nor columns (usually the seeds):
-`5/5` all completed, `3/5 F1 R1` three completed, one failed, one running (the rest pending).
+`5/5` all completed, `3/5 F1 R1` three completed, one failed, one running (the rest pending); with
+`--metric eval/pref/accuracy` a cell reads `0.943 (5/5)`: the metric's mean over its completed runs.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from statistics import mean
 
+from alignbench.report.console import SEED_LIKE
 from alignbench.runs.record import RECORD
 from alignbench.runs.state import PLAN, Job, Status, count, describe, one_line, status_of, varying_axes
-
-SEED_LIKE = ("seed",)  # replicate axes: aggregated inside a cell unless asked for
 
 
 def load_jobs(sweep_dir: Path) -> tuple[list[Job], list[str]]:
@@ -40,7 +41,7 @@ def load_jobs(sweep_dir: Path) -> tuple[list[Job], list[str]]:
     return jobs, axes
 
 
-def matrix(jobs: list[Job], rows: list[str], cols: list[str]) -> str:
+def matrix(jobs: list[Job], rows: list[str], cols: list[str], metric: str | None = None) -> str:
     def label(job: Job, keys: list[str]) -> tuple[str, ...]:
         axes = job.axes()
         return tuple(axes.get(key, "-") for key in keys)
@@ -60,7 +61,15 @@ def matrix(jobs: list[Job], rows: list[str], cols: list[str]) -> str:
         for status, mark in marks:
             if n[status]:
                 text += f" {mark}{n[status]}"
-        return text
+        if not metric:
+            return text
+        # The metric's mean over the cell's completed runs; failed runs are counted above, never averaged.
+        values = [
+            job.record.metrics[metric]
+            for job in members
+            if job.status is Status.completed and isinstance(job.record.metrics.get(metric), int | float)
+        ]
+        return (f"{mean(values):.3f}" if values else "-") + f" ({text})"
 
     body = [[cell(cells.get((r, c), [])) for c in col_labels] for r in row_labels]
     row_title = " x ".join(rows)
@@ -85,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("sweep_dir", type=Path, help="a sweep's folder, e.g. multirun/paper")
     parser.add_argument("--rows", help="comma-separated axes for the rows (default: the last non-seed axes)")
     parser.add_argument("--cols", help="comma-separated axes for the columns (default: the first half)")
+    parser.add_argument(
+        "--metric",
+        help="show this record metric's mean per cell, e.g. eval/pref/accuracy or "
+        "eval/mmlu/acc (over completed runs; '-' where none has it)",
+    )
     args = parser.parse_args(argv)
 
     if not args.sweep_dir.is_dir():
@@ -107,11 +121,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"{args.sweep_dir}: {len(jobs)} runs: {describe(count(jobs))}")
     if cols:
+        mean_of = f"mean {args.metric} (completed/total), " if args.metric else "completed/total, "
         print(
-            "cells: completed/total, F failed, R running, O evaluated with another eval config, X invalid overrides; "
+            f"cells: {mean_of}F failed, R running, O evaluated with another eval config, X invalid overrides; "
             "the rest are pending\n"
         )
-        print(matrix(jobs, rows, cols))
+        print(matrix(jobs, rows, cols, args.metric))
     for job in jobs:
         if job.status in (Status.failed, Status.invalid):
             print(f"  {job.status.value.upper()} {job.run_key or ' '.join(job.overrides)}: {one_line(job.error)}")

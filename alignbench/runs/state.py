@@ -29,6 +29,8 @@ class Job:
     failures: int = 0
     error: str | None = None  # last failure, or why the overrides do not compose
     record: RunRecord | None = field(default=None, repr=False)
+    problems: list[str] = field(default_factory=list)  # why it cannot start on this machine (dry runs say)
+    gpu_minutes: float | None = None  # its training time on the paper's hardware (dry runs say)
 
     def should_run(self, max_failures: int) -> bool:
         if self.status is Status.failed:

@@ -22,7 +22,12 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from alignbench.runs.keys import eval_key, resolve, run_key
+from alignbench.config.hub import ConcurrentProbe
+from alignbench.config.rules import cuda_present, problems_here
+from alignbench.config.sources import hub_repos
+from alignbench.report.console import results_table
+from alignbench.report.estimate import describe_gpu_hours, gpu_minutes
+from alignbench.runs.keys import digest, eval_key, resolve, run_key
 from alignbench.runs.provenance import secret_override
 from alignbench.runs.record import write_json_atomic
 from alignbench.runs.state import PLAN, Job, Status, count, describe, one_line, status_of, varying_axes
@@ -56,10 +61,15 @@ class GridSweeper(BasicSweeper):
     def sweep(self, arguments: List[str]) -> Any:
         self._parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         self._composed: Dict[tuple, DictConfig] = {}
+        self._cuda = cuda_present()
+        self._probe = ConcurrentProbe()  # dry runs: each hub repo asked once, while the plan composes
+        self._unique: Dict[str, Any] = {}  # dry runs: one typed config per configuration that differs in more than seed
         settings = self.config.sweep
         sweep_dir = Path(self.config.hydra.sweep.dir)
         tic = time.perf_counter()
         jobs = _drop_duplicates([self._plan(overrides, sweep_dir) for overrides in self._enumerate(arguments)])
+        if self.config.dry_run:
+            self._check_here(jobs)
         axes = varying_axes(jobs)
         planned = f"{len(jobs)} jobs in {sweep_dir} planned in {time.perf_counter() - tic:.1f} s"
         to_run = [job for job in jobs if job.should_run(settings.max_failures)]
@@ -68,6 +78,9 @@ class GridSweeper(BasicSweeper):
             for job in jobs:
                 print(_plan_line(job, axes, settings.max_failures))
             print(f"dry run: {planned}: {describe(count(jobs))}; a launch would run {len(to_run)}")
+            for line in _cannot_start(to_run) + [describe_gpu_hours([job.gpu_minutes for job in to_run])]:
+                if line:
+                    print(f"  {line}")
             return []
 
         sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -98,16 +111,35 @@ class GridSweeper(BasicSweeper):
         return jobs
 
     def _plan(self, overrides: Sequence[str], sweep_dir: Path) -> Job:
-        """The job's run_key from its composed config, and its status from its run directory."""
+        """The job's run_key from its composed config, and its status from its run directory; a dry run also says
+        why it could not start here and what it would cost on the paper's hardware."""
         job = Job(list(overrides))
         try:
-            resolved = resolve(self._compose(overrides))
+            config = self._compose(overrides)
+            resolved = resolve(config)
             job.run_key = run_key(resolved)
             job.eval_key = eval_key(resolved) if "evaluate" in resolved["stages"] else None
+            if self.config.dry_run:
+                for repo in hub_repos(resolved):
+                    self._probe.prefetch(*repo)
+                job.gpu_minutes = gpu_minutes(resolved)
+                self._unique.setdefault(_beyond_seed(resolved), config)
+                job.problems = [_beyond_seed(resolved)]  # replaced by _check_here once every job is planned
         except Exception as err:  # the same error the launch would hit; the other jobs still run
             job.status, job.error = Status.invalid, f"{type(err).__name__}: {err}"
             return job
         return status_of(sweep_dir / job.run_key, job)
+
+    def _check_here(self, jobs: List[Job]) -> None:
+        """Why each job could not start on this machine: the run's own rules, applied once per configuration
+        (the rules never read the seed), with the hub answers the planning prefetched."""
+        problems = {
+            key: problems_here(OmegaConf.to_object(config), self._cuda, self._cuda, self._probe)
+            for key, config in self._unique.items()
+        }
+        self._probe.close()
+        for job in jobs:
+            job.problems = problems[job.problems[0]] if job.problems else []
 
     def _compose(self, overrides: Sequence[str]) -> DictConfig:
         """The job's config (without `hydra`), as the launch will compose it.
@@ -149,6 +181,10 @@ class GridSweeper(BasicSweeper):
                 where = job.run_key or " ".join(job.overrides)
                 label = "NOT STARTED" if job in not_started else job.status.value.upper()
                 print(f"  {label} {where}: {one_line(job.error)}")
+        completed = [job for job in jobs if job.status is Status.completed and job.record is not None]
+        table = results_table([(job.axes(), job.record.metrics) for job in completed], varying_axes(jobs))
+        if table:
+            print("\n".join(["", *table]))
         if counts[Status.pending] > len(not_started):
             print(
                 f"  {counts[Status.pending] - len(not_started)} runs did not finish; relaunch the same command to "
@@ -175,6 +211,23 @@ def _drop_duplicates(jobs: List[Job]) -> List[Job]:
     return kept
 
 
+def _beyond_seed(resolved: dict) -> str:
+    return digest({key: value for key, value in resolved.items() if key != "seed"})
+
+
+def _cannot_start(jobs: List[Job]) -> List[str]:
+    """How many of the runs to do cannot start on this machine, grouped by why."""
+    reasons: Dict[str, int] = {}
+    for job in jobs:
+        for problem in job.problems:
+            reasons[problem] = reasons.get(problem, 0) + 1
+    if not reasons:
+        return []
+    blocked = sum(bool(job.problems) for job in jobs)
+    lines = [f"{blocked} of the {len(jobs)} runs to do cannot start on this machine:"]
+    return lines + [f"  {n} runs: {one_line(reason, 300)}" for reason, n in reasons.items()]
+
+
 def _plan_line(job: Job, axes: List[str], max_failures: int) -> str:
     cells = job.axes()
     line = f"{job.run_key or '-' * 16}  {job.status.value:<8} " + " ".join(f"{a}={cells.get(a)}" for a in axes)
@@ -183,6 +236,8 @@ def _plan_line(job: Job, axes: List[str], max_failures: int) -> str:
         line += f"  ({job.failures} failures, {retry}: {one_line(job.error, 120)})"
     elif job.status is Status.invalid:
         line += f"  ({one_line(job.error, 160)})"
+    if job.problems and job.status is not Status.completed:
+        line += "  (cannot start here: below)"
     return line
 
 

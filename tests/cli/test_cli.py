@@ -77,6 +77,12 @@ def test_tiny_multirun_runs_all_four_jobs(tmp_path):
     }
     assert len({r["run_key"] for r in records}) == 4
     assert "4 runs: 4 completed, 0 failed" in done.stdout
+    # Under the summary, the mean numbers per axis value, from the records just written.
+    table = done.stdout[done.stdout.index("results: mean over completed runs") :].splitlines()
+    rows = {line.split()[0]: line.split()[1:] for line in table[2:] if "=" in line.split()[0]}
+    assert set(rows) == {"model=tiny_llama", "model=tiny_mistral", "method=sft", "method=dpo"}
+    sft = [r["metrics"]["eval/pref/accuracy"] for r in records if r["choices"]["method"] == "sft"]
+    assert rows["method=sft"][:2] == ["2", f"{sum(sft) / 2:.3f}"]
 
 
 def test_hub_models_without_a_hub_fail_fast_naming_the_model(tmp_path):

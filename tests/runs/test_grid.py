@@ -25,15 +25,16 @@ PAPER_AXES = {
 
 
 def plan(*args: str) -> tuple[list[tuple[str, str, dict]], str]:
-    """Run a dry run; return (run_key, status, axes) per job and the summary line."""
+    """Run a dry run; return (run_key, status, axes) per job and the summary (its line and the notes under it)."""
     done = alignbench("-m", *args, "dry_run=true", timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.strip().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("dry run:"))
     jobs = []
-    for line in lines[:-1]:
-        key, status, *axes = line.split()
+    for line in lines[:at]:
+        key, status, *axes = line.split("  (")[0].split()
         jobs.append((key, status, dict(a.split("=", 1) for a in axes if "=" in a)))
-    return jobs, lines[-1]
+    return jobs, "\n".join(lines[at:])
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +49,22 @@ def test_paper_sweep_plans_the_full_factorial_with_distinct_keys(paper_plan):
     assert cells == set(itertools.product(*PAPER_AXES.values()))
     assert {status for _, status, _ in jobs} == {"pending"}
     assert "320 jobs in multirun/paper" in summary and "a launch would run 320" in summary
+
+
+def test_a_dry_run_says_what_cannot_start_here_and_what_the_sweep_costs(paper_plan):
+    _, summary = paper_plan  # tests run with HF_HUB_OFFLINE=1 and no GPU: nothing of the paper can start here
+    assert "320 of the 320 runs to do cannot start on this machine:" in summary
+    assert "320 runs: method.optimizer=paged_adamw_32bit pages optimizer state to GPU memory and needs CUDA" in summary
+    for model in ("llama", "vicuna", "mistral", "mistral_instruct"):
+        assert f"80 runs: model '{model}'" in summary
+    assert "160 runs: dataset 'hh_rlhf'" in summary and "160 runs: dataset 'beavertails'" in summary
+    # SFT 15/20 min and DPO 60/90 min per 700 steps on BeaverTails/HH-RLHF, 80 runs of each: 14,800 min.
+    assert "estimated training time of the 320 runs to do: 246.7 GPU-hours on one A100 40GB" in summary
+
+
+def test_a_tiny_plan_can_start_here_and_costs_no_gpu_time():
+    jobs, summary = plan("sweep=paper_tiny")
+    assert len(jobs) == 32 and "cannot start" not in summary and "GPU-hours" not in summary
 
 
 def test_planned_keys_equal_the_keys_of_fully_composed_jobs(paper_plan, compose):
@@ -158,6 +175,18 @@ def test_status_prints_the_grid_as_a_matrix(tmp_path, capsys):
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.startswith(("sft", "dpo"))}
     assert rows == {"sft": ["2/2", "0/2"], "dpo": ["0/2", "0/2", "F1"]}
     assert "FAILED mistral-dpo-0: RuntimeError: out of memory" in out
+
+
+def test_status_shows_a_metric_mean_per_cell(tmp_path, capsys):
+    for seed, accuracy in (("0", 0.5), ("1", 0.75)):
+        record(tmp_path / f"sft-{seed}", status="completed", overrides=["method=sft", f"seed={seed}"],
+               metrics={"eval/pref/accuracy": accuracy})
+    record(tmp_path / "dpo-0", status="completed", overrides=["method=dpo", "seed=0"], metrics={})
+    record(tmp_path / "dpo-1", status="failed", overrides=["method=dpo", "seed=1"], metrics={"eval/pref/accuracy": 1})
+    assert status_main([str(tmp_path), "--cols", "method", "--metric", "eval/pref/accuracy"]) == 0
+    cells = capsys.readouterr().out.splitlines()[-2]
+    # dpo: its completed run has no accuracy, its failed one is counted, never averaged; sft: (0.5 + 0.75) / 2
+    assert cells.split() == ["-", "(1/2", "F1)", "0.625", "(2/2)"]
 
 
 def test_status_of_a_missing_sweep_says_how_to_start_one(tmp_path, capsys):

@@ -23,6 +23,7 @@ from alignbench.evaluation.benchmarks.red_instruct import run_red_instruct
 from alignbench.evaluation.benchmarks.toxicity import run_real_toxicity
 from alignbench.evaluation.judges import HARM_JUDGES, PAIRWISE_JUDGES, Judge
 from alignbench.evaluation.scorer import Scorer, load_scorer
+from alignbench.runs.metrics import HEADLINES
 
 log = logging.getLogger(__name__)
 
@@ -30,17 +31,17 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Benchmark:
     run: Callable[..., BenchmarkResult]
-    headline: str  # the metric the paper reports (higher is better for all five)
+    headline: str  # the metric the paper reports (runs.metrics.HEADLINES; higher is better for all five)
 
 
 BENCHMARKS: Registry[Benchmark] = Registry(
     "eval.benchmarks",
     {
-        "mmlu": Benchmark(run_lm_eval, "acc"),
-        "bbh": Benchmark(run_lm_eval, "exact_match"),
-        "alpaca_eval": Benchmark(run_alpaca_eval, "win_rate"),  # % of wins against the reference outputs
-        "real_toxicity": Benchmark(run_real_toxicity, "score"),  # mean ToxicityModel logit, positive = non-toxic
-        "red_instruct": Benchmark(run_red_instruct, "score"),  # 100 - attack success rate
+        "mmlu": Benchmark(run_lm_eval, HEADLINES["mmlu"]),
+        "bbh": Benchmark(run_lm_eval, HEADLINES["bbh"]),
+        "alpaca_eval": Benchmark(run_alpaca_eval, HEADLINES["alpaca_eval"]),
+        "real_toxicity": Benchmark(run_real_toxicity, HEADLINES["real_toxicity"]),
+        "red_instruct": Benchmark(run_red_instruct, HEADLINES["red_instruct"]),
     },
 )
 
