@@ -1,1 +1,0 @@
-"""Training: the methods registry (TRL trainers) and the caches a grid's runs share."""
