@@ -82,7 +82,7 @@ def test_paper_presets_equal_table_6(compose, model, method):
     assert cfg.dataset.sample is False and cfg.dataset.path is None  # real models read the real data
 
 
-def test_cpu_budget_applies_to_tiny_models_only(compose):
+def test_cpu_preset_applies_to_tiny_models_only(compose):
     tiny = OmegaConf.to_object(compose(["model=tiny_mistral"]))
     assert tiny.dataset.sample and tiny.method.max_steps < 700 and tiny.method.optimizer == "adamw_torch"
     real = OmegaConf.to_object(compose(["model=mistral"]))
@@ -124,3 +124,18 @@ def test_typos_and_wrong_types_fail_at_compose_time(compose, override, message):
     with pytest.raises(ConfigCompositionException) as err:
         OmegaConf.to_object(compose([override]))
     assert message in str(err.value) or message in str(err.value.__cause__)
+
+
+def test_paper_models_bring_the_studys_evaluation_and_the_command_line_still_wins(compose):
+    for model in ("llama", "vicuna", "mistral", "mistral_instruct"):
+        cfg = compose([f"model={model}"])
+        assert (cfg.eval.name, cfg.judge.name) == ("paper", "openai"), model
+    for model in ("tiny_llama", "tiny_mistral"):
+        cfg = compose([f"model={model}"])
+        assert (cfg.eval.name, cfg.judge.name) == ("sample", "offline"), model
+    chosen = compose(["model=mistral", "eval=sample"])
+    assert chosen.eval.name == "sample" and chosen.eval.mmlu.include_path  # the bundled miniatures
+    assert compose(["model=tiny_llama", "eval=paper"]).eval.mmlu.hub_id == "cais/mmlu"
+    models = {p.stem for p in (CONF / "model").glob("*.yaml")}
+    assert {p.stem for p in (CONF / "eval" / "by_model").glob("*.yaml")} == models
+    assert {p.stem for p in (CONF / "judge" / "by_model").glob("*.yaml")} == models
