@@ -118,6 +118,9 @@ class DPOMethodConfig(MethodConfig):
     loss_type: List[str] = field(default_factory=lambda: ["sigmoid"])
     precompute_ref_log_probs: bool = True  # once before training (and cached across runs), not every step
     precompute_ref_batch_size: Optional[int] = 64  # no gradients, so far larger batches than training fit
+    # TRL 1.16 sets every dropout (LoRA's included) to 0 unless told otherwise; Table 6 trains DPO with LoRA dropout
+    # 0.05, so it stays on. The record's train/lora_dropout says what was in force.
+    disable_dropout: bool = False
 
 
 @dataclass

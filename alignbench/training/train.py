@@ -48,10 +48,20 @@ def train_adapter(
             caches=run_caches(cfg, tokenizer, pairs, precision),
         )
     )
+    dropout = lora_dropout_in_force(trainer.model)
     result = trainer.train()
     trainer.save_model(str(run_dir / "adapter"))
+    metrics = train_metrics(trainer.state.log_history, result) | {"train/lora_dropout": dropout}
     # The trainer (optimizer state, dataloaders) goes with this frame: a grid's memory stays that of one run.
-    return Trained(trainer.model, train_metrics(trainer.state.log_history, result), trainer.cache_hits)
+    return Trained(trainer.model, metrics, trainer.cache_hits)
+
+
+def lora_dropout_in_force(model) -> float:
+    """The LoRA dropout probability actually in force once the trainer is built (TRL may have zeroed it)."""
+    import torch
+
+    found = [m.p for name, m in model.named_modules() if "lora_dropout" in name and isinstance(m, torch.nn.Dropout)]
+    return max(found, default=0.0)  # PEFT uses Identity for p=0
 
 
 def train_pairs_wanted(cfg: Config) -> int:

@@ -110,3 +110,15 @@ def test_saved_adapter_reloads_and_evaluates_with_lm_eval(compose, tmp_path):
     ours = sum(c > r for c, r in zip(from_disk.chosen_logp, from_disk.rejected_logp, strict=True)) / len(pairs)
     assert lm_eval_acc == pytest.approx(ours)
     assert lm_eval_acc > 0.6
+
+
+@pytest.mark.parametrize(("overrides", "expected"), [([], 0.05), (["method.disable_dropout=true"], 0.0)])
+def test_dpo_keeps_table_6s_lora_dropout_unless_told_otherwise(compose, tmp_path, overrides, expected):
+    from alignbench.training.train import lora_dropout_in_force
+
+    cfg, trainer, _, _ = train_tiny(compose, ["method=dpo", *overrides], tmp_path, steps=2)
+    modules = [m for n, m in trainer.model.named_modules() if "lora_dropout" in n and isinstance(m, torch.nn.Dropout)]
+    assert cfg.adapter.dropout == 0.05  # what Table 6 asks for, in the config either way
+    assert {m.p for m in modules} == ({expected} if expected else {0.0} if modules else set())
+    assert lora_dropout_in_force(trainer.model) == expected
+    trainer.model.unload()

@@ -23,6 +23,7 @@ def build_dpo_trainer(inputs: TrainerInputs):
         loss_type=list(method.loss_type),
         precompute_ref_log_probs=method.precompute_ref_log_probs,
         precompute_ref_batch_size=method.precompute_ref_batch_size,
+        disable_dropout=method.disable_dropout,
     )
     return CachedDPOTrainer(
         caches=inputs.caches,
