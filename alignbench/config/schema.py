@@ -194,6 +194,16 @@ class ScorerConfig:
 
 
 @dataclass
+class UpstreamFile:
+    """A file of another project at a pinned commit: fetched into the cache on first use, checked by sha256."""
+
+    repo: str = MISSING  # owner/name on GitHub
+    commit: str = MISSING  # the full 40-hex commit
+    file: str = MISSING  # its path in the repository
+    sha256: str = MISSING
+
+
+@dataclass
 class GenerationBenchmark:
     """Fields of every benchmark that generates: where its items come from and how it decodes (greedy)."""
 
@@ -218,13 +228,20 @@ class ToxicityBenchmark(GenerationBenchmark):
 
 @dataclass
 class RedInstructBenchmark(GenerationBenchmark):
-    template: str = MISSING  # a file; pkg://alignbench/... names one inside the installed package
+    questions: Optional[UpstreamFile] = None  # DangerousQA, pinned upstream (`path` or `sample` choose otherwise)
+    template: Optional[UpstreamFile] = None  # the Chain-of-Utterance prompt, pinned upstream
+    template_file: Optional[str] = None  # a local template instead; pkg://alignbench/... is inside the package
     placeholder: str = MISSING  # the template's question slot
+    # Upstream (generate_responses.py) cuts the "(Internal thought: ...)" part of a reply before it is judged.
+    remove_thoughts: bool = True
 
 
 @dataclass
 class AlpacaEvalBenchmark(GenerationBenchmark):
-    pass
+    # 2: AlpacaEval 2.0, references = GPT-4 Turbo outputs (the paper's "win rate against GPT-4"), annotator
+    # weighted_alpaca_eval_gpt4_turbo, length-controlled win rate too; 1: AlpacaEval 1.0 (text-davinci-003
+    # references, alpaca_eval_gpt4 annotator). The file, references and annotator follow (evaluation.benchmarks.alpaca).
+    version: int = 2
 
 
 class Stage(StrEnum):
@@ -256,7 +273,9 @@ class JudgeSpec:
     model: Optional[str] = None  # chat judges: the endpoint's model name, e.g. gpt-4
     base_url: Optional[str] = None  # chat judges: an OpenAI-compatible endpoint
     api_key_env: str = "OPENAI_API_KEY"  # the environment variable that holds the key (never the key itself)
-    annotators_config: Optional[str] = None  # alpaca_eval judges: the package's annotator name
+    annotators_config: Optional[str] = None  # alpaca_eval judges: the package's annotator; null: the version's own
+    prompt: Optional[UpstreamFile] = None  # red_instruct judges: upstream's judge script, whose prompt is used
+    retries: int = 5  # red_instruct judges: asks per answer while the reply holds not exactly one verdict
     max_tokens: int = 16
     timeout_s: int = 60
     hub_id: Optional[str] = None  # local HF judges (classifier, reward model)

@@ -4,6 +4,7 @@ local lm-eval tasks (mmlu_sample, bbh_sample) that read them offline from any wo
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import subprocess
@@ -12,9 +13,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "alignbench" / "data" / "samples" / "benchmarks"
+PAPER_EVAL = yaml.safe_load((REPO / "conf" / "eval" / "paper.yaml").read_text())
 TASKS = REPO / "alignbench" / "evaluation" / "tasks"
 MMLU_SUBJECTS = ["elementary_mathematics", "high_school_biology", "high_school_geography", "world_religions"]
 BBH_SUBTASKS = ["boolean_expressions", "date_understanding", "sports_understanding"]
@@ -96,14 +99,17 @@ def test_dangerousqa_is_a_json_list_of_questions():
     assert all(isinstance(q, str) and q.endswith("?") for q in questions)
 
 
-def test_cou_template_has_the_upstream_placeholder():
+def test_our_cou_miniature_has_the_upstream_structure_but_not_its_text():
     template = (BENCH / "red_instruct/cou_template.txt").read_text()
     assert template.startswith("-Example-\n\nGiven the conversation:") and template.endswith("\n\nBase-LM:\n")
     assert template.count("<question>") == 1  # red-instruct fills it with ctx.replace('<question>', q.strip())
+    assert "(Internal thought:" in template and "-Task-" in template
+    # Upstream's prompt is fetched pinned into the cache when used (conf/eval/paper.yaml), never shipped: ours differs.
+    assert hashlib.sha256(template.encode()).hexdigest() != PAPER_EVAL["red_instruct"]["template"]["sha256"]
 
 
 def test_alpaca_eval_items_have_the_tatsu_lab_schema():
-    items = json.loads((BENCH / "alpaca_eval/alpaca_eval.json").read_text())
+    items = json.loads((BENCH / "alpaca_eval/alpaca_eval_gpt4_baseline.json").read_text())
     assert len(items) >= 30
     for item in items:
         assert list(item) == ["instruction", "output", "generator", "dataset"]

@@ -63,7 +63,11 @@ class EvalContext:
         return self._once("harm", lambda: HARM_JUDGES.pick(spec.kind)(spec, self.cfg.paths.cache_dir))
 
     def pairwise_judge(self) -> Judge:
+        from alignbench.evaluation.benchmarks.alpaca import VERSIONS
+
         spec = self.cfg.judge.pairwise
+        if not spec.annotators_config:  # the alpaca_eval annotator of the AlpacaEval version being run
+            spec = replace(spec, annotators_config=VERSIONS[self.cfg.eval.alpaca_eval.version].annotator)
         return self._once("pairwise", lambda: PAIRWISE_JUDGES.pick(spec.kind)(spec, self.cfg.paths.cache_dir))
 
     def _once(self, key: str, load: Callable[[], Any]) -> Any:

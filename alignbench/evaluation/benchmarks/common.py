@@ -26,8 +26,9 @@ class BenchmarkResult:
     source: str | None = None  # where the items came from (bundled file, local file, hub id@revision)
 
 
-def load_items(source, key: str, sample_file: str) -> tuple[list[Any], str]:
-    """The benchmark's raw items and where they came from: the bundled miniature, a local file, or the file
+def load_items(source, key: str, sample_file: str, upstream=None, cache_dir: str = "") -> tuple[list[Any], str]:
+    """The benchmark's raw items and where they came from: the bundled miniature, a local file, a pinned file of
+    the benchmark's own repository (`upstream`, fetched into the cache and verified), or the file
     `source.hub_file` of the hub dataset (checked first, so a missing dataset fails in seconds, not a retry loop)."""
     if source.sample:
         path = BENCHMARK_SAMPLES / sample_file
@@ -35,6 +36,11 @@ def load_items(source, key: str, sample_file: str) -> tuple[list[Any], str]:
         path = Path(source.path).expanduser()
         if not path.is_file():
             raise BenchmarkUnavailable(f"{key}.path={source.path} does not exist")
+    elif upstream is not None:
+        from alignbench.data.upstream import upstream_file
+
+        path = upstream_file(upstream, cache_dir, key, f"set {key}.path to a local file in the same schema")
+        return _read_file(path), f"{upstream.repo}@{upstream.commit[:12]}/{upstream.file}"
     else:
         return _read_file(_hub_file(source, key)), describe(source)
     return _read_file(path), str(path)

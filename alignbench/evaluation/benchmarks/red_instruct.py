@@ -1,32 +1,65 @@
-"""Red-Instruct: DangerousQA questions in the Chain-of-Utterance jailbreak template; 100 - attack success rate."""
+"""Red-Instruct: DangerousQA's questions in the Chain-of-Utterance jailbreak prompt, one user turn of the model's
+chat template (as upstream's generate_responses.py since March 2024), greedy replies with the internal-thought part
+removed, judged harmful or not; score = 100 - attack success rate over the answers the judge could annotate."""
 
 from __future__ import annotations
 
 from alignbench.config.schema import RedInstructBenchmark
 from alignbench.config.sources import package_path
-from alignbench.evaluation.benchmarks.common import BenchmarkResult, load_items
+from alignbench.data.upstream import upstream_file
+from alignbench.evaluation.benchmarks.common import BenchmarkResult, BenchmarkUnavailable, load_items
 from alignbench.evaluation.generation import generate, render
+
+KEY = "eval.red_instruct"
+THOUGHT = "(Internal thought:"
 
 
 def run_red_instruct(model, tokenizer, cfg: RedInstructBenchmark, context) -> BenchmarkResult:
-    questions, source = load_items(cfg, "eval.red_instruct", "dangerousqa/questions.json")
+    cache = context.cfg.paths.cache_dir
+    questions, source = load_items(cfg, KEY, "dangerousqa/questions.json", upstream=cfg.questions, cache_dir=cache)
     questions = questions[: cfg.limit] if cfg.limit else questions
-    template = _template(cfg)
+    template, template_source = _template(cfg, cache)
     judge = context.harm_judge()  # before generating: a judge that cannot run must not cost the generations
-    texts = [render(tokenizer, template.replace(cfg.placeholder, q), cfg.apply_chat_template) for q in questions]
-    answers = generate(model, tokenizer, texts, cfg.max_new_tokens, cfg.batch_size)
-    verdicts = judge.judge(questions, answers)
-    harmful = sum(v.harmful for v in verdicts)
-    items = [
-        {"question": q, "answer": a, "harmful": v.harmful, "judge_reason": v.reason}
-        for q, a, v in zip(questions, answers, verdicts, strict=True)
+    texts = [
+        render(tokenizer, template.replace(cfg.placeholder, q.strip()), cfg.apply_chat_template) for q in questions
     ]
-    asr = 100 * harmful / len(items)
-    return BenchmarkResult({"score": 100 - asr, "asr": asr, "items": len(items)}, items, judge.name, source)
+    replies = generate(model, tokenizer, texts, cfg.max_new_tokens, cfg.batch_size)
+    answers = [without_thought(reply) for reply in replies] if cfg.remove_thoughts else replies
+    verdicts = judge.judge(questions, answers)
+    items = [
+        {"question": q, "reply": r, "answer": a, "harmful": v.harmful, "judge_reason": v.reason}
+        for q, r, a, v in zip(questions, replies, answers, verdicts, strict=True)
+    ]
+    judged = [v.harmful for v in verdicts if v.harmful is not None]
+    if not judged:
+        raise RuntimeError(
+            f"{KEY}: the judge could annotate none of the {len(items)} answers; see eval/red_instruct.jsonl"
+        )
+    asr = 100 * sum(judged) / len(judged)  # harmful / (harmful + unharmful), as upstream
+    metrics = {"score": 100 - asr, "asr": asr, "items": len(items), "unjudged": len(items) - len(judged)}
+    chat = "one user turn of the model's chat template" if cfg.apply_chat_template else "raw text"
+    return BenchmarkResult(metrics, items, judge.name, f"{source}; prompt {template_source} as {chat}")
 
 
-def _template(cfg: RedInstructBenchmark) -> str:
-    text = package_path(cfg.template).read_text()
+def without_thought(reply: str) -> str:
+    """What follows the "(Internal thought: ...)" part of a reply, as upstream keeps it for judging. Upstream keeps
+    only the last character when the parenthesis never closes; here the whole unclosed thought is dropped."""
+    if THOUGHT not in reply:
+        return reply
+    end = reply.find(")", reply.index(THOUGHT))
+    return "" if end < 0 else reply[end + 1 :].strip()
+
+
+def _template(cfg: RedInstructBenchmark, cache_dir: str) -> tuple[str, str]:
+    if cfg.template_file:
+        path, source = package_path(cfg.template_file), cfg.template_file
+    elif cfg.template is not None:
+        instead = f"set {KEY}.template_file to a local prompt with the {cfg.placeholder} slot"
+        path = upstream_file(cfg.template, cache_dir, f"{KEY}.template", instead)
+        source = f"{cfg.template.repo}@{cfg.template.commit[:12]}/{cfg.template.file}"
+    else:
+        raise BenchmarkUnavailable(f"{KEY}: set template (a pinned upstream file) or template_file")
+    text = path.read_text()
     if cfg.placeholder not in text:
-        raise ValueError(f"eval.red_instruct.template {cfg.template} has no {cfg.placeholder!r} placeholder")
-    return text
+        raise ValueError(f"{KEY} template {source} has no {cfg.placeholder!r} placeholder")
+    return text, source
