@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from threading import Lock
 
 HUB_PROBE_TIMEOUT_S = 10
@@ -30,6 +31,17 @@ def hub_missing(repo_id: str, revision: str | None, repo_type: str) -> str | Non
         return None
     except Exception as err:  # network, auth (gated repos) or a wrong id: all mean "cannot be had"
         return f"it is not in the local Hugging Face cache and the hub did not answer ({type(err).__name__}: {err})"
+
+
+def resolved_revision(repo_id: str, revision: str | None, repo_type: str) -> str | None:
+    """The commit a revision (a branch, a tag or a commit) named in the local hub cache, or None: what a record
+    says was read, rather than `main`."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id, revision=revision, repo_type=repo_type, local_files_only=True)).name
+    except Exception:  # not in the cache as a snapshot (e.g. a datasets-only copy): unknown, not guessed
+        return None
 
 
 def not_available(

@@ -6,6 +6,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alignbench.config.hub import resolved_revision
 from alignbench.config.schema import DatasetConfig, Preference
 from alignbench.data.parsers import PARSERS, BadRow, Pair
 
@@ -42,7 +43,15 @@ def load_preference_data(cfg: DatasetConfig, train_samples: int, seed: int) -> P
     train, test = [], []
     for preference, share in shares.items():
         pairs = {
-            split: _parse_split(rows, cfg, preference, f"{source} [{split}]", stats, split)
+            # preference=mixed parses every row once per preference: each keeps its own counts
+            split: _parse_split(
+                rows,
+                cfg,
+                preference,
+                f"{source} [{split}]",
+                stats,
+                f"{preference.value}_{split}" if len(shares) > 1 else split,
+            )
             for split, rows in raw.items()
         }
         part_train = pairs["train"]
@@ -103,8 +112,10 @@ def _load_raw(cfg: DatasetConfig) -> tuple[str, dict]:
         return str(root), _load_local(root)
     import datasets
 
-    source = f"{cfg.hub_id}@{cfg.revision or 'main'}" + (f"/{cfg.data_dir}" if cfg.data_dir else "")
     loaded = datasets.load_dataset(cfg.hub_id, data_dir=cfg.data_dir, revision=cfg.revision)
+    commit = resolved_revision(cfg.hub_id, cfg.revision, "dataset")  # the commit read, not just "main"
+    read = f"{cfg.revision or 'main'}" + (f" = {commit}" if commit and commit != cfg.revision else "")
+    source = f"{cfg.hub_id}@{read}" + (f"/{cfg.data_dir}" if cfg.data_dir else "")
     return source, {split: loaded[split] for split in ("train", "test") if split in loaded}
 
 

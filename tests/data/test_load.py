@@ -78,3 +78,17 @@ def test_a_missing_path_or_unreadable_file_says_which(tmp_path):
     (tmp_path / "train.jsonl").write_text('{"prompt": "x"\nnot json\n')
     with pytest.raises(DataError, match="train.jsonl"):
         load_preference_data(beavertails(path=str(tmp_path)), 10, 0)
+
+
+def test_mixed_preferences_keep_each_preferences_row_counts():
+    single = {
+        p: load_preference_data(beavertails(sample=True, preference=p), 10_000, 0).stats
+        for p in Preference
+        if p is not Preference.mixed
+    }
+    mixed = load_preference_data(beavertails(sample=True, preference=Preference.mixed), 10_000, 0).stats
+    for preference, stats in single.items():
+        for count in ("train_rows", "train_filtered_rows", "test_rows", "test_filtered_rows"):
+            assert mixed[f"{preference.value}_{count}"] == stats[count], (preference, count)
+    # harmless keeps only pairs with exactly one safe reply, helpful keeps every pair: the counts differ
+    assert mixed["harmless_train_filtered_rows"] != mixed["helpful_train_filtered_rows"]
