@@ -4,18 +4,15 @@ to the tracker."""
 
 from __future__ import annotations
 
-import os
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from alignbench.config.rules import ConfigError, resolve_precision, validate
+from alignbench.config.rules import ConfigError, check_device
 from alignbench.config.schema import Config, Precision, Stage
 from alignbench.report.console import print_summary, quiet_libraries, run_name
 from alignbench.runs.keys import eval_key, resolve, run_key
-from alignbench.runs.provenance import library_versions, without_secrets
 from alignbench.runs.record import RunRecord, Status, now, timed
 from alignbench.runs.state import claim
 from alignbench.runs.tracking import TrackedRun, axis_tags, start_tracker
@@ -39,7 +36,7 @@ def run(config: DictConfig, run_dir: Path, job: JobInfo) -> RunRecord | None:
     resolved = resolve(config)
     cfg: Config = OmegaConf.to_object(config)
     keys = run_key(resolved), eval_key(resolved)
-    precision = _validate(cfg)  # before the run directory is claimed: a config that cannot run touches nothing
+    precision = check_device(cfg)  # before the run directory is claimed: a config that cannot run touches nothing
     with claim(run_dir) as claimed:
         if not claimed:
             print(f"alignbench: another process is running {run_dir}; skipped", flush=True)
@@ -56,25 +53,9 @@ def run(config: DictConfig, run_dir: Path, job: JobInfo) -> RunRecord | None:
         if not (train or evaluate):
             print(f"alignbench: {run_dir} is already complete (run_key {keys[0]}); skipped", flush=True)
             return previous
-        record = RunRecord(
-            run_key=keys[0],
-            eval_key=keys[1] if evaluate else None,
-            attempt=(previous.attempt if previous else 0) + 1,
-            failures=previous.failures if previous else 0,
-            choices=job.choices,
-            overrides=job.overrides,
-            sweep=job.sweep,
-            run_dir=str(run_dir),
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            started_at=now(),
-            config=without_secrets(resolved),
-            versions=library_versions(),
-            precision=precision.value,
-        )
-        if not train:  # keep what training produced; evaluation results are replaced
-            for name, value in previous.kept_by_evaluation().items():
-                setattr(record, name, value)
+        record = RunRecord.start(keys, evaluate, previous, run_dir, resolved, keep_training=not train)
+        record.choices, record.overrides, record.sweep = job.choices, job.overrides, job.sweep
+        record.precision = precision.value
         record.write(run_dir)
         _execute(cfg, record, run_dir, job, train, evaluate, precision)
         return record
@@ -142,7 +123,7 @@ def _execute(
             policy = PeftModel.from_pretrained(model, record.adapter_path)
 
         if evaluate:
-            from alignbench.evaluation.suite import evaluate_benchmarks, evaluate_preferences
+            from alignbench.evaluation.suite import evaluate_benchmarks, evaluate_preferences, evaluate_steps
 
             policy.eval()
             with timed(timings, "evaluate_s"):
@@ -150,6 +131,10 @@ def _execute(
             with timed(timings, "benchmarks_s"):
                 benchmark_metrics, record.benchmarks = evaluate_benchmarks(policy, tokenizer, cfg, run_dir)
             metrics.update(benchmark_metrics)
+            with timed(timings, "steps_s"):  # the adapters saved while training (eval.at_steps)
+                step_metrics, errors = evaluate_steps(policy, tokenizer, data.test, cfg, run_dir)
+            metrics.update(step_metrics)
+            record.benchmarks["errors"].update(errors)
         record.status = Status.completed
     except BaseException as err:
         # Ctrl-C or SIGTERM handled as KeyboardInterrupt: not the run's fault, so not counted against its retries.
@@ -164,14 +149,3 @@ def _execute(
         if tracker is not None:
             tracker.finish(metrics, failed=record.status is not Status.completed)
         print_summary(record, tracker.note if tracker else None)
-
-
-def _validate(cfg: Config) -> Precision:
-    import torch
-
-    if cfg.cpu_threads:
-        torch.set_num_threads(cfg.cpu_threads)
-    cuda = torch.cuda.is_available()
-    bf16 = cuda and torch.cuda.is_bf16_supported()
-    validate(cfg, cuda, bf16)
-    return resolve_precision(cfg.train.precision, cuda, bf16)

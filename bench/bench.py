@@ -68,9 +68,9 @@ def prepare(work: Path) -> dict:
 
     from alignbench.config.schema import register_configs
     from alignbench.data.load import load_preference_data
+    from alignbench.data.parsers import assistant
     from alignbench.modeling.models import model_location
-    from alignbench.pipeline import train_pairs_wanted
-    from alignbench.training.methods.common import assistant
+    from alignbench.training.train import train_pairs_wanted
 
     register_configs()
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
@@ -109,7 +109,7 @@ def _tokens_per_step(model_dir: str, template: str, pairs, max_length: int, batc
     """Mean tokens a DPO step processes: chosen and rejected sequences of a batch, cut at max_length."""
     from transformers import AutoTokenizer
 
-    from alignbench.training.methods.common import assistant
+    from alignbench.data.parsers import assistant
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     tokenizer.chat_template = template

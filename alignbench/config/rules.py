@@ -22,6 +22,18 @@ def validate(cfg: Config, cuda: bool, bf16: bool) -> None:
         raise ConfigError("this run cannot start:\n- " + "\n- ".join(problems))
 
 
+def check_device(cfg: Config) -> Precision:
+    """Apply the rules on this machine (torch says what the device can do); the precision the run will use."""
+    import torch
+
+    if cfg.cpu_threads:
+        torch.set_num_threads(cfg.cpu_threads)
+    cuda = torch.cuda.is_available()
+    bf16 = cuda and torch.cuda.is_bf16_supported()
+    validate(cfg, cuda, bf16)
+    return resolve_precision(cfg.train.precision, cuda, bf16)
+
+
 def problems_here(cfg: Config, cuda: bool, bf16: bool, probe: Callable = hub_missing) -> list[str]:
     """Why this run cannot start on this machine (its model or data cannot be had, it needs CUDA, ...), or [].
     `probe` looks a hub repo up; a planner passes a memoised one, so 320 jobs ask about each repo once."""

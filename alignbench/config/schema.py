@@ -257,6 +257,9 @@ class EvalConfig:
     max_new_tokens: int = 48
     benchmarks: List[str] = field(default_factory=list)  # which of the sections below run, in this order
     baseline: bool = True  # also score the un-adapted base (cached per model, quant, eval and judge config)
+    # Also evaluate the adapter as it was at these training steps (metrics eval@<step>/...), e.g. the paper's data
+    # quantity curves. They are saved while training, so unlike the rest of `eval` they are part of the run key.
+    at_steps: List[int] = field(default_factory=list)
     mmlu: LmEvalBenchmark = field(default_factory=LmEvalBenchmark)
     bbh: LmEvalBenchmark = field(default_factory=LmEvalBenchmark)
     real_toxicity: ToxicityBenchmark = field(default_factory=ToxicityBenchmark)

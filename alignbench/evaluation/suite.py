@@ -13,7 +13,7 @@ from alignbench.evaluation.generation import generate, render
 from alignbench.evaluation.preference import preference_metrics, score_replies
 
 
-def evaluate_preferences(policy, tokenizer, pairs: list[Pair], cfg: Config, run_dir: Path) -> dict[str, float]:
+def evaluate_preferences(policy, tokenizer, pairs: list[Pair], cfg: Config, out_dir: Path) -> dict[str, float]:
     """Held-out preference metrics of the trained model and of its base (the same weights, adapter off), and a few
     greedy replies of both in generations.jsonl."""
     args = (tokenizer, pairs, cfg.method.max_length, cfg.eval.batch_size)
@@ -23,17 +23,19 @@ def evaluate_preferences(policy, tokenizer, pairs: list[Pair], cfg: Config, run_
     metrics = {f"eval/pref/{k}": v for k, v in preference_metrics(trained, base).items()}
     metrics.update({f"baseline/pref/{k}": v for k, v in preference_metrics(base).items()})
     metrics["eval/pref/pairs"] = len(pairs)
-    _write_generations(policy, tokenizer, pairs[: cfg.eval.generations], cfg, run_dir / "generations.jsonl")
+    _write_generations(policy, tokenizer, pairs[: cfg.eval.generations], cfg, out_dir / "generations.jsonl")
     return metrics
 
 
-def evaluate_benchmarks(policy, tokenizer, cfg: Config, run_dir: Path) -> tuple[dict[str, float], dict[str, Any]]:
-    """(metrics, summary): every configured benchmark on the trained model and on its base; what a benchmark could
-    not do is kept in the summary beside what the others did."""
+def evaluate_benchmarks(
+    policy, tokenizer, cfg: Config, out_dir: Path, baseline: bool = True
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """(metrics, summary): every configured benchmark on the trained model and (unless `baseline` is false) on its
+    base; what a benchmark could not do is kept in the summary beside what the others did."""
     from alignbench.evaluation.baseline import baseline_benchmarks
     from alignbench.evaluation.benchmarks import EvalContext, run_benchmarks
 
-    context = EvalContext(cfg, run_dir / "eval")
+    context = EvalContext(cfg, out_dir / "eval")
     trained = run_benchmarks(policy, tokenizer, context, "eval")
     metrics = dict(trained["metrics"])
     summary: dict[str, Any] = {
@@ -42,12 +44,34 @@ def evaluate_benchmarks(policy, tokenizer, cfg: Config, run_dir: Path) -> tuple[
         "errors": trained["errors"],
         "missing": sorted(trained["errors"]),
     }
-    if cfg.eval.baseline and cfg.eval.benchmarks:
+    if baseline and cfg.eval.baseline and cfg.eval.benchmarks:
         with policy.disable_adapter():
             base = baseline_benchmarks(policy, tokenizer, context)
         metrics.update(base["metrics"])
         summary["baseline"] = {"reused": base["reused"], "computed": base["computed"], "errors": base["errors"]}
     return metrics, summary
+
+
+def evaluate_steps(policy, tokenizer, pairs: list[Pair], cfg: Config, run_dir: Path):
+    """(metrics, errors): the same suite on each adapter saved while training (eval.at_steps), swapped onto the
+    same base; metrics named eval@<step>/..., the base not evaluated again, errors named <benchmark>@<step>. Each
+    step's folder (run_dir/steps/<step>) also takes its outputs."""
+    metrics: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    for step in cfg.eval.at_steps:
+        folder, name = run_dir / "steps" / str(step), f"step_{step}"
+        policy.load_adapter(str(folder), adapter_name=name)
+        policy.set_adapter(name)
+        try:
+            found = evaluate_preferences(policy, tokenizer, pairs, cfg, folder)
+            benchmarks, summary = evaluate_benchmarks(policy, tokenizer, cfg, folder, baseline=False)
+        finally:
+            policy.set_adapter("default")
+            policy.delete_adapter(name)
+        trained = {k.removeprefix("eval/"): v for k, v in (found | benchmarks).items() if k.startswith("eval/")}
+        metrics |= {f"eval@{step}/{k}": v for k, v in trained.items()}
+        errors |= {f"{benchmark}@{step}": error for benchmark, error in summary["errors"].items()}
+    return metrics, errors
 
 
 def _write_generations(policy, tokenizer, pairs: list[Pair], cfg: Config, path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import tempfile
 import time
 from contextlib import contextmanager
@@ -67,6 +68,21 @@ class RunRecord:
     finished_at: str | None = None
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know: kept on rewrite
+
+    @classmethod
+    def start(cls, keys: tuple[str, str], evaluate: bool, previous: RunRecord | None, run_dir: Path,
+              resolved: dict[str, Any], keep_training: bool) -> RunRecord:
+        """The record of a run starting now: one more attempt after `previous`; a re-evaluation (keep_training)
+        keeps what training produced."""
+        from alignbench.runs.provenance import library_versions, without_secrets
+
+        record = cls(run_key=keys[0], eval_key=keys[1] if evaluate else None, run_dir=str(run_dir),
+                     attempt=(previous.attempt if previous else 0) + 1, failures=previous.failures if previous else 0,
+                     host=socket.gethostname(), pid=os.getpid(), started_at=now(),
+                     config=without_secrets(resolved), versions=library_versions())
+        for name, value in (previous.kept_by_evaluation() if keep_training else {}).items():
+            setattr(record, name, value)
+        return record
 
     def trained(self, run_key: str, run_dir: Path) -> bool:
         """Trained for this run_key, with its adapter still in the run directory."""

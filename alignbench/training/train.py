@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from transformers import TrainerCallback
 
 from alignbench.config.schema import Config, Precision
 from alignbench.config.sources import base_identity
@@ -48,12 +52,33 @@ def train_adapter(
             caches=run_caches(cfg, tokenizer, pairs, precision),
         )
     )
+    if cfg.eval.at_steps:
+        trainer.add_callback(SaveAdapterAt(cfg.eval.at_steps, run_dir / "steps", tokenizer))
     dropout = lora_dropout_in_force(trainer.model)
     result = trainer.train()
     trainer.save_model(str(run_dir / "adapter"))
     metrics = train_metrics(trainer.state.log_history, result) | {"train/lora_dropout": dropout}
     # The trainer (optimizer state, dataloaders) goes with this frame: a grid's memory stays that of one run.
     return Trained(trainer.model, metrics, trainer.cache_hits)
+
+
+class SaveAdapterAt(TrainerCallback):
+    """Saves the adapter at chosen training steps, each written aside and renamed whole, so a step's folder is
+    either complete or absent."""
+
+    def __init__(self, steps: list[int], folder: Path, tokenizer):
+        self.steps, self.folder, self.tokenizer = set(steps), folder, tokenizer
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        if state.global_step in self.steps:
+            target = self.folder / str(state.global_step)
+            staging = self.folder / f".{state.global_step}.partial"
+            shutil.rmtree(staging, ignore_errors=True)
+            model.save_pretrained(str(staging))
+            self.tokenizer.save_pretrained(str(staging))
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(staging, target)
+        return control
 
 
 def lora_dropout_in_force(model) -> float:

@@ -83,7 +83,7 @@ def test_a_cell_gets_the_papers_settings(compose):
     assert config.quant.bits == 4 and config.sweep.name == "paper"
 
 
-@pytest.mark.parametrize("sweep, expected", [("paper_rank", 36), ("paper_quantity", 56),
+@pytest.mark.parametrize("sweep, expected", [("paper_rank", 36), ("paper_quantity", 80),
                                              ("paper_mixture", 20), ("paper_tiny", 32)])
 def test_side_experiment_sweeps_plan(sweep, expected):
     jobs, summary = plan(f"sweep={sweep}")
@@ -91,8 +91,14 @@ def test_side_experiment_sweeps_plan(sweep, expected):
     if sweep == "paper_rank":  # each method searches its own ranks
         ranks = {(axes["method"], axes["adapter.r"]) for _, _, axes in jobs}
         assert ranks == {(m, r) for m, rs in (("sft", "32 64 128"), ("dpo", "8 16 32")) for r in rs.split()}
-    if sweep == "paper_quantity":
-        assert {axes["method.max_steps"] for _, _, axes in jobs} == {str(s) for s in range(100, 800, 100)}
+    if sweep == "paper_quantity":  # one 700-step schedule per run, evaluated every 100 steps
+        assert {(axes["dataset"], axes["seed"]) for _, _, axes in jobs} == {
+            (d, str(s)) for d in ("hh_rlhf", "beavertails") for s in range(5)}
+
+
+def test_paper_quantity_runs_700_steps_evaluated_every_100(compose):
+    cfg = compose(["sweep=paper_quantity", "model=mistral"])
+    assert cfg.method.max_steps == 700 and list(cfg.eval.at_steps) == list(range(100, 800, 100))
 
 
 def test_paper_tiny_runs_tiny_models_on_bundled_data(compose):
