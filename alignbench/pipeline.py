@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from alignbench.config.rules import ConfigError, check_device
 from alignbench.config.schema import Config, Precision, Stage
 from alignbench.report.console import print_summary, quiet_libraries, run_name
+from alignbench.runs.inputs import input_problems, with_inputs
 from alignbench.runs.keys import eval_key, resolve, run_key
 from alignbench.runs.record import RunRecord, Status, now, timed
 from alignbench.runs.state import claim
@@ -35,8 +36,10 @@ def run(config: DictConfig, run_dir: Path, job: JobInfo) -> RunRecord | None:
     """
     resolved = resolve(config)
     cfg: Config = OmegaConf.to_object(config)
+    inputs = with_inputs(resolved)  # the runs a merge is made of: part of its run key
     keys = run_key(resolved), eval_key(resolved)
-    precision = check_device(cfg)  # before the run directory is claimed: a config that cannot run touches nothing
+    # Checked before the run directory is claimed: a config that cannot run here touches nothing.
+    precision = check_device(cfg, input_problems(inputs))
     with claim(run_dir) as claimed:
         if not claimed:
             print(f"alignbench: another process is running {run_dir}; skipped", flush=True)

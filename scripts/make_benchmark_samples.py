@@ -7,7 +7,7 @@ AlpacaEval win-rate code) run offline. Each file keeps the raw schema of its ups
     bbh/<subtask>.jsonl                    lukaemon/bbh               input, target
     real_toxicity_prompts/prompts.jsonl    allenai/real-toxicity-prompts
     dangerousqa/questions.json             declare-lab/red-instruct harmful_questions/dangerousqa.json
-    red_instruct/cou_template.txt          our own miniature in the structure of red-instruct's Chain-of-Utterance prompt
+    red_instruct/cou_template.txt          our own miniature shaped like red-instruct's Chain-of-Utterance prompt
     alpaca_eval/alpaca_eval_gpt4_baseline.json  tatsu-lab/alpaca_eval, file alpaca_eval_gpt4_baseline.json (2.0)
 
 Questions are easy and factual; BBH answers are computed, not typed; toxic prompts use mild insults

@@ -15,22 +15,23 @@ class ConfigError(ValueError):
     """The composed config cannot run here; the message lists every problem and how to fix it."""
 
 
-def validate(cfg: Config, cuda: bool, bf16: bool) -> None:
+def validate(cfg: Config, cuda: bool, bf16: bool, more: list[str] | None = None) -> None:
     """Raise ConfigError listing every problem at once, before anything heavy is loaded."""
-    problems = problems_here(cfg, cuda, bf16)
+    problems = problems_here(cfg, cuda, bf16) + (more or [])
     if problems:
         raise ConfigError("this run cannot start:\n- " + "\n- ".join(problems))
 
 
-def check_device(cfg: Config) -> Precision:
-    """Apply the rules on this machine (torch says what the device can do); the precision the run will use."""
+def check_device(cfg: Config, more: list[str] | None = None) -> Precision:
+    """Apply the rules on this machine (torch says what the device can do), with `more` problems found elsewhere
+    (e.g. a merge's inputs); the precision the run will use."""
     import torch
 
     if cfg.cpu_threads:
         torch.set_num_threads(cfg.cpu_threads)
     cuda = torch.cuda.is_available()
     bf16 = cuda and torch.cuda.is_bf16_supported()
-    validate(cfg, cuda, bf16)
+    validate(cfg, cuda, bf16, more)
     return resolve_precision(cfg.train.precision, cuda, bf16)
 
 

@@ -124,6 +124,43 @@ class DPOMethodConfig(MethodConfig):
 
 
 @dataclass
+class MergeInput:
+    """Which completed run a merge takes: its run directory, its run key, or the axis values its record must have
+    (group choices like `method: sft`, config paths like `dataset.preference: harmless`), found in `sweep_dir`."""
+
+    run_dir: Optional[str] = None
+    run_key: Optional[str] = None
+    choices: Dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class MergeConfig:
+    inputs: List[MergeInput] = field(default_factory=list)
+    sweep_dir: Optional[str] = None  # where `choices` are looked up, e.g. multirun/paper
+    combination: str = "linear"  # training.merging.COMBINATIONS: linear | ties | dare_linear | dare_ties | slerp
+    weights: Optional[List[float]] = None  # one per input; null: equal weights summing to 1
+    density: float = 0.5  # ties / dare: the share of each delta kept
+    t: float = 0.5  # slerp: the share of the second input
+    seed: int = 0  # dare: its random drops
+    svd_rank: Optional[int] = None  # ties / dare: the merged adapter's rank; null: the inputs' ranks added up
+
+
+@dataclass
+class MergeMethodConfig(MethodConfig):
+    """A run whose adapter is merged from other completed runs of the same base: nothing is trained, so the
+    training fields are unused (max_length still sets how held-out pairs are scored)."""
+
+    learning_rate: float = 0.0
+    batch_size: int = 1
+    max_grad_norm: float = 0.0
+    weight_decay: float = 0.0
+    optimizer: str = "none"
+    scheduler: str = "none"
+    max_steps: int = 0
+    merge: MergeConfig = field(default_factory=MergeConfig)
+
+
+@dataclass
 class AdapterConfig:
     name: str = MISSING  # the option's label
     kind: str = "lora"  # which code builds the PEFT config (modeling.adapters.ADAPTERS)
@@ -308,6 +345,7 @@ class SweepConfig:
     name: str = "adhoc"  # multirun/<name>/<run_key>; also the W&B group
     max_failures: int = 3  # a run that failed this often is reported, not retried, on relaunch
     objective: Optional[str] = None  # a metric key returned to optimising sweepers (optuna)
+    inputs_dir: Optional[str] = None  # where merges find their input runs, e.g. multirun/paper (method.merge)
 
 
 @dataclass
@@ -349,3 +387,4 @@ def register_configs() -> None:
         cs.store(group="schemas", name=f"{group}_schema", node=node)
     cs.store(group="schemas", name="sft_schema", node=SFTMethodConfig)
     cs.store(group="schemas", name="dpo_schema", node=DPOMethodConfig)
+    cs.store(group="schemas", name="merge_schema", node=MergeMethodConfig)

@@ -9,8 +9,8 @@ import socket
 import tempfile
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -70,24 +70,42 @@ class RunRecord:
     extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know: kept on rewrite
 
     @classmethod
-    def start(cls, keys: tuple[str, str], evaluate: bool, previous: RunRecord | None, run_dir: Path,
-              resolved: dict[str, Any], keep_training: bool) -> RunRecord:
+    def start(
+        cls,
+        keys: tuple[str, str],
+        evaluate: bool,
+        previous: RunRecord | None,
+        run_dir: Path,
+        resolved: dict[str, Any],
+        keep_training: bool,
+    ) -> RunRecord:
         """The record of a run starting now: one more attempt after `previous`; a re-evaluation (keep_training)
         keeps what training produced."""
         from alignbench.runs.provenance import library_versions, without_secrets
 
-        record = cls(run_key=keys[0], eval_key=keys[1] if evaluate else None, run_dir=str(run_dir),
-                     attempt=(previous.attempt if previous else 0) + 1, failures=previous.failures if previous else 0,
-                     host=socket.gethostname(), pid=os.getpid(), started_at=now(),
-                     config=without_secrets(resolved), versions=library_versions())
+        record = cls(
+            run_key=keys[0],
+            eval_key=keys[1] if evaluate else None,
+            run_dir=str(run_dir),
+            attempt=(previous.attempt if previous else 0) + 1,
+            failures=previous.failures if previous else 0,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            started_at=now(),
+            config=without_secrets(resolved),
+            versions=library_versions(),
+        )
         for name, value in (previous.kept_by_evaluation() if keep_training else {}).items():
             setattr(record, name, value)
         return record
 
     def trained(self, run_key: str, run_dir: Path) -> bool:
         """Trained for this run_key, with its adapter still in the run directory."""
-        return (self.run_key == run_key and self.trained_at is not None
-                and (run_dir / "adapter" / "adapter_config.json").is_file())
+        return (
+            self.run_key == run_key
+            and self.trained_at is not None
+            and (run_dir / "adapter" / "adapter_config.json").is_file()
+        )
 
     def is_done(self, run_key: str, eval_key: str | None) -> bool:
         """Completed for this run_key and, unless eval_key is None (training only), evaluated with this eval_key
@@ -153,4 +171,4 @@ def timed(timings: dict[str, float], key: str):
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -7,10 +7,10 @@ import fcntl
 import os
 import socket
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from alignbench.runs.record import RunRecord, Status
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import netrc
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from alignbench.config.registry import Registry
 from alignbench.config.schema import LoggerConfig

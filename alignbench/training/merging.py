@@ -35,11 +35,24 @@ def _svd(kind: str) -> Callable[..., None]:
 
         torch.manual_seed(seed)  # DARE's random drops
         rank = svd_rank or sum(model.peft_config[name].r for name in names)
+        rank = min(rank, _smallest_dimension(model, names))  # beyond it the SVD is exact already
         model.add_weighted_adapter(
             names, weights, MERGED, combination_type=f"{kind}_svd", density=density, svd_rank=rank
         )
 
     return merge
+
+
+def _smallest_dimension(model, names: list[str]) -> int:
+    from peft.tuners.lora import LoraLayer
+
+    return min(
+        min(module.get_delta_weight(name).shape)
+        for module in model.modules()
+        if isinstance(module, LoraLayer)
+        for name in names
+        if name in module.lora_A
+    )
 
 
 def _slerp(model, names: list[str], weights: list[float], t: float, **_) -> None:

@@ -27,6 +27,7 @@ from alignbench.config.rules import cuda_present, problems_here
 from alignbench.config.sources import hub_repos
 from alignbench.report.console import results_table
 from alignbench.report.estimate import describe_gpu_hours, gpu_minutes
+from alignbench.runs.inputs import input_problems, with_inputs
 from alignbench.runs.keys import digest, eval_key, resolve, run_key
 from alignbench.runs.provenance import secret_override
 from alignbench.runs.record import write_json_atomic
@@ -117,6 +118,7 @@ class GridSweeper(BasicSweeper):
         try:
             config = self._compose(overrides)
             resolved = resolve(config)
+            inputs = with_inputs(resolved)  # a merge's input runs are part of its key, as at launch
             job.run_key = run_key(resolved)
             job.eval_key = eval_key(resolved) if "evaluate" in resolved["stages"] else None
             if self.config.dry_run:
@@ -124,7 +126,8 @@ class GridSweeper(BasicSweeper):
                     self._probe.prefetch(*repo)
                 job.gpu_minutes = gpu_minutes(resolved)
                 self._unique.setdefault(_beyond_seed(resolved), config)
-                job.problems = [_beyond_seed(resolved)]  # replaced by _check_here once every job is planned
+                # the configuration's key first, replaced by its problems in _check_here once every job is planned
+                job.problems = [_beyond_seed(resolved), *input_problems(inputs)]
         except Exception as err:  # the same error the launch would hit; the other jobs still run
             job.status, job.error = Status.invalid, f"{type(err).__name__}: {err}"
             return job
@@ -139,7 +142,7 @@ class GridSweeper(BasicSweeper):
         }
         self._probe.close()
         for job in jobs:
-            job.problems = problems[job.problems[0]] if job.problems else []
+            job.problems = problems[job.problems[0]] + job.problems[1:] if job.problems else []
 
     def _compose(self, overrides: Sequence[str]) -> DictConfig:
         """The job's config (without `hydra`), as the launch will compose it.

@@ -7,12 +7,12 @@ import json
 import random
 
 import pytest
+from conftest import alignbench
 from omegaconf import OmegaConf
 
-from alignbench.runs.state import Job, Status, claim, is_locked, status_of
-from alignbench.runs.keys import resolve, run_key
 from alignbench.report.status import main as status_main
-from conftest import alignbench
+from alignbench.runs.keys import resolve, run_key
+from alignbench.runs.state import Job, Status, claim, is_locked, status_of
 
 PAPER_AXES = {
     "dataset": ["hh_rlhf", "beavertails"],
@@ -76,15 +76,25 @@ def test_planned_keys_equal_the_keys_of_fully_composed_jobs(paper_plan, compose)
 
 
 def test_a_cell_gets_the_papers_settings(compose):
-    config = compose(["sweep=paper", "model=mistral", "method=dpo", "quant=nf4", "dataset=hh_rlhf",
-                      "dataset.preference=helpful", "seed=3"])
+    config = compose(
+        [
+            "sweep=paper",
+            "model=mistral",
+            "method=dpo",
+            "quant=nf4",
+            "dataset=hh_rlhf",
+            "dataset.preference=helpful",
+            "seed=3",
+        ]
+    )
     assert config.method.max_steps == 700 and config.method.beta == 0.1 and config.adapter.r == 16
     assert config.dataset.data_dir == "helpful-base" and not config.dataset.sample
     assert config.quant.bits == 4 and config.sweep.name == "paper"
 
 
-@pytest.mark.parametrize("sweep, expected", [("paper_rank", 36), ("paper_quantity", 80),
-                                             ("paper_mixture", 20), ("paper_tiny", 32)])
+@pytest.mark.parametrize(
+    "sweep, expected", [("paper_rank", 36), ("paper_quantity", 80), ("paper_mixture", 20), ("paper_tiny", 32)]
+)
 def test_side_experiment_sweeps_plan(sweep, expected):
     jobs, summary = plan(f"sweep={sweep}")
     assert len(jobs) == expected == len({key for key, _, _ in jobs}), summary
@@ -93,7 +103,8 @@ def test_side_experiment_sweeps_plan(sweep, expected):
         assert ranks == {(m, r) for m, rs in (("sft", "32 64 128"), ("dpo", "8 16 32")) for r in rs.split()}
     if sweep == "paper_quantity":  # one 700-step schedule per run, evaluated every 100 steps
         assert {(axes["dataset"], axes["seed"]) for _, _, axes in jobs} == {
-            (d, str(s)) for d in ("hh_rlhf", "beavertails") for s in range(5)}
+            (d, str(s)) for d in ("hh_rlhf", "beavertails") for s in range(5)
+        }
 
 
 def test_paper_quantity_runs_700_steps_evaluated_every_100(compose):
@@ -114,8 +125,16 @@ def test_an_override_that_does_not_compose_is_reported_and_the_rest_planned():
 
 def test_run_key_ignores_where_and_how_a_run_is_logged(compose):
     base = run_key(resolve(compose([])))
-    for same in (["logger=none"], ["sweep.name=other"], ["paths.cache_dir=/elsewhere"], ["cpu_threads=1"],
-                 ["train.shared_caches=false"], ["stages=[train]"], ["eval.benchmarks=[]"], ["judge=openai"]):
+    for same in (
+        ["logger=none"],
+        ["sweep.name=other"],
+        ["paths.cache_dir=/elsewhere"],
+        ["cpu_threads=1"],
+        ["train.shared_caches=false"],
+        ["stages=[train]"],
+        ["eval.benchmarks=[]"],
+        ["judge=openai"],
+    ):
         assert run_key(resolve(compose(same))) == base, same
     for different in (["seed=1"], ["method.beta=0.2"], ["adapter.r=4"], ["dataset.eval_samples=10"]):
         assert run_key(resolve(compose(different))) != base, different
@@ -138,8 +157,12 @@ def test_status_of_a_run_directory(tmp_path):
     assert status("done") is Status.completed and status("failed") is Status.failed
     record(tmp_path / "evaluated", status="completed", eval_key="e1", benchmarks={"errors": {}})
     record(tmp_path / "partly", status="completed", eval_key="e1", benchmarks={"errors": {"mmlu": "no hub"}})
-    for name, wanted, expected in [("evaluated", "e1", Status.completed), ("evaluated", "e2", Status.outdated),
-                                   ("partly", "e1", Status.outdated), ("partly", None, Status.completed)]:
+    for name, wanted, expected in [
+        ("evaluated", "e1", Status.completed),
+        ("evaluated", "e2", Status.outdated),
+        ("partly", "e1", Status.outdated),
+        ("partly", None, Status.completed),
+    ]:
         assert status_of(tmp_path / name, Job([], name, eval_key=wanted)).status is expected, (name, wanted)
     assert status("killed") is Status.pending
     with claim(tmp_path / "busy") as claimed:
@@ -170,8 +193,7 @@ def test_status_prints_the_grid_as_a_matrix(tmp_path, capsys):
     for model, method, seed in itertools.product(["llama", "mistral"], ["sft", "dpo"], ["0", "1"]):
         key = f"{model}-{method}-{seed}"
         jobs.append({"run_key": key, "overrides": [f"model={model}", f"method={method}", f"seed={seed}"]})
-    (tmp_path / "plan.json").write_text(json.dumps({"sweep": "t", "axes": ["model", "method", "seed"],
-                                                    "jobs": jobs}))
+    (tmp_path / "plan.json").write_text(json.dumps({"sweep": "t", "axes": ["model", "method", "seed"], "jobs": jobs}))
     record(tmp_path / "llama-sft-0", status="completed")
     record(tmp_path / "llama-sft-1", status="completed")
     record(tmp_path / "mistral-dpo-0", status="failed", failures=1, error="RuntimeError: out of memory")
@@ -185,8 +207,12 @@ def test_status_prints_the_grid_as_a_matrix(tmp_path, capsys):
 
 def test_status_shows_a_metric_mean_per_cell(tmp_path, capsys):
     for seed, accuracy in (("0", 0.5), ("1", 0.75)):
-        record(tmp_path / f"sft-{seed}", status="completed", overrides=["method=sft", f"seed={seed}"],
-               metrics={"eval/pref/accuracy": accuracy})
+        record(
+            tmp_path / f"sft-{seed}",
+            status="completed",
+            overrides=["method=sft", f"seed={seed}"],
+            metrics={"eval/pref/accuracy": accuracy},
+        )
     record(tmp_path / "dpo-0", status="completed", overrides=["method=dpo", "seed=0"], metrics={})
     record(tmp_path / "dpo-1", status="failed", overrides=["method=dpo", "seed=1"], metrics={"eval/pref/accuracy": 1})
     assert status_main([str(tmp_path), "--cols", "method", "--metric", "eval/pref/accuracy"]) == 0
@@ -200,12 +226,12 @@ def test_status_of_a_missing_sweep_says_how_to_start_one(tmp_path, capsys):
     assert "dry_run=true" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("launcher, target", [
-    ("parallel", "JoblibLauncher"), ("processes", "LocalLauncher"), ("slurm", "SlurmLauncher")])
+@pytest.mark.parametrize(
+    "launcher, target", [("parallel", "JoblibLauncher"), ("processes", "LocalLauncher"), ("slurm", "SlurmLauncher")]
+)
 def test_launcher_presets_compose(launcher, target, monkeypatch):
-    from hydra import compose, initialize_config_dir
-
     from conftest import CONF
+    from hydra import compose, initialize_config_dir
 
     monkeypatch.setenv("SLURM_PARTITION", "gpu-a100")
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):

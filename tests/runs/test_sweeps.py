@@ -10,14 +10,19 @@ import sys
 import time
 
 import pytest
-
 from conftest import REPO, alignbench
 
 pytestmark = pytest.mark.slow
 
 # Tiny jobs of a few seconds each: the machinery is under test here, not the learning.
-FAST = ["method.max_steps=3", "dataset.eval_samples=8", "eval.generations=1", "eval.max_new_tokens=4", "logger=none",
-        "eval.benchmarks=[]"]
+FAST = [
+    "method.max_steps=3",
+    "dataset.eval_samples=8",
+    "eval.generations=1",
+    "eval.max_new_tokens=4",
+    "logger=none",
+    "eval.benchmarks=[]",
+]
 FOUR = ["model=tiny_llama,tiny_mistral", "method=sft,dpo"]
 
 
@@ -47,7 +52,10 @@ def test_relaunch_retrains_nothing(tmp_path):
 def test_killed_sweep_completes_on_relaunch_without_redoing_finished_runs(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "alignbench", "-m", *FOUR, *FAST, f"hydra.sweep.dir={tmp_path}"],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 300
@@ -90,8 +98,10 @@ def test_one_failing_job_loses_nothing_else_and_fails_the_sweep(tmp_path):
 
 def test_two_concurrent_launches_never_train_a_run_twice(tmp_path):
     command = [sys.executable, "-m", "alignbench", "-m", *FOUR, *FAST, f"hydra.sweep.dir={tmp_path}"]
-    launches = [subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-                for _ in range(2)]
+    launches = [
+        subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for _ in range(2)
+    ]
     outputs = [p.communicate(timeout=600)[0] for p in launches]
     assert [p.returncode for p in launches] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
     after = records(tmp_path)
@@ -112,10 +122,16 @@ def test_joblib_launcher_runs_jobs_in_parallel_with_capped_threads(tmp_path):
 
 def test_wandb_run_per_job_grouped_by_sweep_with_a_stable_id(tmp_path):
     logged = [arg for arg in FAST if arg != "logger=none"]
-    done = alignbench("-m", "method=sft,dpo", *logged, "sweep.name=wbtest", f"hydra.sweep.dir={tmp_path}",
-                      env={"WANDB_MODE": "offline"})
+    done = alignbench(
+        "-m",
+        "method=sft,dpo",
+        *logged,
+        "sweep.name=wbtest",
+        f"hydra.sweep.dir={tmp_path}",
+        env={"WANDB_MODE": "offline"},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
-    for key, record in records(tmp_path).items():
+    for key in records(tmp_path):
         runs = list((tmp_path / key / "wandb").glob("offline-run-*"))
         assert len(runs) == 1 and runs[0].name.endswith(f"-wbtest-{key}")  # the id is sweep name + run_key
 
@@ -123,8 +139,11 @@ def test_wandb_run_per_job_grouped_by_sweep_with_a_stable_id(tmp_path):
 def test_sigterm_marks_the_run_interrupted_and_a_relaunch_finishes_it(tmp_path):
     one_long_job = ["-m", *FAST, "method=dpo", "method.max_steps=400", f"hydra.sweep.dir={tmp_path}"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "alignbench", *one_long_job], cwd=REPO, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "-m", "alignbench", *one_long_job],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     deadline = time.monotonic() + 120
     while not any("train_s" not in r["timings"] for r in records(tmp_path).values() if "timings" in r):

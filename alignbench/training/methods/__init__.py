@@ -8,6 +8,7 @@ from collections.abc import Callable
 from alignbench.config.registry import Registry
 from alignbench.training.methods.common import TrainerInputs
 from alignbench.training.methods.dpo import build_dpo_trainer
+from alignbench.training.methods.merge import build_merger
 from alignbench.training.methods.sft import build_sft_trainer
 
 METHODS: Registry[Callable[[TrainerInputs], object]] = Registry(
@@ -15,6 +16,7 @@ METHODS: Registry[Callable[[TrainerInputs], object]] = Registry(
     {
         "sft": build_sft_trainer,
         "dpo": build_dpo_trainer,
+        "merge": build_merger,
     },
 )
 

@@ -1,0 +1,43 @@
+"""run_key (what is trained) and eval_key (how it is evaluated): hashes of the whole resolved config, never of a
+delta from defaults, so changing a default changes the key."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+# Sections that say where things are or how they are logged, not what is trained.
+NOT_IN_RUN_KEY = ("paths", "logger", "sweep", "dry_run", "cpu_threads", "stages")
+# How a trained adapter is evaluated: keyed apart (eval_key), so adding a benchmark re-evaluates, never retrains.
+EVALUATION = ("eval", "judge")
+
+
+def resolve(config: DictConfig) -> dict[str, Any]:
+    """The plain, fully resolved config that the keys hash and record.json keeps."""
+    return OmegaConf.to_container(config, resolve=True, enum_to_str=True)
+
+
+def run_key(config: dict[str, Any]) -> str:
+    """What is trained: the whole resolved config minus locations, logging and evaluation."""
+    keyed = {k: v for k, v in config.items() if k not in NOT_IN_RUN_KEY + EVALUATION}
+    keyed["model"] = {k: v for k, v in keyed["model"].items() if k != "path"}  # where the weights are, not what
+    keyed["train"] = {k: v for k, v in keyed["train"].items() if k != "shared_caches"}  # speed, not the result
+    keyed["checkpoints"] = config["eval"]["at_steps"]  # adapters saved while training: training writes them
+    if "merge" in keyed["method"]:  # where a merge's inputs are found, not which (method.merge.input_keys)
+        keyed["method"] = {
+            **keyed["method"],
+            "merge": {k: v for k, v in keyed["method"]["merge"].items() if k != "sweep_dir"},
+        }
+    return digest(keyed)
+
+
+def eval_key(config: dict[str, Any]) -> str:
+    """How it is evaluated: the eval and judge sections."""
+    return digest({k: config[k] for k in EVALUATION})
+
+
+def digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
