@@ -52,9 +52,13 @@ class Tracker:
 
 
 class WandbTracker(Tracker):
+    """One W&B run: the trainer's arguments under config["trainer"], its log lines as curves, the record's metrics
+    and their deltas as the summary, generations and per-item outputs as tables, the adapter on request."""
+
     def __init__(self, run: Any, log_adapter: bool, note: str | None):
         self.run, self.log_adapter, self.note = run, log_adapter, note
-        # Training curves are drawn against the optimizer step, which also survives a resumed run's history.
+        # Curves are drawn against the optimizer step as a logged value: a relaunched grid cell resumes its W&B run
+        # and trains from step 1 again, which W&B's own monotonic step would drop.
         run.define_metric(STEP)
         run.define_metric("train/*", step_metric=STEP)
 
@@ -93,7 +97,9 @@ class WandbTracker(Tracker):
                 type="model",
                 metadata={"run_key": record.run_key, "choices": record.choices, "overrides": record.overrides},
             )
-            artifact.add_dir(str(adapter))
+            # The adapter is final once saved and lives beside the run's W&B files: no copy in W&B's staging folder
+            # (offline, that copy would stay until `wandb sync`, one per run of a sweep).
+            artifact.add_dir(str(adapter), policy="immutable")
             self.run.log_artifact(artifact)
 
 

@@ -4,6 +4,7 @@ deltas, tables, the adapter artifact; and a W&B server that cannot be reached co
 from __future__ import annotations
 
 import json
+from hashlib import sha256
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,12 @@ from alignbench.runs.record import RunRecord, Status
 from alignbench.runs.tracking import TrackedRun, Tracker, axis_tags, start_tracker, sweep_axes, table, with_deltas
 
 TINY = ["method.max_steps=4", "dataset.eval_samples=8", "eval.generations=2", "eval.max_new_tokens=4"]
-OFFLINE = {"WANDB_MODE": "offline"}
 WANDB_INTERNALS = {"_runtime", "_step", "_timestamp", "_wandb"}
+
+
+def offline(tmp_path: Path) -> dict[str, str]:
+    """W&B offline, with what it stages until `wandb sync` (tables, artifacts) kept out of the user's home."""
+    return {"WANDB_MODE": "offline", "WANDB_DATA_DIR": str(tmp_path / "wandb_data")}
 
 
 def record(run_dir: Path) -> dict:
@@ -93,7 +98,7 @@ def test_an_unreachable_wandb_server_costs_one_line_and_the_run_goes_on(tmp_path
 def test_single_run_dashboard_config_tags_summary_tables_and_adapter(tmp_path):
     run_dir = tmp_path / "run"
     overrides = [*TINY, "eval.benchmarks=[real_toxicity]", "train.logging_steps=1", "logger.log_adapter=true"]
-    done = alignbench(*overrides, f"hydra.run.dir={run_dir}", env=OFFLINE)
+    done = alignbench(*overrides, f"hydra.run.dir={run_dir}", env=offline(tmp_path))
     assert done.returncode == 0, done.stderr[-3000:]
     rec, run = record(run_dir), read_run(run_dir)
 
@@ -141,12 +146,15 @@ def test_single_run_dashboard_config_tags_summary_tables_and_adapter(tmp_path):
     (adapter,) = [a for a in run.artifacts if a.type == "model"]
     assert adapter.name == f"adapter-{rec['run_key']}"
     assert {c.path for c in adapter.manifest.contents} >= {"adapter_model.safetensors", "adapter_config.json"}
+    staged = {sha256(p.read_bytes()).hexdigest() for p in (tmp_path / "wandb_data").rglob("*") if p.is_file()}
+    assert staged  # the tables wait there for `wandb sync`; the adapter is referenced where it is
+    assert sha256((run_dir / "adapter" / "adapter_model.safetensors").read_bytes()).hexdigest() not in staged
 
 
 @pytest.mark.slow
 def test_sweep_runs_are_grouped_by_sweep_and_tagged_with_the_varying_axes_only(tmp_path):
     sweep = ["-m", "seed=0,1", "sweep.name=wbtags", f"hydra.sweep.dir={tmp_path}"]
-    done = alignbench(*sweep, *TINY, "eval.benchmarks=[]", "logger=wandb", env=OFFLINE)
+    done = alignbench(*sweep, *TINY, "eval.benchmarks=[]", "logger=wandb", env=offline(tmp_path))
     assert done.returncode == 0, done.stderr[-3000:]
     runs = {p.parent.name: read_run(p.parent) for p in tmp_path.glob("*/record.json")}
     assert len(runs) == 2
