@@ -16,7 +16,7 @@ from alignbench.runs.inputs import input_problems, with_inputs
 from alignbench.runs.keys import eval_key, resolve, run_key
 from alignbench.runs.record import RunRecord, Status, now, timed
 from alignbench.runs.state import claim
-from alignbench.runs.tracking import TrackedRun, axis_tags, start_tracker
+from alignbench.runs.tracking import TrackedRun, axis_tags, start_tracker, sweep_axes
 
 
 @dataclass
@@ -84,9 +84,9 @@ def _execute(
             run_dir,
             TrackedRun(
                 name=run_name(job.choices, cfg.seed),
-                config=record.config,
-                tags=axis_tags(job.choices, job.overrides),
-                group=job.sweep,
+                config={"run_key": record.run_key, "eval_key": record.eval_key, **record.config},
+                tags=axis_tags(job.overrides, sweep_axes(run_dir) if job.sweep else None),
+                group=cfg.sweep.name,  # a single run's too (`adhoc` unless named), so every run filters by group
                 job_type=cfg.method.name,
                 run_id=f"{job.sweep}-{record.run_key}" if job.sweep else None,
             ),
@@ -110,7 +110,7 @@ def _execute(
                     data.train,
                     run_dir,
                     precision,
-                    tracker.report_to,
+                    tracker,
                     pin_memory=torch.cuda.is_available(),
                 )
             policy = trained.policy  # the base with the adapter in it, from here on
@@ -150,5 +150,5 @@ def _execute(
         record.finished_at = now()
         record.write(run_dir)
         if tracker is not None:
-            tracker.finish(metrics, failed=record.status is not Status.completed)
+            tracker.finish(record)
         print_summary(record, tracker.note if tracker else None)

@@ -189,6 +189,10 @@ class LoggerConfig:
     entity: Optional[str] = None
     mode: str = "auto"  # auto: online with credentials, else offline | online | offline | disabled
     tags: List[str] = field(default_factory=list)
+    log_adapter: bool = False  # upload each run's adapter as a W&B artifact (type model); run_dir/adapter has it anyway
+    # Seconds wandb.init may wait for the server before the run goes on without W&B. W&B's own 90 s would be paid
+    # by every job of a sweep while the server is down.
+    init_timeout: float = 30.0
 
 
 @dataclass

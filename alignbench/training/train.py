@@ -13,6 +13,7 @@ from transformers import TrainerCallback
 from alignbench.config.schema import Config, Precision
 from alignbench.config.sources import base_identity
 from alignbench.data.parsers import Pair
+from alignbench.runs.tracking import Tracker
 
 
 @dataclass
@@ -29,11 +30,11 @@ def train_adapter(
     pairs: list[Pair],
     run_dir: Path,
     precision: Precision,
-    report_to: list[str],
+    tracker: Tracker,
     pin_memory: bool,
 ) -> Trained:
-    """Build the method's trainer, train, and save the adapter (PEFT safetensors + tokenizer with its template)
-    to run_dir/adapter."""
+    """Build the method's trainer, train (its settings and log lines go to the tracker), and save the adapter
+    (PEFT safetensors + tokenizer with its template) to run_dir/adapter."""
     from alignbench.modeling.adapters import peft_config
     from alignbench.training.methods import METHODS, TrainerInputs
 
@@ -47,11 +48,11 @@ def train_adapter(
             peft_config=peft_config(cfg.adapter),
             output_dir=run_dir / "trainer",
             precision=precision,
-            report_to=report_to,
             pin_memory=pin_memory,
             caches=run_caches(cfg, tokenizer, pairs, precision),
         )
     )
+    trainer.add_callback(tracker_callback(tracker))
     if cfg.eval.at_steps:
         trainer.add_callback(SaveAdapterAt(cfg.eval.at_steps, run_dir / "steps", tokenizer))
     dropout = lora_dropout_in_force(trainer.model)
@@ -116,5 +117,20 @@ def train_metrics(log_history: list[dict], result) -> dict[str, float]:
         # The last logged window, with everything the method logs (e.g. DPO's rewards/accuracies).
         metrics.update({f"train/{k}": v for k, v in losses[-1].items() if k not in ("step", "epoch", "loss")})
         metrics["train/loss_last"] = losses[-1]["loss"]
-    metrics.update({f"train/{k}": v for k, v in result.metrics.items() if k.startswith("train_")})
+    # train_loss is train/loss already: one number, one key (W&B's summary shows both otherwise).
+    metrics.update({f"train/{k}": v for k, v in result.metrics.items() if k.startswith("train_") and k != "train_loss"})
     return metrics
+
+
+def tracker_callback(tracker: Tracker):
+    """A transformers TrainerCallback that hands the trainer's arguments and log lines to alignbench's tracker."""
+    from transformers import TrainerCallback
+
+    class TrackerCallback(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            tracker.log_trainer_settings(args.to_sanitized_dict())
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            tracker.log_training(state.global_step, logs or {})
+
+    return TrackerCallback()

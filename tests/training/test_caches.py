@@ -82,7 +82,6 @@ def dpo_trainer(compose, overrides: list[str], folder: Path | None, out: Path):
         peft_config(cfg.adapter),
         out,
         Precision.fp32,
-        ["none"],
         caches=caches if folder is not None else None,
     )
     trainer = METHODS["dpo"](inputs)

@@ -34,7 +34,7 @@ def train_tiny(compose, overrides: list[str], out: Path, steps: int = 30):
     tokenizer = load_tokenizer(cfg.model, location)
     model, _ = load_base_model(cfg.model, cfg.quant, location)
     data = load_preference_data(cfg.dataset, steps * cfg.method.batch_size, cfg.seed)
-    inputs = TrainerInputs(cfg, model, tokenizer, data.train, peft_config(cfg.adapter), out, Precision.fp32, ["none"])
+    inputs = TrainerInputs(cfg, model, tokenizer, data.train, peft_config(cfg.adapter), out, Precision.fp32)
     return cfg, METHODS.pick(cfg.method.trainer)(inputs), data, location
 
 

@@ -19,7 +19,6 @@ class TrainerInputs:
     peft_config: Any
     output_dir: Path
     precision: Precision
-    report_to: list[str]
     pin_memory: bool = False  # only helps when batches are copied to a GPU
     caches: Any = (
         None  # alignbench.training.caches.RunCaches: tokenized datasets and reference log-probs shared by runs
@@ -50,7 +49,9 @@ def shared_training_args(inputs: TrainerInputs) -> dict:
         activation_checkpointing=train.gradient_checkpointing,
         dataloader_pin_memory=inputs.pin_memory,
         logging_steps=train.logging_steps,
-        report_to=inputs.report_to,
+        # transformers' own W&B integration would spread TrainingArguments and the model's config over the run's
+        # top-level config; alignbench's tracker takes the trainer's logs instead (training.train.TrackerCallback).
+        report_to="none",
         save_strategy="no",  # the pipeline saves the adapter once, after training
         dataloader_num_workers=0,
     )

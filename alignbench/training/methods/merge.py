@@ -34,7 +34,11 @@ class Merger:
         self.state, self.cache_hits = _State(), {}
 
     def add_callback(self, callback) -> None:
-        raise ConfigError("eval.at_steps: a merge trains no steps; evaluate its inputs' steps instead")
+        from alignbench.training.train import SaveAdapterAt
+
+        if isinstance(callback, SaveAdapterAt):
+            raise ConfigError("eval.at_steps: a merge trains no steps; evaluate its inputs' steps instead")
+        # nothing is trained, so a tracker's training callback has nothing to log
 
     def train(self):
         from transformers.trainer_utils import TrainOutput
