@@ -40,7 +40,9 @@ def _job(cfg: DictConfig) -> dict | float | None:
     from alignbench.pipeline import JobInfo, run  # heavy imports only once a job really runs
 
     job = JobInfo(
-        choices={group: hydra_cfg.runtime.choices[group] for group in GROUPS},
+        # Each group's option by its own name (eval follows the model through eval/by_model/<model>: its name says
+        # which suite it is).
+        choices={group: cfg[group].name for group in GROUPS},
         overrides=[o for o in hydra_cfg.overrides.task if not secret_override(o)],
         # Only a multirun keys its run directories by run_key; a single run gets a fresh, timestamped one.
         sweep=cfg.sweep.name if multirun else None,
