@@ -129,6 +129,20 @@ def records_frame(records: Iterable[dict]) -> pd.DataFrame:
     return frame.astype({"value": float})
 
 
+def read_records(paths: Iterable[str | Path], on_unreadable=None) -> tuple[list[dict], list[str]]:
+    """The records under `paths` and the files that could not be read (each warned about, naming it)."""
+    records, unreadable = [], []
+    for path in find_records(paths):
+        try:
+            records.append(read_record(path))
+        except ValueError as err:
+            unreadable.append(str(path))
+            warnings.warn(str(err), UnreadableRecord, stacklevel=3)
+            if on_unreadable:
+                on_unreadable(path, str(err))
+    return records, unreadable
+
+
 def load_runs(paths: str | Path | Iterable[str | Path], on_unreadable=None) -> pd.DataFrame:
     """Every run under `paths` (sweep folders, run folders or record files) as a long DataFrame.
 
@@ -136,15 +150,7 @@ def load_runs(paths: str | Path | Iterable[str | Path], on_unreadable=None) -> p
     `frame.attrs["unreadable"]` lists them. A path that does not exist or holds no record raises NoRecords.
     """
     paths = [paths] if isinstance(paths, str | Path) else list(paths)
-    records, unreadable = [], []
-    for path in find_records(paths):
-        try:
-            records.append(read_record(path))
-        except ValueError as err:
-            unreadable.append(str(path))
-            warnings.warn(str(err), UnreadableRecord, stacklevel=2)
-            if on_unreadable:
-                on_unreadable(path, str(err))
+    records, unreadable = read_records(paths, on_unreadable)
     frame = records_frame(records)
     frame.attrs["unreadable"] = unreadable
     return frame
