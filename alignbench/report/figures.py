@@ -122,7 +122,9 @@ def lora_vs_qlora(frame: pd.DataFrame):
 def quantity(frame: pd.DataFrame):
     """Paper Figs. 2-3: score vs training samples relative to 1,600, one line per model and method."""
     data = scores(frame).dropna(subset=["samples"])
-    if data["samples"].nunique() < 2:
+    # A line needs several amounts of data: the other runs of the frame are not part of this experiment.
+    data = data[data.groupby(["model", "method"])["samples"].transform("nunique") > 1]
+    if data.empty:
         return None
     data = data.assign(relative=data["samples"] / SAMPLES_PER_UNIT)
     present = [b for b in BENCHMARKS if b in set(data["benchmark"])]
@@ -150,7 +152,7 @@ def rank_alpha(frame: pd.DataFrame):
     methods = [m for m, g in pref.groupby("method") if g["r"].nunique() > 1 and g["alpha"].nunique() > 1]
     if not methods:
         return None
-    fig, axes = plt.subplots(1, len(methods), figsize=(4.6 * len(methods), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(methods), figsize=(5.4 * len(methods), 4.6), squeeze=False)
     for ax, method in zip(axes[0], methods):
         grid = pref[pref["method"] == method].pivot_table(index="r", columns="alpha", values="value",
                                                            aggfunc="mean")
@@ -165,7 +167,7 @@ def rank_alpha(frame: pd.DataFrame):
         ax.set_xlabel("LoRA alpha")
         ax.set_ylabel("LoRA rank r")
         fig.colorbar(image, ax=ax, label="held-out preference accuracy (fraction)")
-    fig.suptitle("Rank x alpha: held-out preference accuracy, mean over seeds and preferences", fontsize=12)
+    fig.suptitle("LoRA rank x alpha: held-out preference accuracy\n(mean over seeds and preferences)", fontsize=12)
     fig.tight_layout()
     return fig
 
