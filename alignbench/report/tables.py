@@ -87,7 +87,7 @@ def grid_table(name: str, title: str, frame: pd.DataFrame, cells: pd.DataFrame, 
     runs = runs_of(frame)
     mask = np.logical_and.reduce([runs[k].isin(v) for k, v in select.items()])
     mine = runs[mask]
-    methods = _ordered(mine["method"].dropna())
+    methods = _ordered((universe if full_factorial else mine)["method"].dropna())
     benchmarks = [b for b in BENCHMARKS if b in set(frame["benchmark"])]
     if full_factorial:
         levels = [sorted(universe[k].dropna().unique()) for k in rows]

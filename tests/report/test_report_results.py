@@ -75,3 +75,26 @@ def test_bad_paths_raise_naming_them(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(NoRecords, match="empty: no record.json"):
         load_runs(tmp_path / "empty")
+
+
+def test_wandb_runs_load_into_the_same_shape():
+    from types import SimpleNamespace
+
+    from alignbench.report import load_wandb_runs
+    from alignbench.report.results import COLUMNS
+
+    config = make_record(model="tiny_vicuna", method="sft", seed=4)["config"]
+
+    class Api:
+        def runs(self, project, filters):
+            assert (project, filters) == ("me/alignbench", {"group": "paper"})
+            return [SimpleNamespace(config=config, summary={"eval/mmlu/acc": 0.4, "baseline/mmlu/acc": 0.3,
+                                                            "_runtime": 12, "train/loss": 1.0},
+                                    state="finished", group="paper", id="x1", url="https://wandb.ai/r/x1")]
+
+    frame = load_wandb_runs("me/alignbench", "paper", api=Api())
+    assert list(frame.columns) == COLUMNS
+    assert sorted(zip(frame["stage"], frame["value"])) == [("baseline", 0.3), ("trained", 0.4)]
+    row = frame.iloc[0]
+    assert (row.status, row.model, row.kind, row.method, row.seed, row.adapter) == (
+        "completed", "tiny_vicuna", "instruct", "sft", 4, "lora")
