@@ -173,31 +173,39 @@ def rank_alpha(frame: pd.DataFrame):
 
 
 def tradeoff(frame: pd.DataFrame):
-    """Harmlessness (RealToxicity) against helpfulness (AlpacaEval) per model and method, bases marked."""
+    """Harmlessness (RealToxicity) against helpfulness (AlpacaEval): colour = method, marker = model,
+    filled = harmless / hollow = helpful preference, black = the unaligned base (no labels to overlap)."""
+    from matplotlib.lines import Line2D
+
     data = scores(frame)
     x, y = "alpaca_eval", "real_toxicity"
     if not {x, y} <= set(data["benchmark"]):
         return None
-    fig, ax = plt.subplots(figsize=(8, 6))
-    markers = {"harmless": "o", "helpful": "s"}
-    colors = dict(zip(sorted(data["method"].unique()), plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colors = dict(zip(sorted(data["method"].unique()), palette))
+    models = sorted(set(data["model"]))
+    markers = dict(zip(models, "osD^vP*X<>"))
+    fig, ax = plt.subplots(figsize=(9, 6.5))
     for (model, method, preference), cell in data.groupby(["model", "method", "preference"]):
         sx = over_seeds(cell[cell["benchmark"] == x], ["model"]).iloc[0]
         sy = over_seeds(cell[cell["benchmark"] == y], ["model"]).iloc[0]
         ax.errorbar(sx["mean"], sy["mean"], xerr=np.nan_to_num(sx["std"]), yerr=np.nan_to_num(sy["std"]),
-                    marker=markers.get(preference, "^"), color=colors[method], capsize=2, linestyle="none",
-                    label=f"{method}, {preference}")
-        ax.annotate(model, (sx["mean"], sy["mean"]), fontsize=7, xytext=(4, 3), textcoords="offset points")
+                    marker=markers[model], markersize=8, color=colors[method], ecolor=colors[method], alpha=0.85,
+                    elinewidth=0.8, capsize=2, linestyle="none",
+                    markerfacecolor=colors[method] if preference == "harmless" else "white")
     base = headline(completed(frame), BENCHMARKS)
     base = base[base["stage"] == "baseline"].groupby(["model", "benchmark"])["value"].mean().unstack()
     if {x, y} <= set(base.columns):
-        ax.scatter(base[x], base[y], marker="x", color="black", s=60, label="unaligned base")
         for model, point in base.iterrows():
-            ax.annotate(f"{model} (base)", (point[x], point[y]), fontsize=7, xytext=(4, -9),
-                        textcoords="offset points")
-    handles, labels = ax.get_legend_handles_labels()
-    unique = dict(zip(labels, handles))
-    ax.legend(unique.values(), unique.keys(), frameon=False, fontsize=9)
+            ax.plot(point[x], point[y], marker=markers.get(model, "x"), color="black", markersize=9,
+                    linestyle="none")
+    legend = [Line2D([], [], color=c, marker="o", linestyle="none", label=m) for m, c in colors.items()]
+    legend += [Line2D([], [], color="gray", marker=markers[m], linestyle="none", label=m) for m in models]
+    legend += [Line2D([], [], color="gray", marker="o", linestyle="none", label="harmless preference"),
+               Line2D([], [], color="gray", marker="o", markerfacecolor="white", linestyle="none",
+                      label="helpful preference"),
+               Line2D([], [], color="black", marker="o", linestyle="none", label="unaligned base")]
+    ax.legend(handles=legend, frameon=False, fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.set_xlabel(f"helpfulness: AlpacaEval ({BENCHMARKS[x].unit})")
     ax.set_ylabel(f"harmlessness: RealToxicity ({BENCHMARKS[y].unit})")
     ax.set_title(f"Harmlessness vs helpfulness, mean over seeds, datasets and adapters\n({ERRORS})")

@@ -17,7 +17,8 @@ FINDING_COLUMNS = ["finding", "check", "metric", "pairs", "effect", "d_z", "ci_l
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1500px; padding: 0 1em; color: #222; }
 table { border-collapse: collapse; font-size: 12px; margin: 0.6em 0 1.4em; }
-th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: left; white-space: nowrap; }
+th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: left; }
+th, td:first-child { white-space: nowrap; }
 th { background: #f1f3f5; }
 .scroll { overflow-x: auto; }
 img { max-width: 100%; border: 1px solid #eee; }

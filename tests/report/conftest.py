@@ -13,7 +13,8 @@ from report_records import make_record, write_records
 
 REPO = Path(__file__).resolve().parents[2]
 # 2 models x 2 methods x 2 seeds of sweep=report_tiny, 4 steps, MMLU only: ~1 minute on 2 cores.
-TINY_SWEEP = ["-m", "sweep=report_tiny", "model=tiny_llama,tiny_mistral", "seed=0,1", "method.max_steps=4",
+STEPS = 4
+TINY_SWEEP = ["-m", "sweep=report_tiny", "model=tiny_llama,tiny_mistral", "seed=0,1", f"method.max_steps={STEPS}",
               "eval.benchmarks=[mmlu]", "dataset=beavertails", "dataset.preference=harmless", "quant=none",
               "logger=none"]
 
@@ -30,11 +31,12 @@ def tiny_sweep(tmp_path_factory, tiny_cache) -> Path:
 
 @pytest.fixture(scope="session")
 def edge_records(tmp_path_factory) -> Path:
-    """A failed run, a run whose BBH could not run, and a cell (tiny_mistral, helpful) with SFT only."""
+    """A failed run, a run whose BBH could not run, and a cell (tiny_mistral, helpful) with SFT only; all with
+    the sweep's step count, so they belong to its cells."""
     return write_records(tmp_path_factory.mktemp("edge") / "edge", [
-        make_record(model="tiny_llama", method="sft", seed=2, status="failed"),
-        make_record(model="tiny_llama", method="dpo", seed=2, metrics={"eval/mmlu/acc": 0.5},
+        make_record(model="tiny_llama", method="sft", seed=2, status="failed", steps=STEPS),
+        make_record(model="tiny_llama", method="dpo", seed=2, metrics={"eval/mmlu/acc": 0.5}, steps=STEPS,
                     errors={"bbh": "BenchmarkUnavailable: no data here"}),
-        make_record(model="tiny_mistral", method="sft", preference="helpful", seed=0,
+        make_record(model="tiny_mistral", method="sft", preference="helpful", seed=0, steps=STEPS,
                     metrics={"eval/mmlu/acc": 0.3}),
     ])
