@@ -11,12 +11,13 @@ from alignbench.report.results import records_frame
 
 def publish(report, project: str | None = None) -> str:
     """One W&B run (job_type report) in the sweep's group: the findings and cell tables as wandb.Tables and
-    the figures as an artifact. Offline unless credentials are set (WANDB_MODE decides, as for training)."""
+    the figures as an artifact. WANDB_MODE decides; without it and without an API key, offline."""
     import wandb
 
     sweeps = sorted({s for s in report.summary["sources"]})
     group = os.path.basename(os.path.normpath(sweeps[0]))
-    os.environ.setdefault("WANDB_MODE", "offline")
+    if "WANDB_API_KEY" not in os.environ:
+        os.environ.setdefault("WANDB_MODE", "offline")  # never a login prompt in a batch job
     run = wandb.init(project=project or os.environ.get("WANDB_PROJECT", "alignbench"), group=group,
                      job_type="report", name=f"{group}-report", dir=str(report.out),
                      config={"sources": sweeps, **{k: v for k, v in report.summary.items() if k != "sources"}})
@@ -34,7 +35,7 @@ def publish(report, project: str | None = None) -> str:
         where = run.dir
     finally:
         run.finish()
-    return f"published to group {group} ({os.environ['WANDB_MODE']}; files under {where})"
+    return f"published to group {group} ({os.environ.get('WANDB_MODE', 'online')}; files under {where})"
 
 
 def load_wandb_runs(project: str, group: str | None = None, api=None) -> pd.DataFrame:
