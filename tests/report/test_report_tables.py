@@ -114,3 +114,18 @@ def test_paper_values_beside_ours_with_difference(frame):
 
 def test_latex_escapes_names(frame):
     assert r"tiny\_llama" in latex(main_lora(frame))
+
+
+def test_a_sweep_where_every_run_failed_still_reports_its_counts(tmp_path):
+    from alignbench.report import build_report
+    from report_records import write_records
+
+    write_records(tmp_path / "sweep", [make_record(method=m, seed=s, status="failed") for m in ("sft", "dpo")
+                                       for s in range(2)])
+    built = build_report([tmp_path / "sweep"])
+    assert built.summary | {"sources": None} == {"runs": 4, "completed": 0, "failed": 4, "unreadable": 0,
+                                                  "other": 0, "sources": None}
+    main = next(t for t in built.tables if t.name == "main_lora")
+    assert main.counts == {"expected": 4, "completed": 0, "failed": 4, "missing": 0}
+    assert set(built.findings["verdict"]) == {"absent"}
+    assert (tmp_path / "sweep" / "report" / "index.html").is_file()
