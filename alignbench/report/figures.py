@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from alignbench.report.results import completed, headline  # noqa: E402
+from alignbench.report.results import completed, headline, usual_setting  # noqa: E402
 from alignbench.report.study import BENCHMARKS, PREFERENCE_ACCURACY, SAMPLES_PER_UNIT, SWEEPS  # noqa: E402
 from alignbench.report.tables import Absent  # noqa: E402
 
@@ -27,9 +27,10 @@ class Figure:
     paths: dict  # png, svg
 
 
-def scores(frame: pd.DataFrame) -> pd.DataFrame:
-    """Trained headline scores of completed runs (mixtures and merges apart: they have their own tables)."""
-    done = headline(completed(frame), BENCHMARKS)
+def scores(frame: pd.DataFrame, usual: bool = True) -> pd.DataFrame:
+    """Trained headline scores of completed runs (mixtures and merges apart: they have their own tables), at each
+    method's usual steps and rank unless `usual` is False."""
+    done = headline(completed(usual_setting(frame) if usual else frame), BENCHMARKS)
     return done[(done["stage"] == "trained") & (done["variant"] == "")]
 
 
@@ -121,7 +122,7 @@ def lora_vs_qlora(frame: pd.DataFrame):
 
 def quantity(frame: pd.DataFrame):
     """Paper Figs. 2-3: score vs training samples relative to 1,600, one line per model and method."""
-    data = scores(frame).dropna(subset=["samples"])
+    data = scores(frame, usual=False).dropna(subset=["samples"])
     # A line needs several amounts of data: the other runs of the frame are not part of this experiment.
     data = data[data.groupby(["model", "method"])["samples"].transform("nunique") > 1]
     if data.empty:

@@ -161,6 +161,17 @@ def runs_of(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop_duplicates("run_dir")[RUN_COLUMNS].reset_index(drop=True)
 
 
+def usual_setting(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of runs at their method's most common (steps, r, alpha): a table cell never averages different
+    training budgets or ranks together (paper_quantity and paper_rank runs have their own figures)."""
+    runs = runs_of(frame)
+    setting = ["method", "steps", "r", "alpha"]
+    sizes = runs.groupby(setting, dropna=False).size().rename("runs").reset_index()
+    usual = sizes.sort_values("runs", ascending=False, kind="stable").drop_duplicates("method")
+    kept = runs.merge(usual[setting], on=setting)["run_dir"]
+    return frame[frame["run_dir"].isin(kept)]
+
+
 def completed(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows of completed runs: the only ones ever averaged."""
     return frame[frame["status"] == Status.completed]

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from alignbench.report.paper import TABLES, compare
-from alignbench.report.results import aggregate, baselines, headline, runs_of
+from alignbench.report.results import aggregate, baselines, headline, runs_of, usual_setting
 from alignbench.report.study import BENCHMARKS, SWEEPS, Status
 
 MISSING = "—"  # a cell without a completed run: never 0
@@ -129,6 +129,7 @@ def grid_table(name: str, title: str, frame: pd.DataFrame, cells: pd.DataFrame, 
 
 def study_tables(frame: pd.DataFrame) -> list[Table | Absent]:
     """The paper's Tables 4/5 (one per adapter present), 2 (mixture) and 3 (merging) from whatever ran."""
+    frame = usual_setting(frame)
     cells = study_cells(frame)
     runs = runs_of(frame)
     plain = runs[runs["variant"] == ""]
@@ -163,7 +164,7 @@ def study_tables(frame: pd.DataFrame) -> list[Table | Absent]:
 
 def paper_tables(frame: pd.DataFrame) -> list[Table]:
     """Each published table (2-5) cell by cell: our mean over seeds, the paper's value, and ours - paper."""
-    joined = compare(study_cells(frame))
+    joined = compare(study_cells(usual_setting(frame)))
     tables = []
     for number, about in TABLES.items():
         part = joined[joined["table"] == number]

@@ -129,3 +129,11 @@ def test_a_sweep_where_every_run_failed_still_reports_its_counts(tmp_path):
     assert main.counts == {"expected": 4, "completed": 0, "failed": 4, "missing": 0}
     assert set(built.findings["verdict"]) == {"absent"}
     assert (tmp_path / "sweep" / "report" / "index.html").is_file()
+
+
+def test_a_cell_never_averages_other_step_counts_or_ranks():
+    usual = [make_record(method="sft", seed=s, metrics={"eval/mmlu/acc": 0.3}) for s in range(3)]
+    other = [make_record(method="sft", seed=0, steps=100, metrics={"eval/mmlu/acc": 0.9}),
+             make_record(method="sft", seed=0, r=8, metrics={"eval/mmlu/acc": 0.9})]
+    table = main_lora(records_frame(usual + other))
+    assert table.display.loc[("beavertails", "tiny_llama", "harmless"), "MMLU"] == "0.300 ± 0.000 (3)"
