@@ -14,6 +14,11 @@ def flatten(tree: dict, prefix: str = "") -> dict:
     return out
 
 
+def _short(text: str, width: int = 80) -> str:
+    """Long values (chat templates) cut to a recognisable prefix: the page says which key differs, not the file."""
+    return text if len(text) <= width else f"{text[:width - 3]}..."
+
+
 def provenance(records: list[dict], shown: int = 6) -> dict:
     """git shas, library versions and config keys with how many runs have each value; first and last dates."""
     versions: dict[str, Counter] = {}
@@ -24,7 +29,7 @@ def provenance(records: list[dict], shown: int = 6) -> dict:
     keys = sorted(set().union(*configs)) if configs else []
     differing = {}
     for key in keys:
-        values = Counter(repr(config.get(key)) for config in configs)
+        values = Counter(_short(repr(config.get(key))) for config in configs)
         if len(values) > 1:
             differing[key] = dict(values.most_common(shown))
     started = sorted(r["started_at"] for r in records if r.get("started_at"))
