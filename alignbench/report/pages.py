@@ -43,8 +43,14 @@ def _findings_frame(findings: pd.DataFrame) -> pd.DataFrame:
 
 
 def index_md(summary: dict, tables: list, figures: list, findings: pd.DataFrame, test: str, prov: dict) -> str:
-    """Markdown that shows the tables inline and links every file of the report."""
-    out = ["# Study report", "", *_summary_lines(summary), "", "## Tables", ""]
+    """Markdown that shows the findings and tables inline and links every file of the report."""
+    out = ["# Study report", "", *_summary_lines(summary), "", "## Findings of the paper, checked", "",
+           f"Test: {test}. Effect = mean paired difference (a - b) in the metric's unit; d_z = effect / std of "
+           "the differences.", ""]
+    for row in findings.drop_duplicates("finding").itertuples():
+        hint = f" (runs from `sweep={row.sweep}`)" if row.finding_verdict == "absent" else ""
+        out.append(f"{row.finding}. **{row.finding_verdict}**{hint}: {row.claim}")
+    out += ["", _findings_frame(findings).to_markdown(index=False), "", "## Tables", ""]
     for table in tables:
         if isinstance(table, Absent):
             out += [f"### {table.title}", "", f"No runs yet: `python -m alignbench -m sweep={table.sweep}`.", ""]
@@ -58,15 +64,9 @@ def index_md(summary: dict, tables: list, figures: list, findings: pd.DataFrame,
         else:
             out += [f"### {figure.title}", "", f"![{figure.title}](figures/{figure.name}.png) "
                     f"([svg](figures/{figure.name}.svg))", ""]
-    out += ["", "## Findings of the paper, checked", "", f"Test: {test}.", ""]
-    claims = findings.drop_duplicates("finding")
-    for row in claims.itertuples():
-        hint = f" (runs from `sweep={row.sweep}`)" if row.finding_verdict == "absent" else ""
-        out.append(f"{row.finding}. **{row.finding_verdict}**{hint}: {row.claim}")
-    out += ["", _findings_frame(findings).to_markdown(index=False), "",
+    out += ["", "## Provenance", "",
             "Files: [findings.csv](findings.csv) · [results.csv](results.csv) · [runs.csv](runs.csv) · "
-            "[provenance.json](provenance.json)", "", "## Provenance", "", "```json",
-            json.dumps(prov, indent=1), "```", ""]
+            "[provenance.json](provenance.json)", "", "```json", json.dumps(prov, indent=1), "```", ""]
     return "\n".join(out)
 
 
