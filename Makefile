@@ -1,7 +1,7 @@
 # alignbench: `make help` lists the targets.
 PY ?= .venv/bin/python
 
-.PHONY: help install run plan sweep-tiny status bench test test-fast lint format clean
+.PHONY: help install run plan sweep-tiny status report notebooks bench test test-fast lint format clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -24,6 +24,12 @@ sweep-tiny:  ## the study's grid on tiny models and bundled data (32 runs, CPU);
 
 status:  ## the grid of SWEEP (default paper_tiny) as a done/failed/pending matrix
 	$(PY) -m alignbench.report.status multirun/$(SWEEP)
+
+report:  ## tables, figures and checked findings of SWEEP into multirun/SWEEP/report/ (no torch; seconds)
+	$(PY) -m alignbench.report multirun/$(SWEEP)
+
+notebooks:  ## execute notebooks/*.ipynb headless on the records of SWEEP (e.g. SWEEP=report_tiny)
+	ALIGNBENCH_REPORT_RUNS=$(CURDIR)/multirun/$(SWEEP) $(PY) -m jupyter execute notebooks/01_paper_tables.ipynb notebooks/02_tradeoffs.ipynb
 
 bench:  ## alignbench vs plain TRL and stock lm-eval (grid, step, eval, plan, RSS); ~15 min; bench/results/
 	$(PY) bench/bench.py

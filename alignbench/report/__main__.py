@@ -1,0 +1,55 @@
+"""`python -m alignbench.report PATH [PATH ...] [--out DIR] [--wandb]`: a sweep's study report, without torch.
+
+    python -m alignbench.report multirun/report_tiny            # writes multirun/report_tiny/report/
+    python -m alignbench.report multirun/paper multirun/paper_mixture --out study/
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+
+from alignbench.report.results import NoRecords, UnreadableRecord
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m alignbench.report", description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="+", help="sweep folders (multirun/<sweep>), run folders or record.json files")
+    parser.add_argument("--out", help="report folder (default: <first path>/report)")
+    parser.add_argument("--wandb", action="store_true",
+                        help="also publish the summary table and the figures to W&B (the sweep's group)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    tic = time.perf_counter()
+    from alignbench.report.build import build_report  # pandas and matplotlib only once the arguments are fine
+
+    def unreadable(path, message):
+        print(f"warning: skipped {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnreadableRecord)  # reported through `unreadable`, once each
+        try:
+            report = build_report(args.paths, args.out, on_unreadable=unreadable)
+        except NoRecords as err:
+            print(f"alignbench.report: {err}", file=sys.stderr)
+            return 2
+    s = report.summary
+    print(f"report written to {report.out}/index.html (and index.md) in {time.perf_counter() - tic:.1f} s")
+    print(f"  runs {s['runs']}: {s['completed']} completed, {s['failed']} failed, {s['other']} running or "
+          f"interrupted; {s['unreadable']} unreadable records skipped")
+    verdicts = report.findings.drop_duplicates("finding")["finding_verdict"].value_counts()
+    print("  findings: " + ", ".join(f"{n} {v}" for v, n in verdicts.items()))
+    if args.wandb:
+        from alignbench.report.wandb_io import publish
+
+        print(f"  W&B: {publish(report)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,243 @@
+"""The study's figures (paper Figs. 2-6, rank heatmaps, the trade-off scatter) as PNG + SVG, from a runs frame."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on a cluster node or in CI
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from alignbench.report.results import completed, headline, usual_setting  # noqa: E402
+from alignbench.report.study import BENCHMARKS, PREFERENCE_ACCURACY, SAMPLES_PER_UNIT, SWEEPS  # noqa: E402
+from alignbench.report.tables import Absent  # noqa: E402
+
+ERRORS = "error bars: std over seeds"
+
+
+@dataclass
+class Figure:
+    name: str
+    title: str
+    paths: dict  # png, svg
+
+
+def scores(frame: pd.DataFrame, usual: bool = True) -> pd.DataFrame:
+    """Trained headline scores of completed runs (mixtures and merges apart: they have their own tables), at each
+    method's usual steps and rank unless `usual` is False."""
+    done = headline(completed(usual_setting(frame) if usual else frame), BENCHMARKS)
+    return done[(done["stage"] == "trained") & (done["variant"] == "")]
+
+
+def over_seeds(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Mean and std over seeds of each seed's mean over the other axes (so error bars are seed spread)."""
+    per_seed = frame.groupby([*by, "seed"], dropna=False)["value"].mean()
+    return per_seed.groupby(level=list(range(len(by))), dropna=False).agg(["mean", "std", "count"])
+
+
+def _panels(count: int):
+    """A grid of at most 3 panels a row (readable at page width); spare panels are hidden, the legend goes in
+    the first spare one or, with none spare, to the right."""
+    cols = min(count, 3)
+    rows = -(-count // cols)
+    fig, grid = plt.subplots(rows, cols, figsize=(4.6 * cols + 1.2, 3.9 * rows + 0.8), squeeze=False)
+    axes = list(grid.flat)
+    for spare in axes[count:]:
+        spare.axis("off")
+    return fig, axes[:count], axes[count:]
+
+
+def _finish(fig, used, spare, title: str, legend_title: str) -> None:
+    handles, labels = used[0].get_legend_handles_labels()
+    if spare:
+        spare[0].legend(handles, labels, title=legend_title, loc="center", frameon=False, fontsize=11)
+        fig.suptitle(title, fontsize=13)
+        fig.tight_layout()
+    else:
+        fig.legend(handles, labels, title=legend_title, loc="center right", frameon=False)
+        fig.suptitle(title, fontsize=13)
+        fig.tight_layout(rect=(0, 0, 0.86, 1))
+
+
+def _bars(frame: pd.DataFrame, x: str, hue: str, title: str, xlabel: str) -> plt.Figure:
+    """One subplot per benchmark: bars of `hue` at each `x`, seed std as error bars, one shared legend."""
+    present = [b for b in BENCHMARKS if b in set(frame["benchmark"])]
+    fig, used, spare = _panels(len(present))
+    for ax, benchmark in zip(used, present):
+        stats = over_seeds(frame[frame["benchmark"] == benchmark], [x, hue])
+        means, stds = stats["mean"].unstack(hue), stats["std"].unstack(hue).fillna(0)
+        means.plot.bar(ax=ax, yerr=stds, capsize=3, rot=30, legend=False, width=0.75)
+        spec = BENCHMARKS[benchmark]
+        ax.set_title(spec.label)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(f"{spec.label} ({spec.unit})")
+        ax.axhline(0, color="black", linewidth=0.6)
+        ax.grid(axis="y", alpha=0.3)
+    _finish(fig, used, spare, f"{title}\n({ERRORS})", hue)
+    return fig
+
+
+def _main_slice(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """BeaverTails (the paper's data for these figures) when present, on the adapter with the most runs."""
+    if (frame["dataset"] == "beavertails").any():
+        frame = frame[frame["dataset"] == "beavertails"]
+    adapter = frame.groupby("adapter")["run_dir"].nunique().idxmax()
+    return frame[frame["adapter"] == adapter], f"{', '.join(sorted(frame['dataset'].unique()))}, {adapter}"
+
+
+def sft_vs_dpo(frame: pd.DataFrame):
+    """Paper Fig. 4: SFT vs DPO per model and benchmark."""
+    data = scores(frame)
+    if data["method"].nunique() < 2:
+        return None
+    data, where = _main_slice(data)
+    return _bars(data, "model", "method", f"SFT vs DPO per model ({where})", "base model")
+
+
+def base_vs_instruct(frame: pd.DataFrame):
+    """Paper Fig. 5: pre-trained vs instruction-tuned bases, per method."""
+    data = scores(frame)
+    if data["kind"].nunique() < 2:
+        return None
+    data, where = _main_slice(data)
+    return _bars(data, "method", "kind", f"Pre-trained vs instruction-tuned bases ({where})", "method")
+
+
+def lora_vs_qlora(frame: pd.DataFrame):
+    """Paper Fig. 6: LoRA vs QLoRA, on the cells that ran with both."""
+    data = scores(frame)
+    cell = ["dataset", "preference", "model", "method", "seed"]
+    both = data.groupby(cell)["adapter"].transform("nunique") == 2
+    data = data[both]
+    if data.empty:
+        return None
+    where = ", ".join(sorted(data["dataset"].unique()))
+    return _bars(data, "model", "adapter", f"LoRA vs QLoRA per model ({where}; cells run with both)", "base model")
+
+
+def quantity(frame: pd.DataFrame):
+    """Paper Figs. 2-3: score vs training samples relative to 1,600, one line per model and method."""
+    data = scores(frame, usual=False).dropna(subset=["samples"])
+    # A line needs several amounts of data: the other runs of the frame are not part of this experiment.
+    data = data[data.groupby(["model", "method"])["samples"].transform("nunique") > 1]
+    if data.empty:
+        return None
+    data = data.assign(relative=data["samples"] / SAMPLES_PER_UNIT)
+    present = [b for b in BENCHMARKS if b in set(data["benchmark"])]
+    fig, used, spare = _panels(len(present))
+    for ax, benchmark in zip(used, present):
+        stats = over_seeds(data[data["benchmark"] == benchmark], ["model", "method", "relative"])
+        for (model, method), line in stats.groupby(level=[0, 1]):
+            line = line.droplevel([0, 1])
+            ax.errorbar(line.index, line["mean"], yerr=line["std"].fillna(0), marker="o", capsize=3,
+                        label=f"{model} {method}")
+        spec = BENCHMARKS[benchmark]
+        ax.set_title(spec.label)
+        ax.set_xlabel(f"training samples / {SAMPLES_PER_UNIT:,}")
+        ax.set_ylabel(f"{spec.label} ({spec.unit})")
+        ax.grid(alpha=0.3)
+    _finish(fig, used, spare, f"Score vs amount of preference data\n({ERRORS})", "model, method")
+    return fig
+
+
+def rank_alpha(frame: pd.DataFrame):
+    """LoRA rank x alpha heatmaps per method (paper_rank), the best cell by held-out preference accuracy boxed:
+    the paper picked its ranks by a validation metric."""
+    done = completed(frame)
+    pref = done[(done["stage"] == "trained") & (done["benchmark"] + "/" + done["metric"] == PREFERENCE_ACCURACY)]
+    methods = [m for m, g in pref.groupby("method") if g["r"].nunique() > 1 and g["alpha"].nunique() > 1]
+    if not methods:
+        return None
+    fig, axes = plt.subplots(1, len(methods), figsize=(5.4 * len(methods), 4.6), squeeze=False)
+    for ax, method in zip(axes[0], methods):
+        grid = pref[pref["method"] == method].pivot_table(index="r", columns="alpha", values="value",
+                                                           aggfunc="mean")
+        image = ax.imshow(grid.to_numpy(), cmap="viridis", origin="lower", aspect="auto")
+        ax.set_xticks(range(grid.shape[1]), grid.columns)
+        ax.set_yticks(range(grid.shape[0]), grid.index)
+        for (i, j), value in np.ndenumerate(grid.to_numpy()):
+            ax.text(j, i, f"{value:.3f}", ha="center", va="center", color="white", fontsize=9)
+        best = np.unravel_index(np.nanargmax(grid.to_numpy()), grid.shape)
+        ax.add_patch(plt.Rectangle((best[1] - 0.5, best[0] - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2.5))
+        ax.set_title(f"{method.upper()} (best boxed: r={grid.index[best[0]]}, alpha={grid.columns[best[1]]})")
+        ax.set_xlabel("LoRA alpha")
+        ax.set_ylabel("LoRA rank r")
+        fig.colorbar(image, ax=ax, label="held-out preference accuracy (fraction)")
+    fig.suptitle("LoRA rank x alpha: held-out preference accuracy\n(mean over seeds and preferences)", fontsize=12)
+    fig.tight_layout()
+    return fig
+
+
+def tradeoff(frame: pd.DataFrame):
+    """Harmlessness (RealToxicity) against helpfulness (AlpacaEval): colour = method, marker = model,
+    filled = harmless / hollow = helpful preference, black = the unaligned base (no labels to overlap)."""
+    from matplotlib.lines import Line2D
+
+    data = scores(frame)
+    x, y = "alpaca_eval", "real_toxicity"
+    if not {x, y} <= set(data["benchmark"]):
+        return None
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colors = dict(zip(sorted(data["method"].unique()), palette))
+    models = sorted(set(data["model"]))
+    markers = dict(zip(models, "osD^vP*X<>"))
+    fig, ax = plt.subplots(figsize=(9, 6.5))
+    for (model, method, preference), cell in data.groupby(["model", "method", "preference"]):
+        sx = over_seeds(cell[cell["benchmark"] == x], ["model"]).iloc[0]
+        sy = over_seeds(cell[cell["benchmark"] == y], ["model"]).iloc[0]
+        ax.errorbar(sx["mean"], sy["mean"], xerr=np.nan_to_num(sx["std"]), yerr=np.nan_to_num(sy["std"]),
+                    marker=markers[model], markersize=8, color=colors[method], ecolor=colors[method], alpha=0.85,
+                    elinewidth=0.8, capsize=2, linestyle="none",
+                    markerfacecolor=colors[method] if preference == "harmless" else "white")
+    base = headline(completed(frame), BENCHMARKS)
+    base = base[base["stage"] == "baseline"].groupby(["model", "benchmark"])["value"].mean().unstack()
+    if {x, y} <= set(base.columns):
+        for model, point in base.iterrows():
+            ax.plot(point[x], point[y], marker=markers.get(model, "x"), color="black", markersize=9,
+                    linestyle="none")
+    legend = [Line2D([], [], color=c, marker="o", linestyle="none", label=m) for m, c in colors.items()]
+    legend += [Line2D([], [], color="gray", marker=markers[m], linestyle="none", label=m) for m in models]
+    legend += [Line2D([], [], color="gray", marker="o", linestyle="none", label="harmless preference"),
+               Line2D([], [], color="gray", marker="o", markerfacecolor="white", linestyle="none",
+                      label="helpful preference"),
+               Line2D([], [], color="black", marker="o", linestyle="none", label="unaligned base")]
+    ax.legend(handles=legend, frameon=False, fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.set_xlabel(f"helpfulness: AlpacaEval ({BENCHMARKS[x].unit})")
+    ax.set_ylabel(f"harmlessness: RealToxicity ({BENCHMARKS[y].unit})")
+    ax.set_title(f"Harmlessness vs helpfulness, mean over seeds, datasets and adapters\n({ERRORS})")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+# name -> (title, drawing function, the sweep that produces its runs when they are absent)
+FIGURES = {
+    "sft_vs_dpo": ("SFT vs DPO per model and benchmark (paper Fig. 4)", sft_vs_dpo, SWEEPS["main"]),
+    "base_vs_instruct": ("Pre-trained vs instruction-tuned (paper Fig. 5)", base_vs_instruct, SWEEPS["main"]),
+    "lora_vs_qlora": ("LoRA vs QLoRA (paper Fig. 6)", lora_vs_qlora, SWEEPS["main"]),
+    "quantity": ("Score vs training samples relative to 1,600 (paper Figs. 2-3)", quantity, SWEEPS["quantity"]),
+    "rank_alpha": ("LoRA rank x alpha (the paper's grid search)", rank_alpha, SWEEPS["rank"]),
+    "tradeoff": ("Harmlessness vs helpfulness trade-off", tradeoff, SWEEPS["main"]),
+}
+
+
+def draw_figures(frame: pd.DataFrame, folder: Path) -> list[Figure | Absent]:
+    """Every figure whose runs exist, as <name>.png and <name>.svg; the others as Absent with their sweep."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, (title, draw, sweep) in FIGURES.items():
+        fig = draw(frame)
+        if fig is None:
+            out.append(Absent(name, title, sweep))
+            continue
+        paths = {ext: folder / f"{name}.{ext}" for ext in ("png", "svg")}
+        fig.savefig(paths["png"], dpi=110)
+        fig.savefig(paths["svg"])
+        plt.close(fig)
+        out.append(Figure(name, title, paths))
+    return out

@@ -1,0 +1,45 @@
+"""Where a report's numbers come from: code versions, libraries, the config keys that differ, dates."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+
+def flatten(tree: dict, prefix: str = "") -> dict:
+    """{"a": {"b": 1}} -> {"a.b": 1}; lists stay values."""
+    out = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        out.update(flatten(value, f"{name}.") if isinstance(value, dict) else {name: value})
+    return out
+
+
+def _short(text: str, width: int = 80) -> str:
+    """Long values (chat templates) cut to a recognisable prefix: the page says which key differs, not the file."""
+    return text if len(text) <= width else f"{text[:width - 3]}..."
+
+
+def provenance(records: list[dict], shown: int = 6) -> dict:
+    """git shas, library versions and config keys with how many runs have each value; first and last dates."""
+    versions: dict[str, Counter] = {}
+    for record in records:
+        for library, version in (record.get("versions") or {}).items():
+            versions.setdefault(library, Counter())[str(version)] += 1
+    configs = [flatten(record.get("config") or {}) for record in records]
+    keys = sorted(set().union(*configs)) if configs else []
+    differing = {}
+    for key in keys:
+        values = Counter(_short(repr(config.get(key))) for config in configs)
+        if len(values) > 1:
+            differing[key] = dict(values.most_common(shown))
+    started = sorted(r["started_at"] for r in records if r.get("started_at"))
+    finished = sorted(r["finished_at"] for r in records if r.get("finished_at"))
+    return {
+        "runs": len(records),
+        "sweeps": dict(Counter(str(r.get("sweep")) for r in records)),
+        "git_sha": dict(versions.pop("git_sha", Counter())),
+        "versions": {library: dict(counts) for library, counts in sorted(versions.items())},
+        "differing_config": differing,
+        "first_started": started[0] if started else None,
+        "last_finished": finished[-1] if finished else None,
+    }

@@ -1,0 +1,100 @@
+"""load_runs and the seed statistics on hand-written records: axes, stages, missing benchmarks, failures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from alignbench.report import aggregate, load_runs, runs_of
+from alignbench.report.results import NoRecords, UnreadableRecord, records_frame
+from report_records import make_record, write_records
+
+
+def test_long_form_has_axes_stages_and_adapter():
+    frame = records_frame([make_record(quant="nf4", seed=3, metrics={"eval/mmlu/acc": 0.4, "baseline/mmlu/acc": 0.3,
+                                                                     "train/loss": 1.0})])
+    assert set(zip(frame["stage"], frame["value"])) == {("trained", 0.4), ("baseline", 0.3)}  # train/ is not a result
+    row = frame.iloc[0]
+    assert (row.adapter, row.quant, row.seed, row.paper_model, row.kind, row.family) == (
+        "qlora", "nf4", 3, "llama", "pretrained", "llama")
+    assert records_frame([make_record(quant="none")])["adapter"].iloc[0] == "lora"
+
+
+def test_a_benchmark_that_could_not_run_is_missing_not_zero():
+    record = make_record(metrics={"eval/mmlu/acc": 0.4, "eval/bbh/exact_match": 0.0},
+                         errors={"bbh": "BenchmarkUnavailable: no data"})
+    frame = records_frame([record])
+    assert "bbh" not in set(frame["benchmark"])
+    assert set(frame["benchmark"]) == {"mmlu"}
+
+
+def test_failed_runs_are_counted_but_never_averaged():
+    records = [make_record(seed=s, metrics={"eval/mmlu/acc": v}) for s, v in enumerate([0.2, 0.3, 0.7])]
+    records.append(make_record(seed=9, status="failed", metrics={"eval/mmlu/acc": 0.99}))
+    records.append(make_record(seed=10, status="failed"))  # failed before any metric: still one row
+    frame = records_frame(records)
+    assert runs_of(frame)["status"].value_counts().to_dict() == {"completed": 3, "failed": 2}
+    cell = aggregate(frame, ["model", "method"]).query("benchmark == 'mmlu'").iloc[0]
+    values = np.array([0.2, 0.3, 0.7])
+    half = stats.t.ppf(0.975, 2) * values.std(ddof=1) / np.sqrt(3)
+    assert cell["n"] == 3
+    assert cell["mean"] == pytest.approx(values.mean())
+    assert cell["std"] == pytest.approx(values.std(ddof=1))
+    assert (cell["ci_low"], cell["ci_high"]) == pytest.approx((values.mean() - half, values.mean() + half))
+
+
+def test_one_seed_has_no_spread():
+    cell = aggregate(records_frame([make_record(metrics={"eval/mmlu/acc": 0.5})]), ["model"]).iloc[0]
+    assert cell["n"] == 1 and np.isnan(cell["std"]) and np.isnan(cell["ci_low"])
+
+
+def test_sweep_folders_nested_run_dirs_and_record_files(tmp_path):
+    write_records(tmp_path / "a", [make_record(seed=0), make_record(seed=1)])
+    write_records(tmp_path / "b" / "deeper", [make_record(seed=2)])
+    one = next((tmp_path / "a").rglob("record.json"))
+    frame = load_runs([tmp_path / "a", tmp_path / "b", one])  # the file is also under a/: counted once
+    assert len(runs_of(frame)) == 3
+
+
+def test_unreadable_record_is_warned_skipped_and_counted(tmp_path):
+    write_records(tmp_path, [make_record()])
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "record.json").write_text("{not json")
+    seen = []
+    with pytest.warns(UnreadableRecord, match="broken/record.json"):
+        frame = load_runs(tmp_path, on_unreadable=lambda path, message: seen.append(path))
+    assert len(runs_of(frame)) == 1
+    assert frame.attrs["unreadable"] == [str(tmp_path / "broken" / "record.json")]
+    assert len(seen) == 1
+
+
+def test_bad_paths_raise_naming_them(tmp_path):
+    with pytest.raises(NoRecords, match="nowhere: no such file"):
+        load_runs(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(NoRecords, match="empty: no record.json"):
+        load_runs(tmp_path / "empty")
+
+
+def test_wandb_runs_load_into_the_same_shape():
+    from types import SimpleNamespace
+
+    from alignbench.report import load_wandb_runs
+    from alignbench.report.results import COLUMNS
+
+    config = make_record(model="tiny_vicuna", method="sft", seed=4)["config"]
+
+    class Api:
+        def runs(self, project, filters):
+            assert (project, filters) == ("me/alignbench", {"group": "paper"})
+            return [SimpleNamespace(config=config, summary={"eval/mmlu/acc": 0.4, "baseline/mmlu/acc": 0.3,
+                                                            "_runtime": 12, "train/loss": 1.0},
+                                    state="finished", group="paper", id="x1", url="https://wandb.ai/r/x1")]
+
+    frame = load_wandb_runs("me/alignbench", "paper", api=Api())
+    assert list(frame.columns) == COLUMNS
+    assert sorted(zip(frame["stage"], frame["value"])) == [("baseline", 0.3), ("trained", 0.4)]
+    row = frame.iloc[0]
+    assert (row.status, row.model, row.kind, row.method, row.seed, row.adapter) == (
+        "completed", "tiny_vicuna", "instruct", "sft", 4, "lora")

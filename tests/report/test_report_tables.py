@@ -1,0 +1,139 @@
+"""The study's tables: cells against a hand computation, missing cells, run counts, file formats, paper join."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from alignbench.report.paper import paper_results
+from alignbench.report.render import latex, write_table
+from alignbench.report.results import records_frame
+from alignbench.report.tables import MISSING, paper_tables, study_tables
+from report_records import make_record
+
+SFT = [0.30, 0.34, 0.41]
+DPO = [0.50, 0.52]
+
+
+@pytest.fixture(scope="module")
+def frame():
+    records = [make_record(method="sft", seed=s, metrics={"eval/mmlu/acc": v, "baseline/mmlu/acc": 0.25})
+               for s, v in enumerate(SFT)]
+    records += [make_record(method="dpo", seed=s, metrics={"eval/mmlu/acc": v, "baseline/mmlu/acc": 0.25})
+                for s, v in enumerate(DPO)]
+    records.append(make_record(method="dpo", seed=2, status="failed"))
+    # Another preference for tiny_llama makes (tiny_llama, helpful) a row of the grid; it has one SFT run only.
+    records.append(make_record(method="sft", preference="helpful", seed=0, metrics={"eval/mmlu/acc": 0.2}))
+    return records_frame(records)
+
+
+def main_lora(frame):
+    return next(t for t in study_tables(frame) if t.name == "main_lora")
+
+
+def test_cell_is_mean_std_n_over_seeds_sft_then_dpo(frame):
+    table = main_lora(frame)
+    cell = table.display.loc[("beavertails", "tiny_llama", "harmless"), "MMLU"]
+    sft, dpo = np.array(SFT), np.array(DPO)
+    assert cell == (f"{sft.mean():.3f} ± {sft.std(ddof=1):.3f} (3) / {dpo.mean():.3f} ± {dpo.std(ddof=1):.3f} (2)")
+    base = table.display.loc[("base", "tiny_llama", "unaligned"), "MMLU"]
+    assert base == "0.250 (1)"  # the base is evaluated once, whatever the number of runs carrying it
+
+
+def test_missing_cell_is_shown_missing_and_runs_counted(frame):
+    table = main_lora(frame)
+    assert table.display.loc[("beavertails", "tiny_llama", "helpful"), "MMLU"] == f"0.200 (1) / {MISSING}"
+    # 2 rows x 2 methods x 3 seeds expected; 6 completed, 1 failed (never averaged), 5 missing.
+    assert table.counts == {"expected": 12, "completed": 6, "failed": 1, "missing": 5}
+    missing = table.cells.query("preference == 'helpful' and method == 'dpo'")
+    assert missing["n"].tolist() == [0] and missing["mean"].isna().all()
+    assert table.cells.query("preference == 'harmless' and method == 'dpo'")["failed"].tolist() == [1]
+
+
+def test_absent_tables_name_their_sweep(frame):
+    absent = {t.name: t.sweep for t in study_tables(frame) if not hasattr(t, "display")}
+    assert absent == {"main_qlora": "paper (quant=nf4)", "mixture": "paper_mixture", "merging": "paper_merge"}
+
+
+def test_every_format_parses_back(frame, tmp_path):
+    table = main_lora(frame)
+    paths = write_table(table, tmp_path)
+    back = pd.read_csv(paths["csv"])
+    pd.testing.assert_frame_equal(back, table.cells, check_dtype=False)
+    tex = paths["tex"].read_text()
+    assert tex.index(r"\toprule") < tex.index(r"\midrule") < tex.index(r"\bottomrule")
+    body = tex[tex.index(r"\midrule"):tex.index(r"\bottomrule")]
+    assert body.count(r"\\") == len(table.display)  # one LaTeX row per table row
+    assert r"$\pm$" in tex and "±" not in tex and MISSING not in tex
+    md = paths["md"].read_text()
+    rows = [line for line in md.splitlines() if line.startswith("|")]
+    assert len(rows) == len(table.display) + 2  # header and rule
+
+
+def test_the_paper_join_covers_every_cell_of_tables_2_to_5():
+    """A run for every published cell, scoring exactly the published value: every cell joins, every diff is 0."""
+    paper = paper_results()
+    records = []
+    for (dataset, model, preference, adapter, method, variant), cell in paper.groupby(
+            ["dataset", "model", "preference", "adapter", "method", "variant"]):
+        if method == "none":  # the unaligned base: the baseline stage of any run on that model
+            continue
+        extra = {"variant": variant} if variant.startswith("merge") else {}
+        metrics = {f"eval/{row.benchmark}/{_metric(row.benchmark)}": row.value for row in cell.itertuples()}
+        base = paper[(paper["model"] == model) & (paper["method"] == "none")]
+        metrics |= {f"baseline/{row.benchmark}/{_metric(row.benchmark)}": row.value for row in base.itertuples()}
+        records.append(make_record(model=model, dataset=dataset, preference=preference, method=method,
+                                   quant="nf4" if adapter == "qlora" else "none", metrics=metrics, **extra))
+    tables = paper_tables(records_frame(records))
+    assert [t.name for t in tables] == ["paper_table2", "paper_table3", "paper_table4", "paper_table5"]
+    for table in tables:
+        published = paper[paper["table"] == int(table.name[-1])]
+        assert table.counts == {"published": len(published), "matched": len(published)}
+        assert table.cells["diff"].abs().max() == pytest.approx(0)
+
+
+def _metric(benchmark):
+    from alignbench.report.study import BENCHMARKS
+
+    return BENCHMARKS[benchmark].metric
+
+
+def test_paper_values_beside_ours_with_difference(frame):
+    table5 = next(t for t in paper_tables(frame) if t.name == "paper_table5")
+    row = table5.display.loc[("beavertails", "llama", "harmless", "", "sft")]
+    paper = paper_results().query("table == 5 and model == 'llama' and preference == 'harmless' and method == 'sft' "
+                                  "and benchmark == 'mmlu'")["value"].item()
+    assert row["MMLU paper"] == f"{paper:.3f}"
+    assert row["MMLU Δ"] == f"{np.mean(SFT) - paper:+.3f}"
+    assert row["BBH ours"] == MISSING and row["BBH Δ"] == MISSING
+    assert re.fullmatch(r"\d\.\d{3}", row["BBH paper"])
+
+
+def test_latex_escapes_names(frame):
+    assert r"tiny\_llama" in latex(main_lora(frame))
+
+
+def test_a_sweep_where_every_run_failed_still_reports_its_counts(tmp_path):
+    from alignbench.report import build_report
+    from report_records import write_records
+
+    write_records(tmp_path / "sweep", [make_record(method=m, seed=s, status="failed") for m in ("sft", "dpo")
+                                       for s in range(2)])
+    built = build_report([tmp_path / "sweep"])
+    assert built.summary | {"sources": None} == {"runs": 4, "completed": 0, "failed": 4, "unreadable": 0,
+                                                  "other": 0, "sources": None}
+    main = next(t for t in built.tables if t.name == "main_lora")
+    assert main.counts == {"expected": 4, "completed": 0, "failed": 4, "missing": 0}
+    assert set(built.findings["verdict"]) == {"absent"}
+    assert (tmp_path / "sweep" / "report" / "index.html").is_file()
+
+
+def test_a_cell_never_averages_other_step_counts_or_ranks():
+    usual = [make_record(method="sft", seed=s, metrics={"eval/mmlu/acc": 0.3}) for s in range(3)]
+    other = [make_record(method="sft", seed=0, steps=100, metrics={"eval/mmlu/acc": 0.9}),
+             make_record(method="sft", seed=0, r=8, metrics={"eval/mmlu/acc": 0.9})]
+    table = main_lora(records_frame(usual + other))
+    assert table.display.loc[("beavertails", "tiny_llama", "harmless"), "MMLU"] == "0.300 ± 0.000 (3)"
