@@ -7,10 +7,21 @@ The report's API loads on first use, so the pipeline and the planner, which only
 from importlib import import_module
 
 _API = {
-    "Report": "build", "build_report": "build", "FINDINGS": "findings", "check_findings": "findings",
-    "aggregate": "results", "baselines": "results", "completed": "results", "headline": "results",
-    "load_runs": "results", "runs_of": "results", "BENCHMARKS": "study", "Status": "study",
-    "paper_tables": "tables", "study_cells": "tables", "study_tables": "tables",
+    "Report": "build",
+    "build_report": "build",
+    "FINDINGS": "findings",
+    "check_findings": "findings",
+    "aggregate": "results",
+    "baselines": "results",
+    "completed": "results",
+    "headline": "results",
+    "load_runs": "results",
+    "runs_of": "results",
+    "BENCHMARKS": "study",
+    "Status": "study",
+    "paper_tables": "tables",
+    "study_cells": "tables",
+    "study_tables": "tables",
 }
 __all__ = [*_API, "load_wandb_runs"]
 

@@ -1,7 +1,7 @@
 """`python -m alignbench.report PATH [PATH ...] [--out DIR] [--wandb]`: a sweep's study report, without torch.
 
-    python -m alignbench.report multirun/report_tiny            # writes multirun/report_tiny/report/
-    python -m alignbench.report multirun/paper multirun/paper_mixture --out study/
+python -m alignbench.report multirun/report_tiny            # writes multirun/report_tiny/report/
+python -m alignbench.report multirun/paper multirun/paper_mixture --out study/
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m alignbench.report", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", help="sweep folders (multirun/<sweep>), run folders or record.json files")
     parser.add_argument("--out", help="report folder (default: <first path>/report)")
-    parser.add_argument("--wandb", action="store_true",
-                        help="also publish the summary table and the figures to W&B (the sweep's group)")
+    parser.add_argument(
+        "--wandb", action="store_true", help="also publish the summary table and the figures to W&B (the sweep's group)"
+    )
     return parser.parse_args(argv)
 
 
@@ -40,8 +41,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     s = report.summary
     print(f"report written to {report.out}/index.html (and index.md) in {time.perf_counter() - tic:.1f} s")
-    print(f"  runs {s['runs']}: {s['completed']} completed, {s['failed']} failed, {s['other']} running or "
-          f"interrupted; {s['unreadable']} unreadable records skipped")
+    print(
+        f"  runs {s['runs']}: {s['completed']} completed, {s['failed']} failed, {s['other']} running or "
+        f"interrupted; {s['unreadable']} unreadable records skipped"
+    )
     verdicts = report.findings.drop_duplicates("finding")["finding_verdict"].value_counts()
     print("  findings: " + ", ".join(f"{n} {v}" for v, n in verdicts.items()))
     if args.wandb:

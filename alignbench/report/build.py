@@ -39,9 +39,13 @@ def build_report(paths: list[str | Path], out: str | Path | None = None, on_unre
     frame = records_frame(records)
     runs = runs_of(frame)
     statuses = runs["status"].value_counts()
-    summary = {"runs": len(runs), "completed": int(statuses.get(Status.completed, 0)),
-               "failed": int(statuses.get(Status.failed, 0)), "unreadable": len(unreadable),
-               "sources": [str(p) for p in paths]}
+    summary = {
+        "runs": len(runs),
+        "completed": int(statuses.get(Status.completed, 0)),
+        "failed": int(statuses.get(Status.failed, 0)),
+        "unreadable": len(unreadable),
+        "sources": [str(p) for p in paths],
+    }
     summary["other"] = summary["runs"] - summary["completed"] - summary["failed"]
 
     tables = study_tables(frame) + paper_tables(frame)

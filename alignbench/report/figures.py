@@ -68,7 +68,7 @@ def _bars(frame: pd.DataFrame, x: str, hue: str, title: str, xlabel: str) -> plt
     """One subplot per benchmark: bars of `hue` at each `x`, seed std as error bars, one shared legend."""
     present = [b for b in BENCHMARKS if b in set(frame["benchmark"])]
     fig, used, spare = _panels(len(present))
-    for ax, benchmark in zip(used, present):
+    for ax, benchmark in zip(used, present, strict=False):
         stats = over_seeds(frame[frame["benchmark"] == benchmark], [x, hue])
         means, stds = stats["mean"].unstack(hue), stats["std"].unstack(hue).fillna(0)
         means.plot.bar(ax=ax, yerr=stds, capsize=3, rot=30, legend=False, width=0.75)
@@ -130,12 +130,13 @@ def quantity(frame: pd.DataFrame):
     data = data.assign(relative=data["samples"] / SAMPLES_PER_UNIT)
     present = [b for b in BENCHMARKS if b in set(data["benchmark"])]
     fig, used, spare = _panels(len(present))
-    for ax, benchmark in zip(used, present):
+    for ax, benchmark in zip(used, present, strict=False):
         stats = over_seeds(data[data["benchmark"] == benchmark], ["model", "method", "relative"])
         for (model, method), line in stats.groupby(level=[0, 1]):
             line = line.droplevel([0, 1])
-            ax.errorbar(line.index, line["mean"], yerr=line["std"].fillna(0), marker="o", capsize=3,
-                        label=f"{model} {method}")
+            ax.errorbar(
+                line.index, line["mean"], yerr=line["std"].fillna(0), marker="o", capsize=3, label=f"{model} {method}"
+            )
         spec = BENCHMARKS[benchmark]
         ax.set_title(spec.label)
         ax.set_xlabel(f"training samples / {SAMPLES_PER_UNIT:,}")
@@ -154,9 +155,8 @@ def rank_alpha(frame: pd.DataFrame):
     if not methods:
         return None
     fig, axes = plt.subplots(1, len(methods), figsize=(5.4 * len(methods), 4.6), squeeze=False)
-    for ax, method in zip(axes[0], methods):
-        grid = pref[pref["method"] == method].pivot_table(index="r", columns="alpha", values="value",
-                                                           aggfunc="mean")
+    for ax, method in zip(axes[0], methods, strict=False):
+        grid = pref[pref["method"] == method].pivot_table(index="r", columns="alpha", values="value", aggfunc="mean")
         image = ax.imshow(grid.to_numpy(), cmap="viridis", origin="lower", aspect="auto")
         ax.set_xticks(range(grid.shape[1]), grid.columns)
         ax.set_yticks(range(grid.shape[0]), grid.index)
@@ -183,29 +183,40 @@ def tradeoff(frame: pd.DataFrame):
     if not {x, y} <= set(data["benchmark"]):
         return None
     palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    colors = dict(zip(sorted(data["method"].unique()), palette))
+    colors = dict(zip(sorted(data["method"].unique()), palette, strict=False))
     models = sorted(set(data["model"]))
-    markers = dict(zip(models, "osD^vP*X<>"))
+    markers = dict(zip(models, "osD^vP*X<>", strict=False))
     fig, ax = plt.subplots(figsize=(9, 6.5))
     for (model, method, preference), cell in data.groupby(["model", "method", "preference"]):
         sx = over_seeds(cell[cell["benchmark"] == x], ["model"]).iloc[0]
         sy = over_seeds(cell[cell["benchmark"] == y], ["model"]).iloc[0]
-        ax.errorbar(sx["mean"], sy["mean"], xerr=np.nan_to_num(sx["std"]), yerr=np.nan_to_num(sy["std"]),
-                    marker=markers[model], markersize=8, color=colors[method], ecolor=colors[method], alpha=0.85,
-                    elinewidth=0.8, capsize=2, linestyle="none",
-                    markerfacecolor=colors[method] if preference == "harmless" else "white")
+        ax.errorbar(
+            sx["mean"],
+            sy["mean"],
+            xerr=np.nan_to_num(sx["std"]),
+            yerr=np.nan_to_num(sy["std"]),
+            marker=markers[model],
+            markersize=8,
+            color=colors[method],
+            ecolor=colors[method],
+            alpha=0.85,
+            elinewidth=0.8,
+            capsize=2,
+            linestyle="none",
+            markerfacecolor=colors[method] if preference == "harmless" else "white",
+        )
     base = headline(completed(frame), BENCHMARKS)
     base = base[base["stage"] == "baseline"].groupby(["model", "benchmark"])["value"].mean().unstack()
     if {x, y} <= set(base.columns):
         for model, point in base.iterrows():
-            ax.plot(point[x], point[y], marker=markers.get(model, "x"), color="black", markersize=9,
-                    linestyle="none")
+            ax.plot(point[x], point[y], marker=markers.get(model, "x"), color="black", markersize=9, linestyle="none")
     legend = [Line2D([], [], color=c, marker="o", linestyle="none", label=m) for m, c in colors.items()]
     legend += [Line2D([], [], color="gray", marker=markers[m], linestyle="none", label=m) for m in models]
-    legend += [Line2D([], [], color="gray", marker="o", linestyle="none", label="harmless preference"),
-               Line2D([], [], color="gray", marker="o", markerfacecolor="white", linestyle="none",
-                      label="helpful preference"),
-               Line2D([], [], color="black", marker="o", linestyle="none", label="unaligned base")]
+    legend += [
+        Line2D([], [], color="gray", marker="o", linestyle="none", label="harmless preference"),
+        Line2D([], [], color="gray", marker="o", markerfacecolor="white", linestyle="none", label="helpful preference"),
+        Line2D([], [], color="black", marker="o", linestyle="none", label="unaligned base"),
+    ]
     ax.legend(handles=legend, frameon=False, fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.set_xlabel(f"helpfulness: AlpacaEval ({BENCHMARKS[x].unit})")
     ax.set_ylabel(f"harmlessness: RealToxicity ({BENCHMARKS[y].unit})")

@@ -20,12 +20,18 @@ from alignbench.report.study import AXES, COUPLED, SWEEPS
 
 MIN_PAIRS = 3  # fewer seed-matched pairs than this: no interval worth a verdict
 RESAMPLES = 9999
-TEST = (f"paired percentile bootstrap of the mean difference (scipy.stats.bootstrap, {RESAMPLES} resamples, "
-        "seed 0) over pairs matched on every other axis and the seed")
+TEST = (
+    f"paired percentile bootstrap of the mean difference (scipy.stats.bootstrap, {RESAMPLES} resamples, "
+    "seed 0) over pairs matched on every other axis and the seed"
+)
 
 TOXICITY, MMLU, BBH, PREF = "real_toxicity/score", "mmlu/acc", "bbh/exact_match", "pref/accuracy"
-LABELS = {TOXICITY: "RealToxicity score", MMLU: "MMLU accuracy", BBH: "BBH exact match",
-          PREF: "held-out preference accuracy"}
+LABELS = {
+    TOXICITY: "RealToxicity score",
+    MMLU: "MMLU accuracy",
+    BBH: "BBH exact match",
+    PREF: "held-out preference accuracy",
+}
 
 
 class Verdict(StrEnum):
@@ -64,53 +70,190 @@ class Finding:
 
 
 FINDINGS = (
-    Finding(1, "Higher-quality, more informative data (BeaverTails) aligns better, more so with SFT.", "paper", (
-        Check("BeaverTails - HH-RLHF, harmlessness (harmless runs)", TOXICITY, "dataset", "beavertails", "hh_rlhf",
-              "greater", {"preference": "harmless", "variant": ""}),
-        Check("... larger with SFT than with DPO", TOXICITY, "dataset", "beavertails", "hh_rlhf", "greater",
-              {"preference": "harmless", "variant": ""}, by="method", by_values=("sft", "dpo")),
-    )),
-    Finding(2, "SFT on strong instruction-tuned models saturates or degrades them.", "paper", (
-        Check("SFT on instruct bases: trained - base, MMLU", MMLU, "stage", "trained", "baseline", "less",
-              {"kind": "instruct", "method": "sft", "variant": ""}),
-    )),
-    Finding(3, "Mixing diverse preferences causes trade-offs; worse with DPO.", SWEEPS["mixture"], (
-        Check("mixture - harmless only, harmlessness", TOXICITY, "preference", "mixed", "harmless", "less",
-              {"dataset": "beavertails"}),
-        Check("... larger loss with DPO than with SFT", TOXICITY, "preference", "mixed", "harmless", "less",
-              {"dataset": "beavertails"}, by="method", by_values=("dpo", "sft")),
-    )),
-    Finding(4, "DPO beats SFT and is more faithful to explicit preferences (harmlessness) than to broad ones "
-               "(helpfulness).", "paper", (
-        Check("DPO - SFT, held-out preference accuracy", PREF, "method", "dpo", "sft", "greater", {"variant": ""}),
-        Check("... gain larger on harmless than on helpful pairs", PREF, "method", "dpo", "sft", "greater",
-              {"variant": ""}, by="preference", by_values=("harmless", "helpful")),
-    )),
-    Finding(5, "SFT first, then DPO (recommended, not run in the paper).", SWEEPS["chain"], (
-        Check("SFT then DPO - DPO alone, held-out preference accuracy", PREF, "method", "sft_dpo", "dpo",
-              "greater", {"variant": ""}),
-    )),
-    Finding(6, "Pre-trained models align better with SFT, instruction-tuned ones with DPO; DPO on pre-trained "
-               "Mistral-7B collapses on harmlessness.", "paper", (
-        Check("(DPO - SFT) on instruct - on pre-trained bases, harmlessness", TOXICITY, "method", "dpo", "sft",
-              "greater", {"variant": ""}, by="kind", by_values=("instruct", "pretrained")),
-        Check("DPO on pre-trained Mistral: trained - base, harmlessness", TOXICITY, "stage", "trained",
-              "baseline", "less", {"paper_model": "mistral", "method": "dpo", "preference": "harmless",
-                                   "variant": ""}),
-    )),
-    Finding(7, "Merging (DARE-TIES) mitigates trade-offs; SLERP degrades; merging all four is best.",
-            SWEEPS["merge"], (
-        Check("DARE-TIES - SLERP merge, harmlessness", TOXICITY, "variant", "merge_dare_ties", "merge_slerp",
-              "greater"),
-        Check("DARE of all four (SFT+DPO) - DARE-TIES of DPO, harmlessness", TOXICITY, "method", "sft+dpo", "dpo",
-              "greater", {"variant": "merge_dare_ties"}),
-    )),
-    Finding(8, "QLoRA and LoRA show similar trends (BBH/MMLU within 0.03).", "paper", (
-        Check("QLoRA - LoRA, MMLU (equivalent within 0.03)", MMLU, "adapter", "qlora", "lora", "equivalent",
-              {"variant": ""}, margin=0.03),
-        Check("QLoRA - LoRA, BBH (equivalent within 0.03)", BBH, "adapter", "qlora", "lora", "equivalent",
-              {"variant": ""}, margin=0.03),
-    )),
+    Finding(
+        1,
+        "Higher-quality, more informative data (BeaverTails) aligns better, more so with SFT.",
+        "paper",
+        (
+            Check(
+                "BeaverTails - HH-RLHF, harmlessness (harmless runs)",
+                TOXICITY,
+                "dataset",
+                "beavertails",
+                "hh_rlhf",
+                "greater",
+                {"preference": "harmless", "variant": ""},
+            ),
+            Check(
+                "... larger with SFT than with DPO",
+                TOXICITY,
+                "dataset",
+                "beavertails",
+                "hh_rlhf",
+                "greater",
+                {"preference": "harmless", "variant": ""},
+                by="method",
+                by_values=("sft", "dpo"),
+            ),
+        ),
+    ),
+    Finding(
+        2,
+        "SFT on strong instruction-tuned models saturates or degrades them.",
+        "paper",
+        (
+            Check(
+                "SFT on instruct bases: trained - base, MMLU",
+                MMLU,
+                "stage",
+                "trained",
+                "baseline",
+                "less",
+                {"kind": "instruct", "method": "sft", "variant": ""},
+            ),
+        ),
+    ),
+    Finding(
+        3,
+        "Mixing diverse preferences causes trade-offs; worse with DPO.",
+        SWEEPS["mixture"],
+        (
+            Check(
+                "mixture - harmless only, harmlessness",
+                TOXICITY,
+                "preference",
+                "mixed",
+                "harmless",
+                "less",
+                {"dataset": "beavertails"},
+            ),
+            Check(
+                "... larger loss with DPO than with SFT",
+                TOXICITY,
+                "preference",
+                "mixed",
+                "harmless",
+                "less",
+                {"dataset": "beavertails"},
+                by="method",
+                by_values=("dpo", "sft"),
+            ),
+        ),
+    ),
+    Finding(
+        4,
+        "DPO beats SFT and is more faithful to explicit preferences (harmlessness) than to broad ones (helpfulness).",
+        "paper",
+        (
+            Check("DPO - SFT, held-out preference accuracy", PREF, "method", "dpo", "sft", "greater", {"variant": ""}),
+            Check(
+                "... gain larger on harmless than on helpful pairs",
+                PREF,
+                "method",
+                "dpo",
+                "sft",
+                "greater",
+                {"variant": ""},
+                by="preference",
+                by_values=("harmless", "helpful"),
+            ),
+        ),
+    ),
+    Finding(
+        5,
+        "SFT first, then DPO (recommended, not run in the paper).",
+        SWEEPS["chain"],
+        (
+            Check(
+                "SFT then DPO - DPO alone, held-out preference accuracy",
+                PREF,
+                "method",
+                "sft_dpo",
+                "dpo",
+                "greater",
+                {"variant": ""},
+            ),
+        ),
+    ),
+    Finding(
+        6,
+        "Pre-trained models align better with SFT, instruction-tuned ones with DPO; DPO on pre-trained "
+        "Mistral-7B collapses on harmlessness.",
+        "paper",
+        (
+            Check(
+                "(DPO - SFT) on instruct - on pre-trained bases, harmlessness",
+                TOXICITY,
+                "method",
+                "dpo",
+                "sft",
+                "greater",
+                {"variant": ""},
+                by="kind",
+                by_values=("instruct", "pretrained"),
+            ),
+            Check(
+                "DPO on pre-trained Mistral: trained - base, harmlessness",
+                TOXICITY,
+                "stage",
+                "trained",
+                "baseline",
+                "less",
+                {"paper_model": "mistral", "method": "dpo", "preference": "harmless", "variant": ""},
+            ),
+        ),
+    ),
+    Finding(
+        7,
+        "Merging (DARE-TIES) mitigates trade-offs; SLERP degrades; merging all four is best.",
+        SWEEPS["merge"],
+        (
+            Check(
+                "DARE-TIES - SLERP merge, harmlessness",
+                TOXICITY,
+                "variant",
+                "merge_dare_ties",
+                "merge_slerp",
+                "greater",
+            ),
+            Check(
+                "DARE of all four (SFT+DPO) - DARE-TIES of DPO, harmlessness",
+                TOXICITY,
+                "method",
+                "sft+dpo",
+                "dpo",
+                "greater",
+                {"variant": "merge_dare_ties"},
+            ),
+        ),
+    ),
+    Finding(
+        8,
+        "QLoRA and LoRA show similar trends (BBH/MMLU within 0.03).",
+        "paper",
+        (
+            Check(
+                "QLoRA - LoRA, MMLU (equivalent within 0.03)",
+                MMLU,
+                "adapter",
+                "qlora",
+                "lora",
+                "equivalent",
+                {"variant": ""},
+                margin=0.03,
+            ),
+            Check(
+                "QLoRA - LoRA, BBH (equivalent within 0.03)",
+                BBH,
+                "adapter",
+                "qlora",
+                "lora",
+                "equivalent",
+                {"variant": ""},
+                margin=0.03,
+            ),
+        ),
+    ),
 )
 
 
@@ -119,8 +262,10 @@ def per_run(frame: pd.DataFrame) -> pd.DataFrame:
     done = completed(frame).dropna(subset=["value"])
     index = ["run_dir", "stage", *AXES, "paper_model"]
     # An axis a run does not have (mixture share of a single-preference run) must still match in a pair.
-    done = done.assign(key=done["benchmark"] + "/" + done["metric"],
-                       **{c: done[c].astype(object).where(done[c].notna(), "") for c in index})
+    done = done.assign(
+        key=done["benchmark"] + "/" + done["metric"],
+        **{c: done[c].astype(object).where(done[c].notna(), "") for c in index},
+    )
     return done.groupby([*index, "key"])["value"].first().unstack("key").reset_index()
 
 
@@ -163,8 +308,15 @@ def effects(wide: pd.DataFrame, check: Check) -> pd.Series:
 def verdict(values: pd.Series, check: Check) -> dict:
     """Effect, standardized effect (d_z), bootstrap CI and verdict of one check's paired effects."""
     values = values.dropna().to_numpy(dtype=float)
-    out = {"check": check.label, "metric": LABELS.get(check.metric, check.metric), "pairs": len(values),
-           "effect": np.nan, "d_z": np.nan, "ci_low": np.nan, "ci_high": np.nan}
+    out = {
+        "check": check.label,
+        "metric": LABELS.get(check.metric, check.metric),
+        "pairs": len(values),
+        "effect": np.nan,
+        "d_z": np.nan,
+        "ci_low": np.nan,
+        "ci_high": np.nan,
+    }
     if len(values) == 0:
         return {**out, "verdict": Verdict.absent, "why": "no paired runs"}
     sd = values.std(ddof=1) if len(values) > 1 else np.nan
@@ -174,8 +326,14 @@ def verdict(values: pd.Series, check: Check) -> dict:
     if np.ptp(values) == 0:  # every pair the same: the bootstrap distribution is a point
         low = high = values[0]
     else:
-        ci = stats.bootstrap((values,), np.mean, n_resamples=RESAMPLES, confidence_level=0.95,
-                             method="percentile", rng=np.random.default_rng(0)).confidence_interval
+        ci = stats.bootstrap(
+            (values,),
+            np.mean,
+            n_resamples=RESAMPLES,
+            confidence_level=0.95,
+            method="percentile",
+            rng=np.random.default_rng(0),
+        ).confidence_interval
         low, high = ci.low, ci.high
     out.update(ci_low=low, ci_high=high)
     if check.expect == "equivalent":
@@ -211,6 +369,13 @@ def check_findings(frame: pd.DataFrame, findings=FINDINGS) -> pd.DataFrame:
         results = [verdict(effects(wide, check), check) for check in finding.checks]
         verdict_all = overall([r["verdict"] for r in results])
         for result in results:
-            rows.append({"finding": finding.number, "claim": finding.claim, "finding_verdict": verdict_all,
-                         "sweep": finding.sweep, **result})
+            rows.append(
+                {
+                    "finding": finding.number,
+                    "claim": finding.claim,
+                    "finding_verdict": verdict_all,
+                    "sweep": finding.sweep,
+                    **result,
+                }
+            )
     return pd.DataFrame(rows)

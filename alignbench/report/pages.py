@@ -30,9 +30,11 @@ code { background: #f1f3f5; padding: 0 3px; }
 
 
 def _summary_lines(summary: dict) -> list[str]:
-    return [f"Runs found: {summary['runs']} ({summary['completed']} completed, {summary['failed']} failed, "
-            f"{summary['other']} running or interrupted); unreadable records skipped: {summary['unreadable']}.",
-            f"Sources: {', '.join(summary['sources'])}."]
+    return [
+        f"Runs found: {summary['runs']} ({summary['completed']} completed, {summary['failed']} failed, "
+        f"{summary['other']} running or interrupted); unreadable records skipped: {summary['unreadable']}.",
+        f"Sources: {', '.join(summary['sources'])}.",
+    ]
 
 
 def _findings_frame(findings: pd.DataFrame) -> pd.DataFrame:
@@ -44,9 +46,17 @@ def _findings_frame(findings: pd.DataFrame) -> pd.DataFrame:
 
 def index_md(summary: dict, tables: list, figures: list, findings: pd.DataFrame, test: str, prov: dict) -> str:
     """Markdown that shows the findings and tables inline and links every file of the report."""
-    out = ["# Study report", "", *_summary_lines(summary), "", "## Findings of the paper, checked", "",
-           f"Test: {test}. Effect = mean paired difference (a - b) in the metric's unit; d_z = effect / std of "
-           "the differences.", ""]
+    out = [
+        "# Study report",
+        "",
+        *_summary_lines(summary),
+        "",
+        "## Findings of the paper, checked",
+        "",
+        f"Test: {test}. Effect = mean paired difference (a - b) in the metric's unit; d_z = effect / std of "
+        "the differences.",
+        "",
+    ]
     for row in findings.drop_duplicates("finding").itertuples():
         hint = f" (runs from `sweep={row.sweep}`)" if row.finding_verdict == "absent" else ""
         out.append(f"{row.finding}. **{row.finding_verdict}**{hint}: {row.claim}")
@@ -62,11 +72,24 @@ def index_md(summary: dict, tables: list, figures: list, findings: pd.DataFrame,
         if isinstance(figure, Absent):
             out += [f"- {figure.title}: no runs yet (`sweep={figure.sweep}`)"]
         else:
-            out += [f"### {figure.title}", "", f"![{figure.title}](figures/{figure.name}.png) "
-                    f"([svg](figures/{figure.name}.svg))", ""]
-    out += ["", "## Provenance", "",
-            "Files: [findings.csv](findings.csv) · [results.csv](results.csv) · [runs.csv](runs.csv) · "
-            "[provenance.json](provenance.json)", "", "```json", json.dumps(prov, indent=1), "```", ""]
+            out += [
+                f"### {figure.title}",
+                "",
+                f"![{figure.title}](figures/{figure.name}.png) ([svg](figures/{figure.name}.svg))",
+                "",
+            ]
+    out += [
+        "",
+        "## Provenance",
+        "",
+        "Files: [findings.csv](findings.csv) · [results.csv](results.csv) · [runs.csv](runs.csv) · "
+        "[provenance.json](provenance.json)",
+        "",
+        "```json",
+        json.dumps(prov, indent=1),
+        "```",
+        "",
+    ]
     return "\n".join(out)
 
 
@@ -92,34 +115,51 @@ def index_html(summary: dict, tables: list, figures: list, findings: pd.DataFram
     for row in findings.drop_duplicates("finding").itertuples():
         hint = f" (runs from <code>sweep={escape(row.sweep)}</code>)" if row.finding_verdict == "absent" else ""
         klass = "absent-v" if row.finding_verdict == "absent" else row.finding_verdict
-        body.append(f'<li><span class="{klass}"><b>{escape(row.finding_verdict)}</b></span>{hint}: '
-                    f"{escape(row.claim)}</li>")
-    body += ["</ol>", f'<p class="note">Test: {escape(test)}. Effect = mean paired difference (a - b) in the '
-             "metric's unit; d_z = effect / std of the differences.</p>", _findings_html(findings)]
+        body.append(
+            f'<li><span class="{klass}"><b>{escape(row.finding_verdict)}</b></span>{hint}: {escape(row.claim)}</li>'
+        )
+    body += [
+        "</ol>",
+        f'<p class="note">Test: {escape(test)}. Effect = mean paired difference (a - b) in the '
+        "metric's unit; d_z = effect / std of the differences.</p>",
+        _findings_html(findings),
+    ]
     body.append("<h2>Tables</h2>")
     for table in tables:
         body.append(f"<h3>{escape(table.title)}</h3>")
         if isinstance(table, Absent):
-            body.append(f'<p class="absent">No runs yet: <code>python -m alignbench -m sweep={escape(table.sweep)}'
-                        "</code></p>")
+            body.append(
+                f'<p class="absent">No runs yet: <code>python -m alignbench -m sweep={escape(table.sweep)}</code></p>'
+            )
             continue
         body += [f'<p class="note">{escape(table.note)}</p>', _html_table(flat(table))]
     body.append("<h2>Figures</h2>")
     for figure in figures:
         if isinstance(figure, Absent):
-            body.append(f'<p class="absent">{escape(figure.title)}: no runs yet (<code>sweep={escape(figure.sweep)}'
-                        "</code>)</p>")
+            body.append(
+                f'<p class="absent">{escape(figure.title)}: no runs yet (<code>sweep={escape(figure.sweep)}</code>)</p>'
+            )
             continue
         data = base64.b64encode(Path(figure.paths["png"]).read_bytes()).decode()
-        body.append(f'<h3>{escape(figure.title)}</h3><img alt="{escape(figure.title)}" '
-                    f'src="data:image/png;base64,{data}">')
+        body.append(
+            f'<h3>{escape(figure.title)}</h3><img alt="{escape(figure.title)}" src="data:image/png;base64,{data}">'
+        )
     body += ["<h2>Provenance</h2>", f"<pre>{escape(json.dumps(prov, indent=1))}</pre>"]
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Study report</title>'
-            f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>")
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Study report</title>'
+        f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>"
+    )
 
 
-def write_pages(folder: Path, summary: dict, tables: list[Table | Absent], figures: list[Figure | Absent],
-                findings: pd.DataFrame, test: str, prov: dict) -> tuple[Path, Path]:
+def write_pages(
+    folder: Path,
+    summary: dict,
+    tables: list[Table | Absent],
+    figures: list[Figure | Absent],
+    findings: pd.DataFrame,
+    test: str,
+    prov: dict,
+) -> tuple[Path, Path]:
     """index.md and index.html in `folder`."""
     md, html = folder / "index.md", folder / "index.html"
     md.write_text(index_md(summary, tables, figures, findings, test, prov))

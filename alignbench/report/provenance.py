@@ -16,7 +16,7 @@ def flatten(tree: dict, prefix: str = "") -> dict:
 
 def _short(text: str, width: int = 80) -> str:
     """Long values (chat templates) cut to a recognisable prefix: the page says which key differs, not the file."""
-    return text if len(text) <= width else f"{text[:width - 3]}..."
+    return text if len(text) <= width else f"{text[: width - 3]}..."
 
 
 def provenance(records: list[dict], shown: int = 6) -> dict:

@@ -21,8 +21,9 @@ def markdown(table: Table) -> str:
 
 def latex(table: Table) -> str:
     """A booktabs table (pandas Styler): ± becomes $\\pm$, the missing mark an en dash."""
-    body = flat(table).to_latex(index=False, escape=True, caption=table.title, label=f"tab:{table.name}",
-                                position="htbp")
+    body = flat(table).to_latex(
+        index=False, escape=True, caption=table.title, label=f"tab:{table.name}", position="htbp"
+    )
     return body.replace("±", r"$\pm$").replace("Δ", r"$\Delta$").replace(MISSING, "--")
 
 

@@ -1,8 +1,8 @@
 """Records on disk -> one long pandas DataFrame (a row per run and metric), and seed statistics over it.
 
-    >>> from alignbench.report import load_runs, aggregate
-    >>> runs = load_runs(["multirun/report_tiny"])
-    >>> aggregate(runs[runs.benchmark == "mmlu"], ["model", "method"])   # mean, std, n, 95% CI over seeds
+>>> from alignbench.report import load_runs, aggregate
+>>> runs = load_runs(["multirun/report_tiny"])
+>>> aggregate(runs[runs.benchmark == "mmlu"], ["model", "method"])   # mean, std, n, 95% CI over seeds
 """
 
 from __future__ import annotations
@@ -20,9 +20,33 @@ from alignbench.report.study import ADAPTERS, FAMILIES, TINY_PREFIX, Status
 
 RECORD = "record.json"
 STAGES = {"eval": "trained", "baseline": "baseline"}  # metric prefix in record.json -> `stage`
-RUN_COLUMNS = ["run_key", "sweep", "run_dir", "status", "error", "started_at", "finished_at",
-               "dataset", "preference", "mixture_harmless", "method", "variant", "model", "paper_model", "kind",
-               "family", "adapter", "quant", "r", "alpha", "steps", "batch_size", "samples", "seed", "eval_key"]
+RUN_COLUMNS = [
+    "run_key",
+    "sweep",
+    "run_dir",
+    "status",
+    "error",
+    "started_at",
+    "finished_at",
+    "dataset",
+    "preference",
+    "mixture_harmless",
+    "method",
+    "variant",
+    "model",
+    "paper_model",
+    "kind",
+    "family",
+    "adapter",
+    "quant",
+    "r",
+    "alpha",
+    "steps",
+    "batch_size",
+    "samples",
+    "seed",
+    "eval_key",
+]
 COLUMNS = [*RUN_COLUMNS, "stage", "benchmark", "metric", "value"]
 
 
@@ -106,8 +130,10 @@ def run_axes(record: dict) -> dict:
 def run_metrics(record: dict) -> list[tuple[str, str, str, float]]:
     """(stage, benchmark, metric, value) of every evaluation metric; a benchmark that could not run is absent."""
     benchmarks = record.get("benchmarks") or {}
-    errors = {"trained": set(benchmarks.get("errors") or {}),
-              "baseline": set((benchmarks.get("baseline") or {}).get("errors") or {})}
+    errors = {
+        "trained": set(benchmarks.get("errors") or {}),
+        "baseline": set((benchmarks.get("baseline") or {}).get("errors") or {}),
+    }
     rows = []
     for key, value in (record.get("metrics") or {}).items():
         prefix, _, rest = key.partition("/")

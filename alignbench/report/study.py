@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from alignbench.runs.metrics import HEADLINES
-from alignbench.runs.record import Status  # the one status vocabulary of records, sweeps and reports
 
 
 class Benchmark(NamedTuple):
@@ -27,8 +26,23 @@ BENCHMARKS: dict[str, Benchmark] = {
 PREFERENCE_ACCURACY = "pref/accuracy"  # held-out preference pairs: the direct measure of what was aligned
 
 # Every axis a run can differ on; a cell of a table or a pair of a comparison is identical on all the others.
-AXES = ["dataset", "preference", "mixture_harmless", "method", "variant", "model", "kind", "family",
-        "adapter", "quant", "r", "alpha", "steps", "batch_size", "seed"]
+AXES = [
+    "dataset",
+    "preference",
+    "mixture_harmless",
+    "method",
+    "variant",
+    "model",
+    "kind",
+    "family",
+    "adapter",
+    "quant",
+    "r",
+    "alpha",
+    "steps",
+    "batch_size",
+    "seed",
+]
 # Axes that change together with another one, so a comparison along the first must not pair on them:
 # each method brings its own LoRA preset, QLoRA is LoRA plus a quantization, a kind is a different model.
 COUPLED = {

@@ -63,8 +63,7 @@ def _ordered(values) -> list:
 def _counts(runs: pd.DataFrame, expected: int) -> dict:
     done = int((runs["status"] == Status.completed).sum())
     failed = int((runs["status"] == Status.failed).sum())
-    return {"expected": expected, "completed": done, "failed": failed,
-            "missing": max(expected - done - failed, 0)}
+    return {"expected": expected, "completed": done, "failed": failed, "missing": max(expected - done - failed, 0)}
 
 
 def _base_rows(cells: pd.DataFrame, models: list[str], adapter: str, benchmarks: list[str]) -> pd.DataFrame:
@@ -73,12 +72,24 @@ def _base_rows(cells: pd.DataFrame, models: list[str], adapter: str, benchmarks:
     for model in models:
         rows[("base", model, "unaligned")] = {
             BENCHMARKS[b].label: cell_text(*base.loc[(model, b), ["mean", "std", "n"]], BENCHMARKS[b].digits)
-            if (model, b) in base.index else MISSING for b in benchmarks}
+            if (model, b) in base.index
+            else MISSING
+            for b in benchmarks
+        }
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def grid_table(name: str, title: str, frame: pd.DataFrame, cells: pd.DataFrame, select: dict,
-               rows: list[str], universe: pd.DataFrame, full_factorial: bool, with_base: bool) -> Table:
+def grid_table(
+    name: str,
+    title: str,
+    frame: pd.DataFrame,
+    cells: pd.DataFrame,
+    select: dict,
+    rows: list[str],
+    universe: pd.DataFrame,
+    full_factorial: bool,
+    with_base: bool,
+) -> Table:
     """Rows = `rows` levels, columns = benchmarks, each cell 'SFT / DPO' (the methods present).
 
     With `full_factorial`, the rows are every combination of the row values seen in `universe` (the study's
@@ -107,10 +118,20 @@ def grid_table(name: str, title: str, frame: pd.DataFrame, cells: pd.DataFrame, 
         for b in benchmarks:
             texts = []
             for method in methods:
-                mean, std, n = (indexed.loc[(*key, method, b)] if (*key, method, b) in indexed.index
-                                else (np.nan, np.nan, 0))
-                tidy.append({**dict(zip(rows, key)), "method": method, "benchmark": b, "mean": mean, "std": std,
-                             "n": int(n), "failed": int(failed.get((*key, method), 0))})
+                mean, std, n = (
+                    indexed.loc[(*key, method, b)] if (*key, method, b) in indexed.index else (np.nan, np.nan, 0)
+                )
+                tidy.append(
+                    {
+                        **dict(zip(rows, key, strict=False)),
+                        "method": method,
+                        "benchmark": b,
+                        "mean": mean,
+                        "std": std,
+                        "n": int(n),
+                        "failed": int(failed.get((*key, method), 0)),
+                    }
+                )
                 texts.append(cell_text(mean, std, n, BENCHMARKS[b].digits))
             line[BENCHMARKS[b].label] = " / ".join(texts)
         display[key] = line
@@ -121,9 +142,11 @@ def grid_table(name: str, title: str, frame: pd.DataFrame, cells: pd.DataFrame, 
         shown = pd.concat([_base_rows(cells, models, adapter, benchmarks), shown])
     shown.index = pd.MultiIndex.from_tuples(shown.index, names=rows) if len(shown) else shown.index
     heading = " / ".join(m.upper() for m in methods)
-    note = (f"cells: {heading} as mean ± std over seeds (n completed runs); {MISSING} = no completed run. "
-            f"Runs: {counts['expected']} expected ({len(keys)} rows x {len(methods)} methods x {seeds} seeds), "
-            f"{counts['completed']} completed, {counts['failed']} failed, {counts['missing']} missing.")
+    note = (
+        f"cells: {heading} as mean ± std over seeds (n completed runs); {MISSING} = no completed run. "
+        f"Runs: {counts['expected']} expected ({len(keys)} rows x {len(methods)} methods x {seeds} seeds), "
+        f"{counts['completed']} completed, {counts['failed']} failed, {counts['missing']} missing."
+    )
     return Table(name, title, shown, pd.DataFrame(tidy), counts, note)
 
 
@@ -138,25 +161,60 @@ def study_tables(frame: pd.DataFrame) -> list[Table | Absent]:
         label = ADAPTER_LABELS[adapter]
         name, title = f"main_{adapter}", f"Main results, {label} (paper Table {paper_table})"
         if (plain["adapter"] == adapter).any():
-            out.append(grid_table(name, title, frame, cells, {"adapter": [adapter], "variant": [""]},
-                                  ["dataset", "model", "preference"], plain, True, True))
+            out.append(
+                grid_table(
+                    name,
+                    title,
+                    frame,
+                    cells,
+                    {"adapter": [adapter], "variant": [""]},
+                    ["dataset", "model", "preference"],
+                    plain,
+                    True,
+                    True,
+                )
+            )
         else:
             out.append(Absent(name, title, f"{SWEEPS['main']} (quant={'nf4' if adapter == 'qlora' else 'none'})"))
     mixed = runs[runs["variant"] == "mixture"]
     if len(mixed):
         # Table 2: the mixture beside the single-preference runs of the same models, data and adapter.
-        select = {"dataset": mixed["dataset"].unique(), "model": mixed["model"].unique(),
-                  "adapter": mixed["adapter"].unique(), "variant": ["", "mixture"]}
-        out.append(grid_table("mixture", "Preference mixture (paper Table 2)", frame, cells, select,
-                              ["dataset", "model", "preference"], runs[runs["model"].isin(select["model"])],
-                              False, True))
+        select = {
+            "dataset": mixed["dataset"].unique(),
+            "model": mixed["model"].unique(),
+            "adapter": mixed["adapter"].unique(),
+            "variant": ["", "mixture"],
+        }
+        out.append(
+            grid_table(
+                "mixture",
+                "Preference mixture (paper Table 2)",
+                frame,
+                cells,
+                select,
+                ["dataset", "model", "preference"],
+                runs[runs["model"].isin(select["model"])],
+                False,
+                True,
+            )
+        )
     else:
         out.append(Absent("mixture", "Preference mixture (paper Table 2)", SWEEPS["mixture"]))
     merged = runs[runs["variant"].str.startswith("merge")]
     if len(merged):
-        out.append(grid_table("merging", "Merging (paper Table 3)", frame, cells,
-                              {"variant": merged["variant"].unique(), "model": merged["model"].unique()},
-                              ["dataset", "model", "variant"], merged, False, False))
+        out.append(
+            grid_table(
+                "merging",
+                "Merging (paper Table 3)",
+                frame,
+                cells,
+                {"variant": merged["variant"].unique(), "model": merged["model"].unique()},
+                ["dataset", "model", "variant"],
+                merged,
+                False,
+                False,
+            )
+        )
     else:
         out.append(Absent("merging", "Merging (paper Table 3)", SWEEPS["merge"]))
     return out
@@ -182,9 +240,18 @@ def paper_tables(frame: pd.DataFrame) -> list[Table]:
         shown = pd.DataFrame.from_dict(display, orient="index")
         shown.index = pd.MultiIndex.from_tuples(shown.index, names=rows)
         matched = int(part["ours"].notna().sum())
-        note = (f"{len(part)} published values, {matched} with runs of ours (tiny stand-ins join on the paper "
-                f"model they stand for); Δ = ours - paper.")
-        tables.append(Table(f"paper_table{number}", f"Paper Table {number} ({about}) beside ours", shown,
-                            part.reset_index(drop=True), {"published": len(part), "matched": matched}, note))
+        note = (
+            f"{len(part)} published values, {matched} with runs of ours (tiny stand-ins join on the paper "
+            f"model they stand for); Δ = ours - paper."
+        )
+        tables.append(
+            Table(
+                f"paper_table{number}",
+                f"Paper Table {number} ({about}) beside ours",
+                shown,
+                part.reset_index(drop=True),
+                {"published": len(part), "matched": matched},
+                note,
+            )
+        )
     return tables
-

@@ -18,9 +18,14 @@ def publish(report, project: str | None = None) -> str:
     group = os.path.basename(os.path.normpath(sweeps[0]))
     if "WANDB_API_KEY" not in os.environ:
         os.environ.setdefault("WANDB_MODE", "offline")  # never a login prompt in a batch job
-    run = wandb.init(project=project or os.environ.get("WANDB_PROJECT", "alignbench"), group=group,
-                     job_type="report", name=f"{group}-report", dir=str(report.out),
-                     config={"sources": sweeps, **{k: v for k, v in report.summary.items() if k != "sources"}})
+    run = wandb.init(
+        project=project or os.environ.get("WANDB_PROJECT", "alignbench"),
+        group=group,
+        job_type="report",
+        name=f"{group}-report",
+        dir=str(report.out),
+        config={"sources": sweeps, **{k: v for k, v in report.summary.items() if k != "sources"}},
+    )
     try:
         run.log({"findings": wandb.Table(dataframe=report.findings.astype(str))})
         for table in report.tables:
@@ -50,10 +55,16 @@ def load_wandb_runs(project: str, group: str | None = None, api=None) -> pd.Data
     records = []
     for run in api.runs(project, filters=filters):
         config = dict(run.config)
-        records.append({
-            "run_key": config.get("run_key", run.id), "status": {"finished": "completed"}.get(run.state, run.state),
-            "sweep": run.group, "run_dir": run.url, "config": config, "eval_key": config.get("eval_key"),
-            "choices": {k: (config.get(k) or {}).get("name") for k in ("model", "dataset", "method", "quant")},
-            "metrics": {k: v for k, v in dict(run.summary).items() if isinstance(v, int | float)},
-        })
+        records.append(
+            {
+                "run_key": config.get("run_key", run.id),
+                "status": {"finished": "completed"}.get(run.state, run.state),
+                "sweep": run.group,
+                "run_dir": run.url,
+                "config": config,
+                "eval_key": config.get("eval_key"),
+                "choices": {k: (config.get(k) or {}).get("name") for k in ("model", "dataset", "method", "quant")},
+                "metrics": {k: v for k, v in dict(run.summary).items() if isinstance(v, int | float)},
+            }
+        )
     return records_frame(records)

@@ -9,27 +9,59 @@ from pathlib import Path
 KINDS = {"llama": "pretrained", "vicuna": "instruct", "mistral": "pretrained", "mistral_instruct": "instruct"}
 
 
-def make_record(model="tiny_llama", dataset="beavertails", preference="harmless", method="dpo", quant="none",
-                seed=0, metrics=None, status="completed", r=None, alpha=None, steps=20, errors=None, sweep="hand",
-                **extra) -> dict:
+def make_record(
+    model="tiny_llama",
+    dataset="beavertails",
+    preference="harmless",
+    method="dpo",
+    quant="none",
+    seed=0,
+    metrics=None,
+    status="completed",
+    r=None,
+    alpha=None,
+    steps=20,
+    errors=None,
+    sweep="hand",
+    **extra,
+) -> dict:
     """A record with its choices, resolved config and flat metrics; `metrics` like {"eval/mmlu/acc": 0.3}."""
     run_key = uuid.uuid4().hex[:16]
     r = r if r is not None else (64 if method == "sft" else 16)
     alpha = alpha if alpha is not None else (16 if method == "sft" else 32)
     record = {
-        "run_key": run_key, "eval_key": "e0", "status": status, "attempt": 1, "failures": int(status == "failed"),
-        "choices": {"model": model, "dataset": dataset, "method": method, "adapter": "lora", "quant": quant,
-                    "logger": "none", "eval": "sample", "judge": "offline"},
-        "overrides": [], "sweep": sweep, "run_dir": f"/runs/{run_key}",
+        "run_key": run_key,
+        "eval_key": "e0",
+        "status": status,
+        "attempt": 1,
+        "failures": int(status == "failed"),
+        "choices": {
+            "model": model,
+            "dataset": dataset,
+            "method": method,
+            "adapter": "lora",
+            "quant": quant,
+            "logger": "none",
+            "eval": "sample",
+            "judge": "offline",
+        },
+        "overrides": [],
+        "sweep": sweep,
+        "run_dir": f"/runs/{run_key}",
         "metrics": metrics or {},
-        "config": {"model": {"name": model, "kind": KINDS[model.removeprefix("tiny_")]},
-                   "dataset": {"name": dataset, "preference": preference, "mixture_harmless": 0.5},
-                   "method": {"name": method, "max_steps": steps, "batch_size": 8, "grad_accum": 1},
-                   "adapter": {"name": "lora", "r": r, "alpha": alpha}, "quant": {"name": quant}, "seed": seed},
+        "config": {
+            "model": {"name": model, "kind": KINDS[model.removeprefix("tiny_")]},
+            "dataset": {"name": dataset, "preference": preference, "mixture_harmless": 0.5},
+            "method": {"name": method, "max_steps": steps, "batch_size": 8, "grad_accum": 1},
+            "adapter": {"name": "lora", "r": r, "alpha": alpha},
+            "quant": {"name": quant},
+            "seed": seed,
+        },
         "versions": {"python": "3.11.7", "torch": "2.13.0+cpu", "git_sha": "abc123"},
-        "timings": {}, "benchmarks": {"errors": errors or {}, "missing": sorted(errors or {}),
-                                     "baseline": {"errors": {}}},
-        "started_at": "2026-12-01T10:00:00+00:00", "finished_at": "2026-12-01T10:01:00+00:00",
+        "timings": {},
+        "benchmarks": {"errors": errors or {}, "missing": sorted(errors or {}), "baseline": {"errors": {}}},
+        "started_at": "2026-12-01T10:00:00+00:00",
+        "finished_at": "2026-12-01T10:01:00+00:00",
         **extra,
     }
     if status == "failed":

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from report_records import make_record, write_records
 
 pytestmark = pytest.mark.slow
@@ -21,8 +20,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def report(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "alignbench.report", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=300, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "alignbench.report", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
 
 
 class Refs(HTMLParser):
@@ -55,12 +60,16 @@ def test_cells_match_a_hand_computation_on_the_records(tiny_sweep, written):
     cells = pd.read_csv(out / "tables" / "main_lora.csv")
     for model in ("tiny_llama", "tiny_mistral"):
         for method in ("sft", "dpo"):
-            values = [r["metrics"]["eval/mmlu/acc"] for r in records
-                      if r["choices"]["model"] == model and r["choices"]["method"] == method]
+            values = [
+                r["metrics"]["eval/mmlu/acc"]
+                for r in records
+                if r["choices"]["model"] == model and r["choices"]["method"] == method
+            ]
             if model == "tiny_llama" and method == "dpo":
                 values.append(0.5)  # the edge record whose BBH could not run still has its MMLU
-            row = cells.query("model == @model and method == @method and preference == 'harmless' "
-                              "and benchmark == 'mmlu'").iloc[0]
+            row = cells.query(
+                "model == @model and method == @method and preference == 'harmless' and benchmark == 'mmlu'"
+            ).iloc[0]
             assert row["n"] == len(values)
             assert row["mean"] == pytest.approx(np.mean(values))
             assert row["std"] == pytest.approx(np.std(values, ddof=1))
@@ -98,7 +107,8 @@ def test_bad_input_is_one_line_naming_it(tmp_path):
     (tmp_path / "empty").mkdir()
     done = report(str(tmp_path / "empty"))
     assert done.returncode != 0 and done.stderr.strip().splitlines() == [
-        f"alignbench.report: {tmp_path / 'empty'}: no record.json in it or below it"]
+        f"alignbench.report: {tmp_path / 'empty'}: no record.json in it or below it"
+    ]
 
 
 def test_unreadable_record_is_named_skipped_and_counted(tmp_path):
@@ -115,19 +125,28 @@ def test_unreadable_record_is_named_skipped_and_counted(tmp_path):
 
 def test_the_report_command_imports_no_torch(tmp_path):
     write_records(tmp_path / "sweep", [make_record(seed=s, metrics={"eval/mmlu/acc": 0.3}) for s in range(2)])
-    code = ("import runpy, sys; sys.argv = ['alignbench.report', sys.argv[1]]\n"
-            "try:\n    runpy.run_module('alignbench.report', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-            "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'trl', 'peft'))\n"
-            "print('HEAVY', heavy)")
-    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "sweep")], cwd=REPO, capture_output=True,
-                          text=True, timeout=120)
+    code = (
+        "import runpy, sys; sys.argv = ['alignbench.report', sys.argv[1]]\n"
+        "try:\n    runpy.run_module('alignbench.report', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'trl', 'peft'))\n"
+        "print('HEAVY', heavy)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "sweep")], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert "report written to" in done.stdout, done.stderr[-2000:]
     assert "HEAVY []" in done.stdout
 
 
 def test_wandb_publishes_offline_files(tmp_path):
-    write_records(tmp_path / "sweep", [make_record(method=m, seed=s, metrics={"eval/mmlu/acc": 0.3 + s / 10})
-                                       for s in range(2) for m in ("sft", "dpo")])
+    write_records(
+        tmp_path / "sweep",
+        [
+            make_record(method=m, seed=s, metrics={"eval/mmlu/acc": 0.3 + s / 10})
+            for s in range(2)
+            for m in ("sft", "dpo")
+        ],
+    )
     done = report(str(tmp_path / "sweep"), "--wandb", env={"WANDB_MODE": "offline"})
     assert done.returncode == 0, done.stderr[-3000:]
     assert "published to group sweep (offline" in done.stdout

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import pytest
+from report_records import make_record
 
 from alignbench.report.findings import FINDINGS, Verdict, check_findings
 from alignbench.report.results import records_frame
-from report_records import make_record
 
 FINDING_4 = (next(f for f in FINDINGS if f.number == 4),)  # DPO beats SFT (held-out preference accuracy)
 
 
 def runs(sft: list[float], dpo: list[float], preference="harmless") -> list[dict]:
     """Seed-matched SFT and DPO runs of tiny_llama with the given held-out preference accuracies."""
-    return [make_record(method=method, seed=seed, preference=preference, metrics={"eval/pref/accuracy": value})
-            for method, values in (("sft", sft), ("dpo", dpo)) for seed, value in enumerate(values)]
+    return [
+        make_record(method=method, seed=seed, preference=preference, metrics={"eval/pref/accuracy": value})
+        for method, values in (("sft", sft), ("dpo", dpo))
+        for seed, value in enumerate(values)
+    ]
 
 
 def verdicts(records, findings=FINDING_4) -> list[str]:
@@ -45,8 +48,9 @@ def test_inconclusive_when_the_interval_includes_zero_or_pairs_are_few():
 
 def test_failed_runs_never_make_a_pair():
     records = runs([0.50, 0.55, 0.52], [0.70, 0.74, 0.69])
-    records += [make_record(method="sft", seed=s, status="failed", metrics={"eval/pref/accuracy": 0.99})
-                for s in (3, 4, 5)]
+    records += [
+        make_record(method="sft", seed=s, status="failed", metrics={"eval/pref/accuracy": 0.99}) for s in (3, 4, 5)
+    ]
     table = check_findings(records_frame(records), FINDING_4)
     assert table["pairs"].iloc[0] == 3
 
@@ -54,17 +58,30 @@ def test_failed_runs_never_make_a_pair():
 def test_absent_findings_name_the_sweep_that_produces_them():
     table = check_findings(records_frame(runs([0.5, 0.5, 0.5], [0.7, 0.7, 0.7])))  # no baselines, one model
     absent = table[table["finding_verdict"] == Verdict.absent].drop_duplicates("finding")
-    assert dict(zip(absent["finding"], absent["sweep"])) == {
-        1: "paper", 2: "paper", 3: "paper_mixture", 5: "paper_chain", 6: "paper", 7: "paper_merge", 8: "paper"}
+    assert dict(zip(absent["finding"], absent["sweep"], strict=False)) == {
+        1: "paper",
+        2: "paper",
+        3: "paper_mixture",
+        5: "paper_chain",
+        6: "paper",
+        7: "paper_merge",
+        8: "paper",
+    }
 
 
 def test_equivalence_finding_8_lora_vs_qlora():
     finding = (next(f for f in FINDINGS if f.number == 8),)
 
     def adapters(delta):
-        return [make_record(quant=quant, seed=seed, metrics={"eval/mmlu/acc": 0.40 + seed * 0.01 + shift,
-                                                              "eval/bbh/exact_match": 0.30 + shift})
-                for quant, shift in (("none", 0.0), ("nf4", delta)) for seed in range(4)]
+        return [
+            make_record(
+                quant=quant,
+                seed=seed,
+                metrics={"eval/mmlu/acc": 0.40 + seed * 0.01 + shift, "eval/bbh/exact_match": 0.30 + shift},
+            )
+            for quant, shift in (("none", 0.0), ("nf4", delta))
+            for seed in range(4)
+        ]
 
     assert verdicts(adapters(0.005), finding) == [Verdict.supported, Verdict.supported]
     assert verdicts(adapters(0.2), finding) == [Verdict.contradicted, Verdict.contradicted]

@@ -4,26 +4,37 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from report_records import make_record, write_records
 from scipy import stats
 
 from alignbench.report import aggregate, load_runs, runs_of
 from alignbench.report.results import NoRecords, UnreadableRecord, records_frame
-from report_records import make_record, write_records
 
 
 def test_long_form_has_axes_stages_and_adapter():
-    frame = records_frame([make_record(quant="nf4", seed=3, metrics={"eval/mmlu/acc": 0.4, "baseline/mmlu/acc": 0.3,
-                                                                     "train/loss": 1.0})])
-    assert set(zip(frame["stage"], frame["value"])) == {("trained", 0.4), ("baseline", 0.3)}  # train/ is not a result
+    frame = records_frame(
+        [make_record(quant="nf4", seed=3, metrics={"eval/mmlu/acc": 0.4, "baseline/mmlu/acc": 0.3, "train/loss": 1.0})]
+    )
+    assert set(zip(frame["stage"], frame["value"], strict=False)) == {
+        ("trained", 0.4),
+        ("baseline", 0.3),
+    }  # train/ is not a result
     row = frame.iloc[0]
     assert (row.adapter, row.quant, row.seed, row.paper_model, row.kind, row.family) == (
-        "qlora", "nf4", 3, "llama", "pretrained", "llama")
+        "qlora",
+        "nf4",
+        3,
+        "llama",
+        "pretrained",
+        "llama",
+    )
     assert records_frame([make_record(quant="none")])["adapter"].iloc[0] == "lora"
 
 
 def test_a_benchmark_that_could_not_run_is_missing_not_zero():
-    record = make_record(metrics={"eval/mmlu/acc": 0.4, "eval/bbh/exact_match": 0.0},
-                         errors={"bbh": "BenchmarkUnavailable: no data"})
+    record = make_record(
+        metrics={"eval/mmlu/acc": 0.4, "eval/bbh/exact_match": 0.0}, errors={"bbh": "BenchmarkUnavailable: no data"}
+    )
     frame = records_frame([record])
     assert "bbh" not in set(frame["benchmark"])
     assert set(frame["benchmark"]) == {"mmlu"}
@@ -88,13 +99,26 @@ def test_wandb_runs_load_into_the_same_shape():
     class Api:
         def runs(self, project, filters):
             assert (project, filters) == ("me/alignbench", {"group": "paper"})
-            return [SimpleNamespace(config=config, summary={"eval/mmlu/acc": 0.4, "baseline/mmlu/acc": 0.3,
-                                                            "_runtime": 12, "train/loss": 1.0},
-                                    state="finished", group="paper", id="x1", url="https://wandb.ai/r/x1")]
+            return [
+                SimpleNamespace(
+                    config=config,
+                    summary={"eval/mmlu/acc": 0.4, "baseline/mmlu/acc": 0.3, "_runtime": 12, "train/loss": 1.0},
+                    state="finished",
+                    group="paper",
+                    id="x1",
+                    url="https://wandb.ai/r/x1",
+                )
+            ]
 
     frame = load_wandb_runs("me/alignbench", "paper", api=Api())
     assert list(frame.columns) == COLUMNS
-    assert sorted(zip(frame["stage"], frame["value"])) == [("baseline", 0.3), ("trained", 0.4)]
+    assert sorted(zip(frame["stage"], frame["value"], strict=False)) == [("baseline", 0.3), ("trained", 0.4)]
     row = frame.iloc[0]
     assert (row.status, row.model, row.kind, row.method, row.seed, row.adapter) == (
-        "completed", "tiny_vicuna", "instruct", "sft", 4, "lora")
+        "completed",
+        "tiny_vicuna",
+        "instruct",
+        "sft",
+        4,
+        "lora",
+    )

@@ -7,12 +7,12 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from report_records import make_record
 
 from alignbench.report.paper import paper_results
 from alignbench.report.render import latex, write_table
 from alignbench.report.results import records_frame
 from alignbench.report.tables import MISSING, paper_tables, study_tables
-from report_records import make_record
 
 SFT = [0.30, 0.34, 0.41]
 DPO = [0.50, 0.52]
@@ -20,10 +20,14 @@ DPO = [0.50, 0.52]
 
 @pytest.fixture(scope="module")
 def frame():
-    records = [make_record(method="sft", seed=s, metrics={"eval/mmlu/acc": v, "baseline/mmlu/acc": 0.25})
-               for s, v in enumerate(SFT)]
-    records += [make_record(method="dpo", seed=s, metrics={"eval/mmlu/acc": v, "baseline/mmlu/acc": 0.25})
-                for s, v in enumerate(DPO)]
+    records = [
+        make_record(method="sft", seed=s, metrics={"eval/mmlu/acc": v, "baseline/mmlu/acc": 0.25})
+        for s, v in enumerate(SFT)
+    ]
+    records += [
+        make_record(method="dpo", seed=s, metrics={"eval/mmlu/acc": v, "baseline/mmlu/acc": 0.25})
+        for s, v in enumerate(DPO)
+    ]
     records.append(make_record(method="dpo", seed=2, status="failed"))
     # Another preference for tiny_llama makes (tiny_llama, helpful) a row of the grid; it has one SFT run only.
     records.append(make_record(method="sft", preference="helpful", seed=0, metrics={"eval/mmlu/acc": 0.2}))
@@ -65,7 +69,7 @@ def test_every_format_parses_back(frame, tmp_path):
     pd.testing.assert_frame_equal(back, table.cells, check_dtype=False)
     tex = paths["tex"].read_text()
     assert tex.index(r"\toprule") < tex.index(r"\midrule") < tex.index(r"\bottomrule")
-    body = tex[tex.index(r"\midrule"):tex.index(r"\bottomrule")]
+    body = tex[tex.index(r"\midrule") : tex.index(r"\bottomrule")]
     assert body.count(r"\\") == len(table.display)  # one LaTeX row per table row
     assert r"$\pm$" in tex and "±" not in tex and MISSING not in tex
     md = paths["md"].read_text()
@@ -78,15 +82,25 @@ def test_the_paper_join_covers_every_cell_of_tables_2_to_5():
     paper = paper_results()
     records = []
     for (dataset, model, preference, adapter, method, variant), cell in paper.groupby(
-            ["dataset", "model", "preference", "adapter", "method", "variant"]):
+        ["dataset", "model", "preference", "adapter", "method", "variant"]
+    ):
         if method == "none":  # the unaligned base: the baseline stage of any run on that model
             continue
         extra = {"variant": variant} if variant.startswith("merge") else {}
         metrics = {f"eval/{row.benchmark}/{_metric(row.benchmark)}": row.value for row in cell.itertuples()}
         base = paper[(paper["model"] == model) & (paper["method"] == "none")]
         metrics |= {f"baseline/{row.benchmark}/{_metric(row.benchmark)}": row.value for row in base.itertuples()}
-        records.append(make_record(model=model, dataset=dataset, preference=preference, method=method,
-                                   quant="nf4" if adapter == "qlora" else "none", metrics=metrics, **extra))
+        records.append(
+            make_record(
+                model=model,
+                dataset=dataset,
+                preference=preference,
+                method=method,
+                quant="nf4" if adapter == "qlora" else "none",
+                metrics=metrics,
+                **extra,
+            )
+        )
     tables = paper_tables(records_frame(records))
     assert [t.name for t in tables] == ["paper_table2", "paper_table3", "paper_table4", "paper_table5"]
     for table in tables:
@@ -104,8 +118,13 @@ def _metric(benchmark):
 def test_paper_values_beside_ours_with_difference(frame):
     table5 = next(t for t in paper_tables(frame) if t.name == "paper_table5")
     row = table5.display.loc[("beavertails", "llama", "harmless", "", "sft")]
-    paper = paper_results().query("table == 5 and model == 'llama' and preference == 'harmless' and method == 'sft' "
-                                  "and benchmark == 'mmlu'")["value"].item()
+    paper = (
+        paper_results()
+        .query(
+            "table == 5 and model == 'llama' and preference == 'harmless' and method == 'sft' and benchmark == 'mmlu'"
+        )["value"]
+        .item()
+    )
     assert row["MMLU paper"] == f"{paper:.3f}"
     assert row["MMLU Δ"] == f"{np.mean(SFT) - paper:+.3f}"
     assert row["BBH ours"] == MISSING and row["BBH Δ"] == MISSING
@@ -117,14 +136,22 @@ def test_latex_escapes_names(frame):
 
 
 def test_a_sweep_where_every_run_failed_still_reports_its_counts(tmp_path):
-    from alignbench.report import build_report
     from report_records import write_records
 
-    write_records(tmp_path / "sweep", [make_record(method=m, seed=s, status="failed") for m in ("sft", "dpo")
-                                       for s in range(2)])
+    from alignbench.report import build_report
+
+    write_records(
+        tmp_path / "sweep", [make_record(method=m, seed=s, status="failed") for m in ("sft", "dpo") for s in range(2)]
+    )
     built = build_report([tmp_path / "sweep"])
-    assert built.summary | {"sources": None} == {"runs": 4, "completed": 0, "failed": 4, "unreadable": 0,
-                                                  "other": 0, "sources": None}
+    assert built.summary | {"sources": None} == {
+        "runs": 4,
+        "completed": 0,
+        "failed": 4,
+        "unreadable": 0,
+        "other": 0,
+        "sources": None,
+    }
     main = next(t for t in built.tables if t.name == "main_lora")
     assert main.counts == {"expected": 4, "completed": 0, "failed": 4, "missing": 0}
     assert set(built.findings["verdict"]) == {"absent"}
@@ -133,7 +160,9 @@ def test_a_sweep_where_every_run_failed_still_reports_its_counts(tmp_path):
 
 def test_a_cell_never_averages_other_step_counts_or_ranks():
     usual = [make_record(method="sft", seed=s, metrics={"eval/mmlu/acc": 0.3}) for s in range(3)]
-    other = [make_record(method="sft", seed=0, steps=100, metrics={"eval/mmlu/acc": 0.9}),
-             make_record(method="sft", seed=0, r=8, metrics={"eval/mmlu/acc": 0.9})]
+    other = [
+        make_record(method="sft", seed=0, steps=100, metrics={"eval/mmlu/acc": 0.9}),
+        make_record(method="sft", seed=0, r=8, metrics={"eval/mmlu/acc": 0.9}),
+    ]
     table = main_lora(records_frame(usual + other))
     assert table.display.loc[("beavertails", "tiny_llama", "harmless"), "MMLU"] == "0.300 ± 0.000 (3)"

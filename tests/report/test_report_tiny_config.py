@@ -9,8 +9,12 @@ from pathlib import Path
 
 import pytest
 
-PAIRS = [("tiny_llama", "llama"), ("tiny_vicuna", "vicuna"), ("tiny_mistral", "mistral"),
-         ("tiny_mistral_instruct", "mistral_instruct")]
+PAIRS = [
+    ("tiny_llama", "llama"),
+    ("tiny_vicuna", "vicuna"),
+    ("tiny_mistral", "mistral"),
+    ("tiny_mistral_instruct", "mistral_instruct"),
+]
 
 
 @pytest.mark.parametrize("tiny, paper", PAIRS)
@@ -28,10 +32,14 @@ def test_each_pair_is_two_different_networks(compose):
 
 @pytest.mark.slow
 def test_report_tiny_plans_lora_grid_and_a_qlora_slice(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "alignbench", "-m", "sweep=report_tiny", "dry_run=true",
-                           f"hydra.sweep.dir={tmp_path}"],
-                          cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=300,
-                          env=os.environ.copy())
+    done = subprocess.run(
+        [sys.executable, "-m", "alignbench", "-m", "sweep=report_tiny", "dry_run=true", f"hydra.sweep.dir={tmp_path}"],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=os.environ.copy(),
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     lines = [line for line in done.stdout.splitlines() if " pending " in line and "dataset=" in line]
     assert "120 jobs" in done.stdout and len(lines) == 120
