@@ -18,7 +18,7 @@ _API = {
     "load_runs": "results",
     "runs_of": "results",
     "BENCHMARKS": "study",
-    "Status": "study",
+    "Status": "results",
     "paper_tables": "tables",
     "study_cells": "tables",
     "study_tables": "tables",

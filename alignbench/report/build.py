@@ -12,8 +12,8 @@ from alignbench.report.pages import write_pages
 from alignbench.report.provenance import provenance
 from alignbench.report.render import write_table
 from alignbench.report.results import read_records, records_frame, runs_of
-from alignbench.report.study import Status
 from alignbench.report.tables import Table, paper_tables, study_tables
+from alignbench.runs.record import Status
 
 
 @dataclass

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from alignbench.report.study import ADAPTERS, FAMILIES, TINY_PREFIX, Status
+from alignbench.report.study import ADAPTERS, FAMILIES, TINY_PREFIX
+from alignbench.runs.record import Status
 
 RECORD = "record.json"
 STAGES = {"eval": "trained", "baseline": "baseline"}  # metric prefix in record.json -> `stage`

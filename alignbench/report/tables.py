@@ -10,7 +10,8 @@ import pandas as pd
 
 from alignbench.report.paper import TABLES, compare
 from alignbench.report.results import aggregate, baselines, headline, runs_of, usual_setting
-from alignbench.report.study import BENCHMARKS, SWEEPS, Status
+from alignbench.report.study import BENCHMARKS, SWEEPS
+from alignbench.runs.record import Status
 
 MISSING = "—"  # a cell without a completed run: never 0
 CELL = ["dataset", "model", "paper_model", "preference", "adapter", "method", "variant"]
