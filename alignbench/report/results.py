@@ -92,12 +92,14 @@ def run_axes(record: dict) -> dict:
     paper_model = name.removeprefix(TINY_PREFIX) if name else None
     quant = choices.get("quant") or (config.get("quant") or {}).get("name") or "none"
     method_name = choices.get("method") or method.get("name")
-    # A merged model (future sweep=paper_merge) names its merge as the method or as `variant`; the aligned method
-    # then comes from its merge config. A mixture is the preference `mixed`.
-    variant = record.get("variant") or choices.get("merge")
-    if method_name and method_name.startswith("merge"):
-        variant, method_name = method_name, (config.get("merge") or {}).get("method", "sft+dpo")
-    preference = dataset.get("preference")
+    # A merge (method=merge_*) is the paper's variant merge_<combination> of the methods and preferences of its
+    # inputs (Table 3: "sft+dpo", "harmless+helpful"). A mixture is the preference `mixed`.
+    variant, preference = "", dataset.get("preference")
+    if merge := method.get("merge"):
+        inputs = [selector.get("choices") or {} for selector in merge.get("inputs") or []]
+        variant = f"merge_{merge.get('combination')}"
+        method_name = _joined(c.get("method") for c in inputs) or method_name
+        preference = _joined(c.get("dataset.preference") for c in inputs) or preference
     steps, batch = method.get("max_steps"), method.get("batch_size")
     return {
         "run_key": record.get("run_key"),
@@ -128,6 +130,25 @@ def run_axes(record: dict) -> dict:
     }
 
 
+def _joined(values: Iterable) -> str:
+    """sft, dpo -> "sft+dpo"; harmless, helpful -> "harmless+helpful" (the paper's names), in a fixed order."""
+    order = ["sft", "dpo", "harmless", "helpful"]
+    found = {str(v) for v in values if v}
+    return "+".join(sorted(found, key=lambda v: (order.index(v) if v in order else len(order), v)))
+
+
+def step_metrics(record: dict) -> dict[int, dict[str, float]]:
+    """{step: {"eval/...": value}} of the adapters evaluated during training (eval.at_steps: `eval@<step>/...`),
+    without the last step, which is the run's own evaluation."""
+    found: dict[int, dict[str, float]] = {}
+    for key, value in (record.get("metrics") or {}).items():
+        head, _, rest = key.partition("/")
+        if head.startswith("eval@") and head[5:].isdigit():
+            found.setdefault(int(head[5:]), {})[f"eval/{rest}"] = value
+    final = ((record.get("config") or {}).get("method") or {}).get("max_steps")
+    return {step: metrics for step, metrics in sorted(found.items()) if step != final}
+
+
 def run_metrics(record: dict) -> list[tuple[str, str, str, float]]:
     """(stage, benchmark, metric, value) of every evaluation metric; a benchmark that could not run is absent."""
     benchmarks = record.get("benchmarks") or {}
@@ -152,6 +173,12 @@ def records_frame(records: Iterable[dict]) -> pd.DataFrame:
         axes = run_axes(record)
         metrics = run_metrics(record) or [(None, None, None, np.nan)]
         rows += [{**axes, "stage": s, "benchmark": b, "metric": m, "value": v} for s, b, m, v in metrics]
+        # An adapter evaluated during training (eval.at_steps) is a point of the data-quantity curve: the same run
+        # at fewer steps and samples, after the run's own rows (runs_of keeps a run's first row).
+        for step, found in step_metrics(record).items():
+            at = {**axes, "steps": step, "samples": step * axes["samples"] // axes["steps"] if axes["steps"] else None}
+            trained = run_metrics({**record, "metrics": found})
+            rows += [{**at, "stage": s, "benchmark": b, "metric": m, "value": v} for s, b, m, v in trained]
     frame = pd.DataFrame(rows, columns=COLUMNS)
     return frame.astype({"value": float})
 
@@ -190,13 +217,16 @@ def runs_of(frame: pd.DataFrame) -> pd.DataFrame:
 
 def usual_setting(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows of runs at their method's most common (steps, r, alpha): a table cell never averages different
-    training budgets or ranks together (paper_quantity and paper_rank runs have their own figures)."""
+    training budgets or ranks together (paper_quantity and paper_rank runs have their own figures). A merge trains
+    nothing, so its own settings do not count: every merge is kept."""
     runs = runs_of(frame)
+    merged = runs["variant"].str.startswith("merge")
     setting = ["method", "steps", "r", "alpha"]
-    sizes = runs.groupby(setting, dropna=False).size().rename("runs").reset_index()
+    sizes = runs[~merged].groupby(setting, dropna=False).size().rename("runs").reset_index()
     usual = sizes.sort_values("runs", ascending=False, kind="stable").drop_duplicates("method")
-    kept = runs.merge(usual[setting], on=setting)["run_dir"]
-    return frame[frame["run_dir"].isin(kept)]
+    kept = pd.concat([runs[~merged].merge(usual[setting], on=setting), runs[merged]])[["run_dir", "steps"]]
+    # a run's own rows only: its adapters evaluated during training (eval.at_steps) are the quantity curve's points
+    return frame.merge(kept, on=["run_dir", "steps"])[frame.columns]
 
 
 def completed(frame: pd.DataFrame) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from report_records import make_record, write_records
 from scipy import stats
 
 from alignbench.report import aggregate, load_runs, runs_of
-from alignbench.report.results import NoRecords, UnreadableRecord, records_frame
+from alignbench.report.results import NoRecords, UnreadableRecord, records_frame, usual_setting
 
 
 def test_long_form_has_axes_stages_and_adapter():
@@ -122,3 +122,31 @@ def test_wandb_runs_load_into_the_same_shape():
         4,
         "lora",
     )
+
+
+def test_merges_are_table_3_variants_and_steps_are_quantity_points():
+    merge = make_record(metrics={"eval/mmlu/acc": 0.5})
+    merge["choices"]["method"] = "merge_dare_all"
+    merge["config"]["method"] = {
+        "name": "merge_dare_all",
+        "max_steps": 0,
+        "batch_size": 1,
+        "merge": {
+            "combination": "dare_ties",
+            "inputs": [
+                {"choices": {"method": m, "dataset.preference": p}}
+                for m in ("dpo", "sft")
+                for p in ("helpful", "harmless")
+            ],
+        },
+    }
+    row = records_frame([merge]).iloc[0]
+    assert (row.variant, row.method, row.preference) == ("merge_dare_ties", "sft+dpo", "harmless+helpful")
+
+    stepped = make_record(metrics={"eval/mmlu/acc": 0.5, "eval@100/mmlu/acc": 0.3, "eval@700/mmlu/acc": 0.5})
+    stepped["config"]["method"].update(max_steps=700, batch_size=16)
+    frame = records_frame([stepped])
+    points = frame[frame["benchmark"] == "mmlu"][["steps", "samples", "value"]].values.tolist()
+    assert points == [[700, 11200, 0.5], [100, 1600, 0.3]]  # step 700 is the run's own evaluation, not twice
+    assert len(runs_of(frame)) == 1 and runs_of(frame)["steps"].item() == 700
+    assert usual_setting(frame)["steps"].unique().tolist() == [700]  # tables never average a curve's points

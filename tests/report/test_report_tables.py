@@ -86,21 +86,25 @@ def test_the_paper_join_covers_every_cell_of_tables_2_to_5():
     ):
         if method == "none":  # the unaligned base: the baseline stage of any run on that model
             continue
-        extra = {"variant": variant} if variant.startswith("merge") else {}
         metrics = {f"eval/{row.benchmark}/{_metric(row.benchmark)}": row.value for row in cell.itertuples()}
         base = paper[(paper["model"] == model) & (paper["method"] == "none")]
         metrics |= {f"baseline/{row.benchmark}/{_metric(row.benchmark)}": row.value for row in base.itertuples()}
-        records.append(
-            make_record(
-                model=model,
-                dataset=dataset,
-                preference=preference,
-                method=method,
-                quant="nf4" if adapter == "qlora" else "none",
-                metrics=metrics,
-                **extra,
+        quant = "nf4" if adapter == "qlora" else "none"
+        if variant.startswith("merge"):  # a merge run as method=merge_* writes it: its inputs' methods/preferences
+            record = make_record(model=model, dataset=dataset, method=variant, quant=quant, metrics=metrics)
+            record["config"]["method"]["merge"] = {
+                "combination": variant.removeprefix("merge_"),
+                "inputs": [
+                    {"choices": {"method": m, "dataset.preference": p}}
+                    for m in method.split("+")
+                    for p in preference.split("+")
+                ],
+            }
+        else:
+            record = make_record(
+                model=model, dataset=dataset, preference=preference, method=method, quant=quant, metrics=metrics
             )
-        )
+        records.append(record)
     tables = paper_tables(records_frame(records))
     assert [t.name for t in tables] == ["paper_table2", "paper_table3", "paper_table4", "paper_table5"]
     for table in tables:
