@@ -8,7 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from alignbench.config.hub import hub_missing, not_available
-from alignbench.config.schema import Config, Precision, Preference
+from alignbench.config.schema import Config, DPOMethodConfig, Precision, Preference
+
+# The TRL 1.16 losses that read label_smoothing; every other one, sigmoid included, ignores it without a word.
+_SMOOTHED_LOSSES = ("robust", "exo_pair", "aot", "aot_unpaired")
 
 
 class ConfigError(ValueError):
@@ -78,6 +81,27 @@ def _rule_problems(cfg: Config, cuda: bool, bf16: bool) -> list[str]:
         )
     if not 0 <= cfg.dataset.mixture_harmless <= 1:
         problems.append(f"dataset.mixture_harmless={cfg.dataset.mixture_harmless} is a share, between 0 and 1")
+    if isinstance(cfg.method, DPOMethodConfig):
+        problems += _loss_problems(cfg.method)
+    return problems
+
+
+def _loss_problems(method: DPOMethodConfig) -> list[str]:
+    problems = []
+    losses = set(method.loss_type)
+    if method.label_smoothing and not losses & set(_SMOOTHED_LOSSES):
+        problems.append(
+            f"method.label_smoothing={method.label_smoothing} would be ignored by loss_type {method.loss_type}: TRL "
+            f"reads it only in {', '.join(_SMOOTHED_LOSSES)} (its sigmoid loss no longer smooths labels, so no cDPO)"
+        )
+    if "robust" in losses and not 0 <= method.label_smoothing < 0.5:
+        problems.append(
+            f"method.label_smoothing={method.label_smoothing} is robust DPO's label-flip rate: it must be in [0, 0.5)"
+        )
+    if method.loss_weights is not None and len(method.loss_weights) != len(method.loss_type):
+        problems.append(
+            f"method.loss_weights has {len(method.loss_weights)} weights for loss_type {method.loss_type}: one per loss"
+        )
     return problems
 
 

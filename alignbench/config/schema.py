@@ -121,6 +121,11 @@ class DPOMethodConfig(MethodConfig):
     # TRL 1.16 sets every dropout (LoRA's included) to 0 unless told otherwise; Table 6 trains DPO with LoRA dropout
     # 0.05, so it stays on. The record's train/lora_dropout says what was in force.
     disable_dropout: bool = False
+    # The chance that a preference label is flipped, for the losses that model label noise (TRL 1.16 reads it in
+    # robust, exo_pair, aot and aot_unpaired only; rules.py refuses it where it would be silently ignored).
+    label_smoothing: float = 0.0
+    # One weight per loss_type entry (e.g. RPO's [sigmoid, sft]); null weighs each loss 1.0, as TRL does.
+    loss_weights: Optional[List[float]] = None
 
 
 @dataclass
