@@ -139,6 +139,9 @@ class AdapterConfig:
     bias: str = "none"
     use_dora: bool = False  # weight-decomposed LoRA (DoRA): magnitude and direction trained apart
     use_rslora: bool = False  # rank-stabilised scaling alpha / sqrt(r) instead of alpha / r
+    # PEFT's init_lora_weights: kaiming (PEFT's default: Kaiming-uniform A) or gaussian (A ~ N(0, 1/r)), B = 0 in
+    # both. rules.py refuses the inits that rewrite the base, which the DPO reference and its shared cache rely on.
+    init: str = "kaiming"
 
 
 @dataclass

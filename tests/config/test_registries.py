@@ -66,5 +66,13 @@ def test_a_method_preset_is_one_yaml_that_names_its_trainer(compose, preset):
     same = {k for k in dpo.method if k not in ("name", "loss_type", "label_smoothing", "loss_weights")}
     assert all(family.method[k] == dpo.method[k] for k in same), f"{preset} inherits DPO's Table 6 column"
     assert family.method.loss_type != dpo.method.loss_type, f"{preset} changes DPO's loss"
-    dora = compose(["adapter=dora"])
-    assert dora.adapter.kind == "lora" and dora.adapter.use_dora and dora.adapter.r == compose([]).adapter.r
+
+
+@pytest.mark.parametrize(
+    ("preset", "flag", "value"),
+    [("dora", "use_dora", True), ("rslora", "use_rslora", True), ("lora_gaussian", "init", "gaussian")],
+)
+def test_an_adapter_preset_is_lora_with_one_flag_changed(compose, preset, flag, value):
+    variant, lora = compose([f"adapter={preset}"]).adapter, compose(["adapter=lora"]).adapter
+    assert variant.kind == "lora" and variant[flag] == value != lora[flag]
+    assert all(variant[k] == lora[k] for k in lora if k not in ("name", flag)), f"{preset} keeps LoRA's preset"

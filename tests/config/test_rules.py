@@ -20,6 +20,10 @@ def check(compose, overrides: list[str]) -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
+        (["adapter.init=pissa", "quant=nf4"], "adapter.init=pissa rewrites the base weights"),
+        (["adapter.init=pissa_niter_4"], "adapter.init=pissa_niter_4 rewrites the base weights"),
+        (["adapter=dora", "adapter.init=olora"], "adapter.init=olora rewrites the base weights"),
+        (["adapter.init=eva"], "adapter.init=eva: alignbench takes kaiming or gaussian"),
         (["method.label_smoothing=0.1"], r"label_smoothing=0.1 would be ignored by loss_type \['sigmoid'\]"),
         (["method=robust", "method.label_smoothing=0.5"], r"robust DPO's label-flip rate: it must be in \[0, 0.5\)"),
         (["method=rpo", "method.loss_weights=[1.0]"], r"1 weights for loss_type \['sigmoid', 'sft'\]"),
