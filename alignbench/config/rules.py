@@ -88,6 +88,10 @@ def _rule_problems(cfg: Config, cuda: bool, bf16: bool) -> list[str]:
     if not 0 <= cfg.dataset.mixture_harmless <= 1:
         problems.append(f"dataset.mixture_harmless={cfg.dataset.mixture_harmless} is a share, between 0 and 1")
     problems += _init_problems(cfg.adapter.init)
+    if cfg.adapter.use_dora and cfg.quant.bits == 8 and not cuda:
+        # PEFT 0.21 re-wraps an int8 weight on CPU at every DoRA forward; the copy lacks the scales bitsandbytes 0.50
+        # moved into the layer's state at the first forward, so the second step fails inside bitsandbytes.
+        problems.append("adapter.use_dora=true on quant=int8 fails at the second step on CPU; use quant=nf4 or a GPU")
     if isinstance(cfg.method, DPOMethodConfig):
         problems += _loss_problems(cfg.method)
     return problems
