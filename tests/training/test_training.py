@@ -27,7 +27,7 @@ CASES = {
     "sft_mistral": ["method=sft", "model=tiny_mistral", "dataset=hh_rlhf"],
     "dora": ["adapter=dora"],  # an adapter variant: one YAML, PEFT's use_dora flag
     "rslora": ["adapter=rslora"],  # PEFT's use_rslora flag: the DPO preset's scale becomes 8 instead of 2
-    "lora_gaussian_nf4": ["adapter=lora_gaussian", "quant=nf4"],  # PEFT's gaussian init, on the base it exists for
+    "lora_gaussian_nf4": ["adapter=lora_gaussian", "quant=nf4"],  # its point: an init variant a 4-bit base allows
 }
 
 # The DPO family: one YAML each, DPO's trainer and reference. What each must reach TRL as (loss types, weights,
