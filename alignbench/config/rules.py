@@ -8,7 +8,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from alignbench.config.hub import hub_missing, not_available
-from alignbench.config.schema import Config, Precision, Preference
+from alignbench.config.schema import Config, DPOMethodConfig, Precision, Preference
+
+# The LoRA inits alignbench takes: both start the adapter at zero and leave the base untouched. The DPO reference is
+# the base with the adapter off, its log-probs are cached per base, a saved adapter is evaluated on the base as loaded,
+# and a process hands the same base to its next run.
+_LORA_INITS = ("kaiming", "gaussian")
+# PEFT 0.21 inits that fold the adapter's starting point into the base weights (W - BA), i.e. change the base.
+_BASE_REWRITING_INITS = ("pissa", "olora", "corda", "loftq", "lora_ga")
+# The TRL 1.16 losses that read label_smoothing; every other one, sigmoid included, ignores it without a word.
+_SMOOTHED_LOSSES = ("robust", "exo_pair", "aot", "aot_unpaired")
 
 
 class ConfigError(ValueError):
@@ -79,6 +88,47 @@ def _rule_problems(cfg: Config, cuda: bool, bf16: bool) -> list[str]:
         )
     if not 0 <= cfg.dataset.mixture_harmless <= 1:
         problems.append(f"dataset.mixture_harmless={cfg.dataset.mixture_harmless} is a share, between 0 and 1")
+    problems += _init_problems(cfg.adapter.init)
+    if cfg.adapter.use_dora and cfg.quant.bits == 8 and not cuda:
+        # PEFT 0.21 re-wraps an int8 weight on CPU at every DoRA forward; the copy lacks the scales bitsandbytes 0.50
+        # moved into the layer's state at the first forward, so the second step fails inside bitsandbytes.
+        problems.append("adapter.use_dora=true on quant=int8 fails at the second step on CPU; use quant=nf4 or a GPU")
+    if isinstance(cfg.method, DPOMethodConfig):
+        problems += _loss_problems(cfg.method)
+    return problems
+
+
+def _init_problems(init: str) -> list[str]:
+    takes = " or ".join(_LORA_INITS)
+    if init.startswith(_BASE_REWRITING_INITS):
+        return [
+            f"adapter.init={init} rewrites the base weights, but the DPO reference (adapter off), its cache and "
+            f"evaluation on the loaded base assume them unchanged; use adapter.init={takes}"
+        ]
+    if init not in _LORA_INITS:
+        return [
+            f"adapter.init={init}: alignbench takes {takes} (PEFT's other inits need a data pass, unquantized base "
+            "weights or a non-zero start)"
+        ]
+    return []
+
+
+def _loss_problems(method: DPOMethodConfig) -> list[str]:
+    problems = []
+    losses = set(method.loss_type)
+    if method.label_smoothing and not losses & set(_SMOOTHED_LOSSES):
+        problems.append(
+            f"method.label_smoothing={method.label_smoothing} would be ignored by loss_type {method.loss_type}: TRL "
+            f"reads it only in {', '.join(_SMOOTHED_LOSSES)} (its sigmoid loss no longer smooths labels, so no cDPO)"
+        )
+    if "robust" in losses and not 0 <= method.label_smoothing < 0.5:
+        problems.append(
+            f"method.label_smoothing={method.label_smoothing} is robust DPO's label-flip rate: it must be in [0, 0.5)"
+        )
+    if method.loss_weights is not None and len(method.loss_weights) != len(method.loss_type):
+        problems.append(
+            f"method.loss_weights has {len(method.loss_weights)} weights for loss_type {method.loss_type}: one per loss"
+        )
     return problems
 
 

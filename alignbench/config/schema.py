@@ -121,6 +121,11 @@ class DPOMethodConfig(MethodConfig):
     # TRL 1.16 sets every dropout (LoRA's included) to 0 unless told otherwise; Table 6 trains DPO with LoRA dropout
     # 0.05, so it stays on. The record's train/lora_dropout says what was in force.
     disable_dropout: bool = False
+    # The chance that a preference label is flipped, for the losses that model label noise (TRL 1.16 reads it in
+    # robust, exo_pair, aot and aot_unpaired only; rules.py refuses it where it would be silently ignored).
+    label_smoothing: float = 0.0
+    # One weight per loss_type entry (e.g. RPO's [sigmoid, sft]); null weighs each loss 1.0, as TRL does.
+    loss_weights: Optional[List[float]] = None
 
 
 @dataclass
@@ -171,6 +176,9 @@ class AdapterConfig:
     bias: str = "none"
     use_dora: bool = False  # weight-decomposed LoRA (DoRA): magnitude and direction trained apart
     use_rslora: bool = False  # rank-stabilised scaling alpha / sqrt(r) instead of alpha / r
+    # PEFT's init_lora_weights: kaiming (PEFT's default: Kaiming-uniform A) or gaussian (A ~ N(0, 1/r)), B = 0 in
+    # both. rules.py refuses the inits that rewrite the base, which the DPO reference and its shared cache rely on.
+    init: str = "kaiming"
 
 
 @dataclass

@@ -10,7 +10,7 @@ from alignbench.config.schema import AdapterConfig
 
 
 def lora(cfg: AdapterConfig) -> Any:
-    """LoRA and its PEFT variants (DoRA, rsLoRA) as flags of one config."""
+    """LoRA and its PEFT variants (DoRA, rsLoRA, init schemes) as flags of one config."""
     from peft import LoraConfig
 
     return LoraConfig(
@@ -21,6 +21,7 @@ def lora(cfg: AdapterConfig) -> Any:
         bias=cfg.bias,
         use_dora=cfg.use_dora,
         use_rslora=cfg.use_rslora,
+        init_lora_weights=True if cfg.init == "kaiming" else cfg.init,  # PEFT names its default True
         task_type="CAUSAL_LM",
     )
 

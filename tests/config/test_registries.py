@@ -58,11 +58,21 @@ def test_an_unknown_name_fails_with_the_valid_ones():
         BENCHMARKS.pick("mmlu_pro")
 
 
-def test_a_method_preset_is_one_yaml_that_names_its_trainer(compose):
-    ipo = compose(["method=ipo"])
-    assert ipo.method.name == "ipo" and ipo.method.trainer == "dpo" and list(ipo.method.loss_type) == ["ipo"]
+@pytest.mark.parametrize("preset", ["ipo", "hinge", "robust", "ln_dpo", "rpo"])
+def test_a_method_preset_is_one_yaml_that_names_its_trainer(compose, preset):
+    family = compose([f"method={preset}"])
+    assert family.method.name == preset and family.method.trainer == "dpo"
     dpo = compose(["method=dpo"])
-    same = {k for k in dpo.method if k not in ("name", "loss_type")}
-    assert all(ipo.method[k] == dpo.method[k] for k in same), "IPO inherits DPO's Table 6 column"
-    dora = compose(["adapter=dora"])
-    assert dora.adapter.kind == "lora" and dora.adapter.use_dora and dora.adapter.r == compose([]).adapter.r
+    same = {k for k in dpo.method if k not in ("name", "loss_type", "label_smoothing", "loss_weights")}
+    assert all(family.method[k] == dpo.method[k] for k in same), f"{preset} inherits DPO's Table 6 column"
+    assert family.method.loss_type != dpo.method.loss_type, f"{preset} changes DPO's loss"
+
+
+@pytest.mark.parametrize(
+    ("preset", "flag", "value"),
+    [("dora", "use_dora", True), ("rslora", "use_rslora", True), ("lora_gaussian", "init", "gaussian")],
+)
+def test_an_adapter_preset_is_lora_with_one_flag_changed(compose, preset, flag, value):
+    variant, lora = compose([f"adapter={preset}"]).adapter, compose(["adapter=lora"]).adapter
+    assert variant.kind == "lora" and variant[flag] == value != lora[flag]
+    assert all(variant[k] == lora[k] for k in lora if k not in ("name", flag)), f"{preset} keeps LoRA's preset"

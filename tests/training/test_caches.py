@@ -59,6 +59,7 @@ def test_reference_key_changes_with_what_the_reference_depends_on(compose, chang
         ["method.beta=0.5"],
         ["method.learning_rate=1e-4"],
         ["method.loss_type=[ipo]"],
+        *[[f"method={preset}"] for preset in ("ipo", "hinge", "robust", "ln_dpo", "rpo")],  # the DPO family
         ["logger=none"],
         ["eval.benchmarks=[]"],
     ],

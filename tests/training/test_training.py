@@ -1,4 +1,5 @@
-"""SFT, DPO and QLoRA train for real on a tiny model: loss falls, only the adapter moves, the artifact reloads."""
+"""SFT, DPO (and its family of presets) and QLoRA train for real on a tiny model: loss falls, only the adapter moves,
+the artifact reloads."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from alignbench.evaluation.preference import score_replies
 from alignbench.modeling.adapters import peft_config
 from alignbench.modeling.models import load_base_model, load_tokenizer, model_location
 from alignbench.training.methods import METHODS, TrainerInputs
+from alignbench.training.train import run_caches
 
 pytestmark = pytest.mark.slow
 
@@ -23,18 +25,37 @@ CASES = {
     "dpo": ["method=dpo"],
     "dpo_nf4": ["method=dpo", "quant=nf4"],
     "sft_mistral": ["method=sft", "model=tiny_mistral", "dataset=hh_rlhf"],
-    "ipo": ["method=ipo"],  # a DPO-family preset: one YAML, DPO's trainer with another loss
     "dora": ["adapter=dora"],  # an adapter variant: one YAML, PEFT's use_dora flag
+    "rslora": ["adapter=rslora"],  # PEFT's use_rslora flag: the DPO preset's scale becomes 8 instead of 2
+    "lora_gaussian_nf4": ["adapter=lora_gaussian", "quant=nf4"],  # its point: an init variant a 4-bit base allows
+}
+
+# The DPO family: one YAML each, DPO's trainer and reference. What each must reach TRL as (loss types, weights,
+# label smoothing, typed from the papers, not read from conf/), and its loss before the first step, where the policy
+# is the reference (LoRA's B = 0): log 2 for the sigmoid losses, 1 for hinge, (1 / (2 beta))^2 = 25 for IPO.
+DPO_FAMILY = {
+    "ipo": (["ipo"], [1.0], 0.0, 25.0),
+    "hinge": (["hinge"], [1.0], 0.0, 1.0),
+    "robust": (["robust"], [1.0], 0.1, math.log(2)),
+    "ln_dpo": (["sigmoid_norm"], [1.0], 0.0, math.log(2)),
+    "rpo": (["sigmoid", "sft"], [1.0, 1.0], 0.0, None),  # log 2 plus the chosen replies' NLL (below)
 }
 
 
-def train_tiny(compose, overrides: list[str], out: Path, steps: int = 30):
+def train_tiny(compose, overrides: list[str], out: Path, steps: int = 30, cache: Path | None = None):
+    """A trainer for `steps` steps on as many bundled pairs; with `cache`, alignbench's shared caches in that folder."""
     cfg = OmegaConf.to_object(compose(overrides + [f"method.max_steps={steps}", "train.logging_steps=5"]))
     location = model_location(cfg.model, cfg.paths.cache_dir)
     tokenizer = load_tokenizer(cfg.model, location)
     model, _ = load_base_model(cfg.model, cfg.quant, location)
     data = load_preference_data(cfg.dataset, steps * cfg.method.batch_size, cfg.seed)
-    inputs = TrainerInputs(cfg, model, tokenizer, data.train, peft_config(cfg.adapter), out, Precision.fp32)
+    caches = None
+    if cache is not None:
+        caches = run_caches(cfg, tokenizer, data.train, Precision.fp32)
+        caches.folder = cache
+    inputs = TrainerInputs(
+        cfg, model, tokenizer, data.train, peft_config(cfg.adapter), out, Precision.fp32, caches=caches
+    )
     return cfg, METHODS.pick(cfg.method.trainer)(inputs), data, location
 
 
@@ -42,22 +63,53 @@ def snapshot(model, adapter: bool) -> dict[str, torch.Tensor]:
     return {n: p.detach().clone() for n, p in model.named_parameters() if ("lora_" in n) == adapter}
 
 
-@pytest.mark.parametrize("case", list(CASES))
-def test_training_lowers_loss_and_moves_only_the_adapter(compose, tmp_path, case):
-    cfg, trainer, _, _ = train_tiny(compose, CASES[case], tmp_path)
+def train_and_check(trainer) -> None:
+    """Train; the logged loss is finite and falls, every LoRA tensor moves and no base weight does."""
     base_before, adapter_before = snapshot(trainer.model, False), snapshot(trainer.model, True)
     assert adapter_before, "no LoRA parameters were created"
 
     trainer.train()
 
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
-    assert len(losses) >= 5 and all(math.isfinite(x) for x in losses)
+    assert len(losses) == trainer.args.max_steps // trainer.args.logging_steps
+    assert all(math.isfinite(x) for x in losses)
     assert losses[-1] < losses[0], losses
     base_after, adapter_after = snapshot(trainer.model, False), snapshot(trainer.model, True)
     assert base_before.keys() == base_after.keys()
     assert all(torch.equal(base_before[n], base_after[n]) for n in base_before), "base weights changed"
     changed = [n for n in adapter_before if not torch.equal(adapter_before[n], adapter_after[n])]
     assert len(changed) == len(adapter_before), f"untrained adapter tensors: {set(adapter_before) - set(changed)}"
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_training_lowers_loss_and_moves_only_the_adapter(compose, tmp_path, case):
+    _, trainer, _, _ = train_tiny(compose, CASES[case], tmp_path)
+    train_and_check(trainer)
+
+
+@pytest.fixture(scope="module")
+def plain_dpo_cache(compose, tmp_path_factory) -> Path:
+    """A cache folder holding what a plain DPO run stored: its tokenized pairs and reference log-probs."""
+    folder = tmp_path_factory.mktemp("dpo")
+    _, trainer, _, _ = train_tiny(compose, ["method=dpo"], folder / "run", steps=20, cache=folder / "cache")
+    assert trainer.cache_hits == {"tokenized_train": False, "ref_logps_train": False}
+    trainer.model.unload()  # never trained: give the shared base back
+    return folder / "cache"
+
+
+@pytest.mark.parametrize("preset", list(DPO_FAMILY))
+def test_dpo_family_preset_reuses_plain_dpos_reference_and_trains(compose, tmp_path, plain_dpo_cache, preset):
+    losses, weights, label_smoothing, start = DPO_FAMILY[preset]
+    _, trainer, _, _ = train_tiny(compose, [f"method={preset}"], tmp_path, steps=20, cache=plain_dpo_cache)
+    assert trainer.cache_hits == {"tokenized_train": True, "ref_logps_train": True}
+    assert (trainer.loss_types, trainer.loss_weights, trainer.label_smoothing) == (losses, weights, label_smoothing)
+
+    first = trainer.compute_loss(trainer.model, next(iter(trainer.get_train_dataloader()))).item()
+    if start is None:  # RPO: DPO's log 2 plus the NLL of a random-init model, near log(vocabulary) per token
+        assert first > math.log(2) + 1
+    else:
+        assert first == pytest.approx(start, abs=1e-3)
+    train_and_check(trainer)
 
 
 def test_saved_adapter_reloads_and_evaluates_with_lm_eval(compose, tmp_path):

@@ -21,6 +21,8 @@ def build_dpo_trainer(inputs: TrainerInputs):
         **shared_training_args(inputs),
         beta=method.beta,
         loss_type=list(method.loss_type),
+        loss_weights=None if method.loss_weights is None else list(method.loss_weights),
+        label_smoothing=method.label_smoothing,
         precompute_ref_log_probs=method.precompute_ref_log_probs,
         precompute_ref_batch_size=method.precompute_ref_batch_size,
         disable_dropout=method.disable_dropout,
