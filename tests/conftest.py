@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-CONF = REPO / "conf"
+from helpers import CONF
 
 # Tests never reach a hub: a missing file must fail at once, not after a retry loop.
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -42,15 +38,3 @@ def compose():
             return hydra_compose("config", overrides=overrides or [], return_hydra_config=False)
 
     return _compose
-
-
-def alignbench(*args: str, env: dict | None = None, timeout: int = 600, module: str = "alignbench"):
-    """`python -m alignbench ARGS` from the repository root, as a user types it."""
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )

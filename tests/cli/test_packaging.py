@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import CONF, REPO
+from helpers import CONF, REPO
 
 
 @pytest.mark.slow

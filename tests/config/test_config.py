@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import CONF
+from helpers import CONF
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 

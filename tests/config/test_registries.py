@@ -4,7 +4,7 @@ YAML, fails here; an unknown name fails with the list of valid ones."""
 from __future__ import annotations
 
 import pytest
-from conftest import CONF
+from helpers import CONF
 from omegaconf import OmegaConf
 
 from alignbench.config.rules import ConfigError

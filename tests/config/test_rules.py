@@ -4,7 +4,7 @@ refused before anything loads, with one line saying why."""
 from __future__ import annotations
 
 import pytest
-from conftest import CONF
+from helpers import CONF
 from omegaconf import OmegaConf
 
 from alignbench.config.rules import ConfigError, validate

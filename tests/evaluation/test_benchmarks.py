@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, alignbench
+from helpers import REPO, alignbench
 from omegaconf import OmegaConf
 
 from alignbench.config.schema import JudgeSpec

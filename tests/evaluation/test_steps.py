@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import alignbench
+from helpers import alignbench
 from safetensors.torch import load_file
 
 pytestmark = pytest.mark.slow

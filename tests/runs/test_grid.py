@@ -7,7 +7,7 @@ import json
 import random
 
 import pytest
-from conftest import alignbench
+from helpers import alignbench
 from omegaconf import OmegaConf
 
 from alignbench.report.status import main as status_main
@@ -230,7 +230,7 @@ def test_status_of_a_missing_sweep_says_how_to_start_one(tmp_path, capsys):
     "launcher, target", [("parallel", "JoblibLauncher"), ("processes", "LocalLauncher"), ("slurm", "SlurmLauncher")]
 )
 def test_launcher_presets_compose(launcher, target, monkeypatch):
-    from conftest import CONF
+    from helpers import CONF
     from hydra import compose, initialize_config_dir
 
     monkeypatch.setenv("SLURM_PARTITION", "gpu-a100")

@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from conftest import REPO, alignbench
+from helpers import REPO, alignbench
 
 pytestmark = pytest.mark.slow
 

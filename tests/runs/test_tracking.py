@@ -8,7 +8,7 @@ from hashlib import sha256
 from pathlib import Path
 
 import pytest
-from conftest import alignbench
+from helpers import alignbench
 from wandb_files import read_run
 
 from alignbench.config.schema import LoggerConfig

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import alignbench
+from helpers import alignbench
 from omegaconf import OmegaConf
 
 from alignbench.config.schema import Precision

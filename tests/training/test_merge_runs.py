@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import alignbench
+from helpers import alignbench
 
 pytestmark = pytest.mark.slow
 QUICK = [
