@@ -7,16 +7,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from alignbench.config.rules import ConfigError, check_device
 from alignbench.config.schema import Config, Precision, Stage
+from alignbench.data.load import load_preference_data
+from alignbench.modeling.models import load_base_model, load_tokenizer, model_location, release_base_model
 from alignbench.report.console import print_summary, quiet_libraries, run_name
 from alignbench.runs.inputs import input_problems, with_inputs
 from alignbench.runs.keys import eval_key, resolve, run_key
 from alignbench.runs.record import RunRecord, Status, now, timed
 from alignbench.runs.state import claim
 from alignbench.runs.tracking import TrackedRun, axis_tags, start_tracker, sweep_axes
+from alignbench.training.train import train_adapter, train_pairs_wanted
 
 
 @dataclass
@@ -68,12 +72,6 @@ def _execute(
     cfg: Config, record: RunRecord, run_dir: Path, job: JobInfo, train: bool, evaluate: bool, precision: Precision
 ) -> None:
     """The record is written when the run starts (status running) and again however it ends."""
-    import torch
-
-    from alignbench.data.load import load_preference_data
-    from alignbench.modeling.models import load_base_model, load_tokenizer, model_location, release_base_model
-    from alignbench.training.train import train_adapter, train_pairs_wanted
-
     metrics, timings = record.metrics, record.timings
     tracker = policy = None
     try:

@@ -6,10 +6,29 @@ run TRL's code unchanged and store the result; on a hit TRL gets exactly the col
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
+import torch
 from datasets import Dataset, Value
 from trl import DPOConfig, DPOTrainer, SFTTrainer
 
 from alignbench.training.caches import RunCaches
+
+T = TypeVar("T")
+
+
+def rng_neutral(compute: Callable[[], T]) -> Callable[[], T]:
+    """`compute` with torch's random state restored afterwards. A cache miss runs TRL code that draws from it
+    (accelerate seeds the precompute loader from it); a hit does not. Without this, dropout masks and so a run's
+    result would depend on whether the cache was warm."""
+
+    def neutral() -> T:
+        devices = list(range(torch.cuda.device_count()))
+        with torch.random.fork_rng(devices=devices):
+            return compute()
+
+    return neutral
 
 
 class _TokenizedFromCache:
@@ -24,7 +43,9 @@ class _TokenizedFromCache:
         prepare = super()._prepare_dataset  # type: ignore[misc]
         if self.caches is None:
             return prepare(dataset, *args, **kwargs)
-        prepared, hit = self.caches.tokenized(self.trainer_name, name, lambda: prepare(dataset, *args, **kwargs))
+        prepared, hit = self.caches.tokenized(
+            self.trainer_name, name, rng_neutral(lambda: prepare(dataset, *args, **kwargs))
+        )
         self.cache_hits[f"tokenized_{name}"] = hit
         return prepared
 
@@ -72,7 +93,7 @@ class CachedDPOTrainer(_TokenizedFromCache, DPOTrainer):
                 ]
             return columns
 
-        columns, hit = self.caches.ref_logps(len(dataset), compute)
+        columns, hit = self.caches.ref_logps(len(dataset), rng_neutral(compute))
         self.cache_hits[f"ref_logps_{name}"] = hit
         for key in ("ref_chosen_logps", "ref_rejected_logps"):  # float32, as TRL's own precompute stores them
             dataset = dataset.add_column(key, columns[key], feature=Value("float32"))
