@@ -7,7 +7,6 @@ import json
 import math
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -122,9 +121,7 @@ def test_paper_benchmarks_without_the_hub_fail_fast_each_naming_what_is_missing(
 
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     cfg, _, model, tokenizer = tiny_model(compose, ["eval=paper", "judge=openai"])
-    start = time.perf_counter()
-    out = run_benchmarks(model, tokenizer, EvalContext(cfg, tmp_path), "eval")
-    assert time.perf_counter() - start < 60  # no retry loops: one cache look-up per dataset
+    out = run_benchmarks(model, tokenizer, EvalContext(cfg, tmp_path), "eval")  # how fast: README, not a test
     assert out["metrics"] == {}
     errors = out["errors"]
     assert set(errors) == set(SAMPLE_ITEMS)
