@@ -4,6 +4,7 @@ the atomic write. The JSON on disk keeps its keys, so reports and old run direct
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import tempfile
@@ -149,12 +150,27 @@ class RunRecord:
         write_json_atomic(run_dir / RECORD, self.to_json())
 
 
+def finite(value: Any) -> Any:
+    """`value` with every NaN or infinity replaced by None, and a dict's non-finite keys listed under
+    "nonfinite" (so a record says which numbers were not numbers)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        cleaned = {k: finite(v) for k, v in value.items()}
+        bad = sorted(k for k, v in value.items() if isinstance(v, float) and not math.isfinite(v))
+        return cleaned | ({"nonfinite": bad} if bad else {})
+    if isinstance(value, list):
+        return [finite(v) for v in value]
+    return value
+
+
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     """Readers see the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=False, default=str)
+        # Strict JSON (most readers reject NaN): a non-finite number is written as null, its key listed.
+        json.dump(finite(data), f, indent=2, sort_keys=False, default=str, allow_nan=False)
         f.flush()
         os.fsync(f.fileno())
     os.chmod(tmp, 0o644)  # mkstemp makes it private; records are meant to be read by reports and teammates

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from dataclasses import asdict, dataclass
@@ -53,6 +54,7 @@ def train_adapter(
         )
     )
     trainer.add_callback(tracker_callback(tracker))
+    trainer.add_callback(StopOnNonFinite())
     if cfg.eval.at_steps:
         trainer.add_callback(SaveAdapterAt(cfg.eval.at_steps, run_dir / "steps", tokenizer))
     dropout = lora_dropout_in_force(trainer.model)
@@ -61,6 +63,30 @@ def train_adapter(
     metrics = train_metrics(trainer.state.log_history, result) | {"train/lora_dropout": dropout}
     # The trainer (optimizer state, dataloaders) goes with this frame: a grid's memory stays that of one run.
     return Trained(trainer.model, metrics, trainer.cache_hits)
+
+
+class NonFiniteTraining(RuntimeError):
+    """Training diverged: a loss, gradient norm or adapter weight stopped being a finite number."""
+
+
+class StopOnNonFinite(TrainerCallback):
+    """Fails the run at the first step whose trainable weights or logged loss/grad norm are not finite, before
+    anything is saved after it: a diverged run is recorded as failed (and retried), never as completed."""
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        import torch
+
+        for name, weight in model.named_parameters():
+            if weight.requires_grad and not torch.isfinite(weight).all():
+                raise NonFiniteTraining(f"step {state.global_step}: adapter weight {name} is not finite")
+        return control
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        for key in ("loss", "grad_norm"):
+            value = (logs or {}).get(key)
+            if isinstance(value, int | float) and not math.isfinite(value):
+                raise NonFiniteTraining(f"step {state.global_step}: {key} is {value}")
+        return control
 
 
 class SaveAdapterAt(TrainerCallback):

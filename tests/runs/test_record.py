@@ -70,3 +70,19 @@ def test_the_sweep_results_table_averages_completed_runs_per_axis_value():
     assert lines[3].split() == ["method=dpo", "1", "0.900", "0.500"]
     assert len(lines) == 4  # seeds are replicates: averaged in, not rows
     assert results_table([], ["method"]) == []
+
+
+def test_records_are_strict_json_with_non_finite_numbers_named(tmp_path):
+    record = RunRecord("k", metrics={"eval/pref/margin": float("nan"), "train/loss": float("inf"), "ok": 1.0})
+    record.write(tmp_path)
+
+    def refuse(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    written = json.loads((tmp_path / RECORD).read_text(), parse_constant=refuse)
+    assert written["metrics"] == {
+        "eval/pref/margin": None,
+        "train/loss": None,
+        "ok": 1.0,
+        "nonfinite": ["eval/pref/margin", "train/loss"],
+    }

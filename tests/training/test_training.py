@@ -3,6 +3,7 @@ the artifact reloads."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -174,3 +175,26 @@ def test_dpo_keeps_table_6s_lora_dropout_unless_told_otherwise(compose, tmp_path
     assert {m.p for m in modules} == ({expected} if expected else {0.0} if modules else set())
     assert lora_dropout_in_force(trainer.model) == expected
     trainer.model.unload()
+
+
+def test_a_diverging_run_fails_within_a_step_and_is_never_recorded_as_completed(tmp_path):
+    from helpers import alignbench
+
+    done = alignbench(
+        "method.learning_rate=1e30",
+        "method.max_steps=20",
+        "logger=none",
+        "eval.benchmarks=[]",
+        f"hydra.run.dir={tmp_path}",
+    )
+    assert done.returncode != 0
+
+    def refuse(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    record = json.loads((tmp_path / "record.json").read_text(), parse_constant=refuse)
+    assert record["status"] == "failed" and record["failures"] == 1
+    assert record["error"].startswith("NonFiniteTraining: step ") and "is not finite" in record["error"]
+    step = int(record["error"].split("step ")[1].split(":")[0])
+    assert step < 20 and record["adapter_path"] is None  # stopped at once; nothing saved after it
+    assert not (tmp_path / "adapter").exists()
