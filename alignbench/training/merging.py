@@ -44,14 +44,14 @@ def _svd(kind: str) -> Callable[..., None]:
 
 
 def _smallest_dimension(model, names: list[str]) -> int:
+    """The smallest side of any weight the inputs adapt (read from the layers, not from a computed delta: at 7B a
+    delta per module is a full weight matrix)."""
     from peft.tuners.lora import LoraLayer
 
     return min(
-        min(module.get_delta_weight(name).shape)
+        min(module.in_features, module.out_features)
         for module in model.modules()
-        if isinstance(module, LoraLayer)
-        for name in names
-        if name in module.lora_A
+        if isinstance(module, LoraLayer) and any(name in module.lora_A for name in names)
     )
 
 
