@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from alignbench.config.rules import ConfigError, check_device
 from alignbench.config.schema import Config, Precision, Stage
+from alignbench.data.fit import fit_data
 from alignbench.data.load import load_preference_data
 from alignbench.modeling.models import load_base_model, load_tokenizer, model_location, release_base_model
 from alignbench.report.console import print_summary, quiet_libraries, run_name
@@ -91,12 +92,15 @@ def _execute(
         )
         with timed(timings, "data_s"):
             data = load_preference_data(cfg.dataset, train_pairs_wanted(cfg), cfg.dataset.selection_seed)
-        metrics.update({f"data/{k}": v for k, v in data.stats.items()})
-        record.data_source = data.source
-
-        with timed(timings, "load_model_s"):
+            record.data_source, record.data_issues = data.source, data.issues
             record.model_path = location = model_location(cfg.model, cfg.paths.cache_dir)
             tokenizer = load_tokenizer(cfg.model, location)
+            try:  # the truncation policy, before the model loads: too many drops fail here, before training
+                fit_data(data, tokenizer, cfg.method.max_length, cfg.dataset.max_bad_fraction)
+            finally:
+                metrics.update({f"data/{k}": v for k, v in data.stats.items()})
+
+        with timed(timings, "load_model_s"):
             model, record.base_reused = load_base_model(cfg.model, cfg.quant, location)
 
         if train:

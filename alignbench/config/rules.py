@@ -79,8 +79,6 @@ def _rule_problems(cfg: Config, cuda: bool, bf16: bool) -> list[str]:
         problems.append(f"quant.bits={cfg.quant.bits}: bitsandbytes supports 4 or 8")
     if not cfg.adapter.target_modules:
         problems.append("adapter.target_modules is empty: LoRA would train nothing")
-    if cfg.dataset.path and cfg.dataset.sample:
-        problems.append("dataset.path and dataset.sample=true both choose the data; set one")
     if cfg.dataset.preference is Preference.mixed and not cfg.dataset.labels_both_preferences:
         problems.append(
             f"dataset.preference=mixed needs rows labelled for both preferences; {cfg.dataset.name} keeps them in "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from alignbench.config.registry import Registry
 from alignbench.config.schema import Preference
@@ -25,10 +25,17 @@ class Pair:
     prompt: list[Message]
     chosen: str
     rejected: str
+    # Where the raw row is ("train.jsonl:17" or "train row 17"), for messages: not part of the pair's identity.
+    origin: str = field(default="", compare=False)
 
 
 class BadRow(ValueError):
-    """A raw row that does not fit its schema; counted and reported, never silently used."""
+    """A raw row that does not fit its schema; counted by `reason` (a short slug, the key of its data/ metric) and
+    reported with the detail, never silently used or coerced."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
 
 
 HH_HUMAN, HH_ASSISTANT = "\n\nHuman:", "\n\nAssistant:"
@@ -36,12 +43,16 @@ _HH_TURN = re.compile(r"\n\n(Human|Assistant):")
 
 
 def _field(row: dict, key: str, kind: type):
+    """row[key], exactly of `kind`: "0", "true" or 1.0 where the schema has an int or a bool is a bad row, never
+    coerced (a stringly-typed export would otherwise flip labels silently)."""
+    if not isinstance(row, dict):
+        raise BadRow("not_an_object", f"the row is a JSON {type(row).__name__}, not an object")
     value = row.get(key)
     if value is None:
-        raise BadRow(f"missing field {key!r}")
+        raise BadRow("missing_field", f"missing field {key!r}")
     # bool is an int subclass: a safety flag of 1 or an id of True would be a schema mismatch
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise BadRow(f"field {key!r} should be {kind.__name__}, got {type(value).__name__} {value!r}")
+        raise BadRow("wrong_type", f"field {key!r} should be {kind.__name__}, got {type(value).__name__} {value!r}")
     return value
 
 
@@ -49,7 +60,7 @@ def hh_turns(dialogue: str) -> list[Message]:
     """'\\n\\nHuman: a\\n\\nAssistant: b...' -> chat messages; consecutive turns of one speaker are merged."""
     parts = _HH_TURN.split(dialogue)
     if parts[0].strip():
-        raise BadRow("dialogue does not start with a Human turn")
+        raise BadRow("not_a_dialogue", "dialogue does not start with a Human turn")
     messages: list[Message] = []
     for speaker, text in zip(parts[1::2], parts[2::2], strict=True):
         role = "user" if speaker == "Human" else "assistant"
@@ -58,7 +69,7 @@ def hh_turns(dialogue: str) -> list[Message]:
         else:
             messages.append({"role": role, "content": text.strip()})
     if not messages or messages[0]["role"] != "user":
-        raise BadRow("dialogue does not start with a Human turn")
+        raise BadRow("not_a_dialogue", "dialogue does not start with a Human turn")
     return messages
 
 
@@ -71,19 +82,19 @@ def parse_hh_rlhf(row: dict, preference: Preference) -> Pair | None:
     shared = os.path.commonprefix([chosen, rejected])
     cut = shared.rfind(HH_ASSISTANT)  # the last Assistant turn both dialogues share is the one that differs
     if cut < 0:
-        raise BadRow("chosen and rejected share no Assistant turn")
+        raise BadRow("no_shared_turn", "chosen and rejected share no Assistant turn")
     prompt_text = chosen[:cut]
     chosen_reply = chosen[cut + len(HH_ASSISTANT) :].strip()
     rejected_reply = rejected[cut + len(HH_ASSISTANT) :].strip()
     if HH_HUMAN in chosen_reply or HH_HUMAN in rejected_reply:
-        raise BadRow("chosen and rejected differ before their last Assistant turn")
+        raise BadRow("differ_before_last_turn", "chosen and rejected differ before their last Assistant turn")
     if not chosen_reply or not rejected_reply:
-        raise BadRow("empty final Assistant reply")
+        raise BadRow("empty_text", "empty final Assistant reply")
     if chosen_reply == rejected_reply:
-        raise BadRow("chosen and rejected replies are identical")
+        raise BadRow("identical_replies", "chosen and rejected replies are identical")
     prompt = hh_turns(prompt_text)
     if prompt[-1]["role"] != "user":
-        raise BadRow("the reply does not follow a Human turn")
+        raise BadRow("not_a_dialogue", "the reply does not follow a Human turn")
     return Pair(prompt, chosen_reply, rejected_reply)
 
 
@@ -98,11 +109,11 @@ def parse_beavertails(row: dict, preference: Preference) -> Pair | None:
     safe = [_field(row, "is_response_0_safe", bool), _field(row, "is_response_1_safe", bool)]
     better = _field(row, "better_response_id", int)
     if better not in (0, 1):
-        raise BadRow(f"better_response_id should be 0 or 1, got {better}")
+        raise BadRow("invalid_value", f"better_response_id should be 0 or 1, got {better}")
     if not prompt or not all(responses):
-        raise BadRow("empty prompt or response")
+        raise BadRow("empty_text", "empty prompt or response")
     if responses[0] == responses[1]:
-        raise BadRow("response_0 and response_1 are identical")
+        raise BadRow("identical_replies", "response_0 and response_1 are identical")
     if preference is Preference.helpful:
         chosen = better
     elif safe[0] != safe[1]:

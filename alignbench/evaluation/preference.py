@@ -1,14 +1,17 @@
 """Held-out preference metrics: does the model score the chosen reply above the rejected one?
 
 Each reply is scored by its summed log-probability given the chat-templated prompt, tokenized the way TRL
-tokenizes training pairs (prompt prefix, then the reply; sequence cut at max_length from the end).
+tokenizes training pairs (prompt prefix, then the reply; sequence cut at max_length from the end). The pairs come
+fitted by the same truncation policy as the training pairs (alignbench.data.fit): every one keeps reply tokens, and
+the held-out pairs that could not are excluded and counted there (data/test_dropped_no_reply), never scored.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from alignbench.data.parsers import Pair, assistant
+from alignbench.data.fit import reply_span
+from alignbench.data.parsers import Pair
 
 
 @dataclass
@@ -39,8 +42,9 @@ def score_replies(model, tokenizer, pairs: list[Pair], max_length: int, batch_si
         batch_logp, batch_count = _completion_logps(model, sequences[start : start + batch_size], tokenizer)
         logps += batch_logp
         counts += batch_count
-    # A reply truncated away entirely has no tokens to score; count one so it cannot win on length.
-    counts = [max(n, 1) for n in counts]
+    empty = [pairs[i // 2].origin or str(i // 2) for i, n in enumerate(counts) if n == 0]
+    if empty:  # data.fit excludes these before scoring; a pair scored on nothing would count as a coin flip lost
+        raise ValueError(f"held-out pairs with no reply token within max_length={max_length}: {empty[:5]}")
     return ReplyScores(logps[0::2], counts[0::2], logps[1::2], counts[1::2])
 
 
@@ -67,12 +71,7 @@ def preference_metrics(policy: ReplyScores, reference: ReplyScores | None = None
 
 def _tokenize(tokenizer, prompt: list[dict], reply: str, max_length: int) -> tuple[list[int], int]:
     """(input ids, index where the reply starts), as TRL builds DPO sequences with keep_start truncation."""
-    prompt_ids = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True, return_dict=True)
-    full_ids = tokenizer.apply_chat_template(prompt + assistant(reply), tokenize=True, return_dict=True)
-    prompt_ids, full_ids = prompt_ids["input_ids"], full_ids["input_ids"]
-    start = 0
-    while start < min(len(prompt_ids), len(full_ids)) and prompt_ids[start] == full_ids[start]:
-        start += 1
+    full_ids, start = reply_span(tokenizer, prompt, reply)
     return full_ids[:max_length], start
 
 

@@ -16,6 +16,8 @@ from alignbench.evaluation.preference import preference_metrics, score_replies
 def evaluate_preferences(policy, tokenizer, pairs: list[Pair], cfg: Config, out_dir: Path) -> dict[str, float]:
     """Held-out preference metrics of the trained model and of its base (the same weights, adapter off), and a few
     greedy replies of both in generations.jsonl."""
+    if not pairs:  # eval_samples=0: nothing held out, nothing scored
+        return {"eval/pref/pairs": 0}
     args = (tokenizer, pairs, cfg.method.max_length, cfg.eval.batch_size)
     trained = score_replies(policy, *args)
     with policy.disable_adapter():

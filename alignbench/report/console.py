@@ -23,6 +23,7 @@ def print_summary(record: RunRecord, tracker_note: str | None) -> None:
         f"alignbench {record.status}: {run_name(record.choices, record.config['seed'])}  (run_key {record.run_key})"
     ]
     lines.append(f"  run dir      {record.run_dir}")
+    lines += data_lines(m, record.data_issues or {})
     if "train/loss_first" in m:
         lines.append(
             f"  train        {m['train/steps']} steps in {record.timings['train_s']:.0f} s, "
@@ -44,6 +45,38 @@ def print_summary(record: RunRecord, tracker_note: str | None) -> None:
     if tracker_note:
         lines.append(f"  {tracker_note}")
     print("\n".join(lines), flush=True)
+
+
+def data_lines(m: dict[str, Any], issues: dict[str, dict]) -> list[str]:
+    """What happened to every row and pair (data/... metrics), and the first rows of each reason one was left out."""
+    lines = []
+    for split, label, used in (("train", "train", "trained"), ("test", "held-out", "scored")):
+        if f"data/{split}_selected_pairs" not in m:
+            continue
+
+        def count(name: str, split: str = split) -> int:  # preference=mixed counts rows per preference: add them up
+            return sum(m.get(f"data/{p}{split}_{name}", 0) for p in ("", "harmless_", "helpful_"))
+
+        kept = m.get("eval/pref/pairs" if split == "test" else "data/train_pairs", m.get(f"data/{split}_pairs"))
+        parsed = (
+            f"{count('rows')} rows, {count('bad_rows')} bad, {count('filtered_rows')} filtered by the preference "
+            "rule -> "
+            if f"data/{split}_rows" in m or f"data/harmless_{split}_rows" in m
+            else ""  # one file: the held-out pairs are a slice of the train file's
+        )
+        lines.append(
+            f"  data         {label}: {parsed}{m[f'data/{split}_selected_pairs']} pairs selected -> {kept} {used} "
+            f"(prompt cut {m.get(f'data/{split}_prompt_truncated', 0)}, reply tail cut "
+            f"{m.get(f'data/{split}_reply_truncated', 0)}, dropped with no reply token "
+            f"{m.get(f'data/{split}_dropped_no_reply', 0)})"
+        )
+    for kind, reasons in issues.items():
+        listed = ", ".join(
+            f"{reason} {entry['count']} ({', '.join(entry['rows'])}{', ...' * (entry['count'] > len(entry['rows']))})"
+            for reason, entry in reasons.items()
+        )
+        lines.append(f"  left out     {kind}: {listed}")
+    return lines
 
 
 def benchmark_table(record: RunRecord) -> list[str]:

@@ -17,7 +17,13 @@ EVALUATION = ("eval", "judge")
 
 def resolve(config: DictConfig) -> dict[str, Any]:
     """The plain, fully resolved config that the keys hash and record.json keeps."""
-    return OmegaConf.to_container(config, resolve=True, enum_to_str=True)
+    resolved = OmegaConf.to_container(config, resolve=True, enum_to_str=True)
+    dataset = resolved.get("dataset")
+    if isinstance(dataset, dict) and dataset.get("path") and dataset.get("sample"):
+        # The user's files win over the bundled miniature that the CPU budget (preset/cpu.yaml) turns on: the
+        # record and the keys say what is read (data.load reads dataset.path first).
+        dataset["sample"] = False
+    return resolved
 
 
 def run_key(config: dict[str, Any]) -> str:

@@ -36,7 +36,17 @@ KEPT_BY_EVALUATION = ("model_path", "adapter_path", "trained_at", "data_source",
 KEPT_METRICS = ("train/", "data/")
 KEPT_TIMINGS = ("train_s", "load_model_s")
 # Written only once the run gets that far (absent from the JSON before).
-LATE = ("torch_threads", "precision", "data_source", "base_reused", "cache_hits", "benchmarks", "finished_at", "error")
+LATE = (
+    "torch_threads",
+    "precision",
+    "data_source",
+    "data_issues",
+    "base_reused",
+    "cache_hits",
+    "benchmarks",
+    "finished_at",
+    "error",
+)
 
 
 @dataclass
@@ -63,6 +73,7 @@ class RunRecord:
     torch_threads: int | None = None
     precision: str | None = None
     data_source: str | None = None
+    data_issues: dict[str, Any] | None = None  # rows and pairs left out, by reason, with the first rows (data.load)
     base_reused: bool | None = None
     cache_hits: dict[str, bool] | None = None
     benchmarks: dict[str, Any] | None = None  # judges, sources, errors, missing, baseline reuse

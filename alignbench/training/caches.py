@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from alignbench.data.fit import TRUNCATION_POLICY
 from alignbench.runs.keys import digest
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class RunCaches:
     tokenizer: str  # tokenizer_digest
     examples: str  # examples_digest
     max_length: int
-    truncation: str = "keep_start"
+    truncation: str = TRUNCATION_POLICY  # the pairs are fitted by this policy, then cut keep_start by TRL
 
     def ref_key(self) -> str:
         return digest(

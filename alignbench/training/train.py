@@ -53,6 +53,7 @@ def train_adapter(
             caches=run_caches(cfg, tokenizer, pairs, precision),
         )
     )
+    trained_pairs = checked_dataset_size(trainer, len(pairs))
     trainer.add_callback(tracker_callback(tracker))
     trainer.add_callback(StopOnNonFinite())
     if cfg.eval.at_steps:
@@ -61,8 +62,24 @@ def train_adapter(
     result = trainer.train()
     trainer.save_model(str(run_dir / "adapter"))
     metrics = train_metrics(trainer.state.log_history, result) | {"train/lora_dropout": dropout}
+    if trained_pairs is not None:
+        metrics["data/train_pairs"] = trained_pairs
     # The trainer (optimizer state, dataloaders) goes with this frame: a grid's memory stays that of one run.
     return Trained(trainer.model, metrics, trainer.cache_hits)
+
+
+def checked_dataset_size(trainer, fitted: int) -> int | None:
+    """The number of pairs in the trainer's prepared dataset (None for a merge, which trains on none). The pairs were
+    fitted to max_length before (data.fit), so TRL must keep every one; a difference is a bug, never a silent loss."""
+    dataset = getattr(trainer, "train_dataset", None)
+    if dataset is None:
+        return None
+    if len(dataset) != fitted:
+        raise RuntimeError(
+            f"the trainer's dataset holds {len(dataset)} pairs, but {fitted} were fitted to method.max_length: TRL "
+            "dropped pairs the truncation policy (alignbench.data.fit) kept"
+        )
+    return len(dataset)
 
 
 class NonFiniteTraining(RuntimeError):
@@ -123,6 +140,7 @@ def train_pairs_wanted(cfg: Config) -> int:
 
 def run_caches(cfg: Config, tokenizer, pairs: list[Pair], precision: Precision):
     """The keys under which this run's tokenization and reference log-probs are shared with other runs."""
+    from alignbench.data.fit import TRUNCATION_POLICY
     from alignbench.training.caches import RunCaches, examples_digest, tokenizer_digest
 
     return RunCaches(
@@ -132,6 +150,7 @@ def run_caches(cfg: Config, tokenizer, pairs: list[Pair], precision: Precision):
         tokenizer=tokenizer_digest(tokenizer),
         examples=examples_digest([[p.prompt, p.chosen, p.rejected] for p in pairs]),
         max_length=cfg.method.max_length,
+        truncation=TRUNCATION_POLICY,
     )
 
 

@@ -36,7 +36,7 @@ def test_harmless_beavertails_sample_filters_and_counts(tmp_path):
     data = load_preference_data(beavertails(sample=True, preference=Preference.harmless), 10_000, 0)
     s = data.stats
     assert s["train_filtered_rows"] > 0  # both-safe and both-unsafe pairs carry no harmlessness signal
-    assert s["train_rows"] == s["train_pairs"] + s["train_bad_rows"] + s["train_filtered_rows"]
+    assert s["train_rows"] == s["train_parsed_pairs"] + s["train_bad_rows"] + s["train_filtered_rows"]
 
 
 def test_a_bad_row_is_counted_and_the_rest_is_used(tmp_path):
@@ -52,8 +52,11 @@ def test_too_many_bad_rows_fail_naming_the_file_and_the_rows(tmp_path):
     path = write_rows(tmp_path / "train.jsonl", rows)
     with pytest.raises(DataError) as err:
         load_preference_data(beavertails(path=str(path)), 100, 0)
-    message = str(err.value)
-    assert str(path) in message and "row 6: missing field 'response_0'" in message and "5 of 10" in message
+    assert str(err.value) == (
+        f"{path} [train]: 5 of 10 rows (50%) do not fit the beavertails raw schema, above dataset.max_bad_fraction="
+        "0.05: missing_field 5 (train.jsonl:6, train.jsonl:7, train.jsonl:8, ...: missing field 'response_0'); fix or "
+        "remove those rows, or raise dataset.max_bad_fraction"
+    )
 
 
 def test_a_single_file_gets_a_seeded_disjoint_held_out_slice(tmp_path):
@@ -69,7 +72,7 @@ def test_a_single_file_gets_a_seeded_disjoint_held_out_slice(tmp_path):
 
 def test_train_samples_caps_the_training_pairs():
     data = load_preference_data(beavertails(sample=True, preference=Preference.helpful), 64, 0)
-    assert len(data.train) == 64 and data.stats["train_pairs"] == 64
+    assert len(data.train) == 64 and data.stats["train_selected_pairs"] == 64
 
 
 def test_a_missing_path_or_unreadable_file_says_which(tmp_path):

@@ -97,3 +97,39 @@ def test_beavertails_helpful_keeps_every_pair_and_follows_better_response_id(saf
 def test_beavertails_bad_rows_say_what_is_wrong(extra, reason):
     with pytest.raises(BadRow, match=reason):
         parse_beavertails(saferlhf(False, True, **extra), Preference.helpful)
+
+
+@pytest.mark.parametrize(
+    "extra, detail",
+    [
+        ({"is_response_0_safe": "true"}, "field 'is_response_0_safe' should be bool, got str 'true'"),
+        ({"is_response_1_safe": "0"}, "field 'is_response_1_safe' should be bool, got str '0'"),
+        ({"is_response_1_safe": 0}, "field 'is_response_1_safe' should be bool, got int 0"),
+        ({"better_response_id": "1"}, "field 'better_response_id' should be int, got str '1'"),
+        ({"better_response_id": 1.0}, "field 'better_response_id' should be int, got float 1.0"),
+        ({"prompt": 12}, "field 'prompt' should be str, got int 12"),
+    ],
+)
+def test_beavertails_strings_or_numbers_of_the_wrong_type_are_bad_rows_never_coerced(extra, detail):
+    with pytest.raises(BadRow) as err:
+        parse_beavertails(saferlhf(False, True, **extra), Preference.harmless)
+    assert (err.value.reason, str(err.value)) == ("wrong_type", detail)
+
+
+@pytest.mark.parametrize(
+    "row, reason",
+    [
+        ({"chosen": hh("Q?", "same"), "rejected": hh("Q?", "same")}, "identical_replies"),
+        ({"chosen": hh("Q?", "a", "R?", "b"), "rejected": hh("Q?", "c")}, "differ_before_last_turn"),
+        ({"chosen": "no markers", "rejected": "at all"}, "no_shared_turn"),
+        ({"chosen": hh("Q?", "a"), "rejected": hh("Q?", "")}, "empty_text"),
+        ({"chosen": hh("Q?", "a")}, "missing_field"),
+        ({"chosen": hh("Q?", "a"), "rejected": ["b"]}, "wrong_type"),
+        ({"chosen": "x" + hh("Q?", "a"), "rejected": "x" + hh("Q?", "b")}, "not_a_dialogue"),
+        (["a", "list"], "not_an_object"),
+    ],
+)
+def test_hh_bad_rows_are_counted_by_reason(row, reason):
+    with pytest.raises(BadRow) as err:
+        parse_hh_rlhf(row, Preference.harmless)
+    assert err.value.reason == reason

@@ -42,6 +42,8 @@ def shared_training_args(inputs: TrainerInputs) -> dict:
         warmup_steps=method.warmup_steps,
         max_steps=method.max_steps,
         max_length=method.max_length,
+        # alignbench.data.fit cut every prompt so that a reply survives this cut: TRL then drops nothing.
+        truncation_mode="keep_start",
         seed=inputs.cfg.seed,
         # TRL defaults to bf16=True, which raises on a CPU: precision is always explicit here.
         bf16=inputs.precision is Precision.bf16,
