@@ -71,7 +71,7 @@ class DatasetConfig:
     labels_both_preferences: bool = True  # each row carries both labels, so preference=mixed can draw from one source
     mixture_harmless: float = 0.5  # preference=mixed: the harmless share of train and test pairs (ratio is [N])
     path: Optional[str] = None  # local raw files (file or folder) instead of the hub
-    sample: bool = False  # the bundled miniature instead of the hub
+    sample: bool = False  # the bundled miniature instead of the hub (a dataset.path, when set, wins)
     train_samples: Optional[int] = None  # null: exactly what training consumes (max_steps x batch_size)
     # Which pairs a run sees (a seeded shuffle of the pool). Separate from the training `seed`, so the seeds of a
     # configuration train on the same pairs in their own order and share tokenization and reference log-probs.

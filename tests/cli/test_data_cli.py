@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 from helpers import REPO, alignbench
 
+from alignbench.config.schema import DatasetConfig
+from alignbench.data.load import load_preference_data
+
 pytestmark = pytest.mark.slow
 
 MULTITURN = REPO / "tests" / "data" / "files" / "hh_multiturn"
@@ -52,8 +55,20 @@ def test_a_users_multiturn_hh_file_is_selected_and_every_pair_accounted_for(tmp_
     ) in done.stdout.splitlines()
 
 
-def broken_files(tmp: Path) -> dict[str, tuple[Path, str]]:
-    """name -> (the file, the exact line the CLI must print)."""
+def saferlhf(prompt: str, better_response_id) -> dict:
+    return {
+        "prompt": prompt,
+        "response_0": "Here is how.",
+        "response_1": "I can't help with that.",
+        "is_response_0_safe": False,
+        "is_response_1_safe": True,
+        "better_response_id": better_response_id,
+        "safer_response_id": 1,
+    }
+
+
+def broken_data(tmp: Path) -> dict[str, tuple[list[str], str]]:
+    """name -> (the overrides that point the run at it, the exact line the CLI must print)."""
     empty = tmp / "empty" / "train.jsonl"
     empty.parent.mkdir()
     empty.write_text("\n\n")
@@ -66,24 +81,53 @@ def broken_files(tmp: Path) -> dict[str, tuple[Path, str]]:
     )
     csv = tmp / "train.csv"
     csv.write_text("chosen,rejected\na,b\n")
+    string_ids = tmp / "string_ids.jsonl"  # a SafeRLHF export with stringly-typed ids: bad rows, never coerced
+    rows = [saferlhf(f"q{i}?", 0) for i in range(5)] + [saferlhf(f"r{i}?", "1") for i in range(5)]
+    string_ids.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    # At a max_length the chat template alone fills, no pair keeps a reply token: said so, before training.
+    selected = load_preference_data(DatasetConfig(name="hh_rlhf", hub_id="-", path=str(MULTITURN)), 16, 0).train
+    first = ", ".join(p.origin for p in selected[:3])
+    hh = ["dataset=hh_rlhf", "dataset.path="]
     return {
-        "empty": (empty.parent, f"{empty}: the file is empty; expected one JSON object per line"),
+        "empty": (
+            hh[:1] + [f"{hh[1]}{empty.parent}"],
+            f"{empty}: the file is empty; expected one JSON object per line",
+        ),
         "invalid_json": (
-            bad_json,
+            hh[:1] + [f"{hh[1]}{bad_json}"],
             f"{bad_json}:2: invalid JSON (Expecting ',' delimiter at column 16); each line must be one JSON object",
         ),
-        "not_utf8": (latin1, f"{latin1}:3: byte 0xe9 at column 16 is not UTF-8; save the file as UTF-8"),
+        "not_utf8": (
+            hh[:1] + [f"{hh[1]}{latin1}"],
+            f"{latin1}:3: byte 0xe9 at column 16 is not UTF-8; save the file as UTF-8",
+        ),
         "unsupported": (
-            csv,
+            hh[:1] + [f"{hh[1]}{csv}"],
             f"{csv}: unsupported file type; alignbench reads .jsonl, .json, .jsonl.gz, .json.gz, .parquet files",
+        ),
+        "too_many_bad_rows": (
+            [f"dataset.path={string_ids}"],
+            f"{string_ids} [train]: 5 of 10 rows (50%) do not fit the beavertails raw schema, above "
+            "dataset.max_bad_fraction=0.05: wrong_type 5 (string_ids.jsonl:6, string_ids.jsonl:7, string_ids.jsonl:8, "
+            "...: field 'better_response_id' should be int, got str '1'); fix or remove those rows, or raise "
+            "dataset.max_bad_fraction",
+        ),
+        "every_pair_dropped": (
+            hh[:1] + [f"{hh[1]}{MULTITURN}", "method.max_length=32"],
+            f"{MULTITURN} [train]: none of the 16 training pairs keeps a reply token within method.max_length=32: "
+            f"no_reply_tokens 16 ({first}, ...: the chat template leaves no reply token within 32 tokens); "
+            "raise method.max_length",
         ),
     }
 
 
-@pytest.mark.parametrize("case", ["empty", "invalid_json", "not_utf8", "unsupported"])
-def test_a_broken_file_fails_with_one_line_naming_the_file(tmp_path, case):
-    path, message = broken_files(tmp_path)[case]
-    done = alignbench("dataset=hh_rlhf", f"dataset.path={path}", f"hydra.run.dir={tmp_path / 'run'}", *QUICK)
+@pytest.mark.parametrize(
+    "case", ["empty", "invalid_json", "not_utf8", "unsupported", "too_many_bad_rows", "every_pair_dropped"]
+)
+def test_broken_data_fails_with_one_line_naming_the_file(tmp_path, case):
+    overrides, message = broken_data(tmp_path)[case]
+    done = alignbench(*overrides, f"hydra.run.dir={tmp_path / 'run'}", *QUICK)
     assert done.returncode == 1
     # The data error's one line, exactly (whatever prefix the CLI puts before it, e.g. the error's class).
     assert any(line.endswith(message) for line in done.stderr.splitlines()), done.stderr[-2000:]
+    assert not (tmp_path / "run" / "adapter").exists()  # failed before training
