@@ -48,19 +48,29 @@ def chat_ids(tokenizer, messages: list[dict], generation_prompt: bool = False) -
 def reply_span(tokenizer, prompt: list[dict], reply: str) -> tuple[list[int], int]:
     """(prompt+reply ids, index where the reply starts): TRL's completion starts where the tokenized prompt (with the
     generation prompt) and prompt+reply diverge."""
+    return reply_spans(tokenizer, prompt, (reply,))[0]
+
+
+def reply_spans(tokenizer, prompt: list[dict], replies) -> list[tuple[list[int], int]]:
+    """reply_span of each reply, the prompt tokenized once."""
     prompt_ids = chat_ids(tokenizer, prompt, generation_prompt=True)
-    full_ids = chat_ids(tokenizer, prompt + assistant(reply))
-    start = 0
-    while start < min(len(prompt_ids), len(full_ids)) and prompt_ids[start] == full_ids[start]:
-        start += 1
-    return full_ids, start
+    spans = []
+    for reply in replies:
+        full_ids = chat_ids(tokenizer, prompt + assistant(reply))
+        start = 0
+        while start < min(len(prompt_ids), len(full_ids)) and prompt_ids[start] == full_ids[start]:
+            start += 1
+        spans.append((full_ids, start))
+    return spans
 
 
 def fit_pairs(pairs: list[Pair], tokenizer, max_length: int) -> Fitted:
     fitted = Fitted([])
     for pair in pairs:
-        result, prompt_cut = _fit_prompt(pair, tokenizer, max_length)
-        spans = [reply_span(tokenizer, result.prompt, r) for r in (result.chosen, result.rejected)] if result else []
+        spans = reply_spans(tokenizer, pair.prompt, (pair.chosen, pair.rejected))
+        result, prompt_cut = _fit_prompt(pair, tokenizer, max_length, spans)
+        if prompt_cut:  # measured again on the prompt as cut
+            spans = reply_spans(tokenizer, result.prompt, (result.chosen, result.rejected)) if result else []
         # Survives TRL's keep_start cut when the reply starts inside max_length and has a token of its own; DPO's
         # prompt ends at the earlier of the two divergence points, so both replies must pass.
         if not spans or any(start >= max_length or len(ids) <= start for ids, start in spans):
@@ -73,10 +83,10 @@ def fit_pairs(pairs: list[Pair], tokenizer, max_length: int) -> Fitted:
     return fitted
 
 
-def _fit_prompt(pair: Pair, tokenizer, max_length: int) -> tuple[Pair | None, bool]:
-    """(the pair with its prompt within budget, whether the prompt was cut); None when no prompt fits."""
-    replies = (reply_span(tokenizer, pair.prompt, r) for r in (pair.chosen, pair.rejected))
-    reply = max(len(ids) - start for ids, start in replies)
+def _fit_prompt(pair: Pair, tokenizer, max_length: int, spans: list) -> tuple[Pair | None, bool]:
+    """(the pair with its prompt within budget, whether the prompt was cut); None when no prompt fits. `spans`: the
+    replies' reply_span with the whole prompt."""
+    reply = max(len(ids) - start for ids, start in spans)
     # The reply's share first; when the chat template alone leaves less than that, whatever keeps one reply token.
     for budget in dict.fromkeys((max_length - max(1, min(reply, max_length // 2)), max_length - 1)):
         fitted = _prompt_within(pair, tokenizer, budget)
