@@ -31,6 +31,7 @@ from alignbench.runs.inputs import input_problems, with_inputs
 from alignbench.runs.keys import digest, eval_key, resolve, run_key
 from alignbench.runs.provenance import secret_override
 from alignbench.runs.record import write_json_atomic
+from alignbench.runs.stages import with_stage
 from alignbench.runs.state import PLAN, Job, Status, count, describe, one_line, status_of, varying_axes
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,7 @@ class GridSweeper(BasicSweeper):
             config = self._compose(overrides)
             resolved = resolve(config)
             inputs = with_inputs(resolved)  # a merge's input runs are part of its key, as at launch
+            with_stage(config, resolved)  # so is a chained run's SFT stage
             job.run_key = run_key(resolved)
             job.eval_key = eval_key(resolved) if "evaluate" in resolved["stages"] else None
             if self.config.dry_run:
