@@ -39,7 +39,8 @@ STAGE_SECTIONS = ("sft",)
 
 
 class StageUnavailable(RuntimeError):
-    """The earlier stage could not be had: another process kept it claimed past sweep.stage_wait_s."""
+    """The earlier stage could not be had: its training failed, or another process kept it claimed past
+    sweep.stage_wait_s."""
 
 
 @dataclass
@@ -107,7 +108,12 @@ def ensure_stage(
     while True:
         if (record := trained_stage(stage, shared)) is not None:
             return _parent(stage, shared, record, "shared", reused=True)
-        result = run(stage, shared)
+        try:
+            result = run(stage, shared)
+        except Exception as err:  # the stage's record says it failed; the chained run's says why it could not start
+            raise StageUnavailable(
+                f"its {stage.section} stage {stage.key} ({shared}) failed: {type(err).__name__}: {err}"
+            ) from err
         if result is not None:  # trained here (run raises if it failed), or found trained once claimed
             record = trained_stage(stage, shared)
             if record is None:

@@ -217,3 +217,16 @@ def test_a_chained_run_waits_for_the_process_holding_its_sft_stage(tmp_path, com
     run = record(tmp_path / "run")
     assert run["status"] == "completed" and run["parent"]["reused"] is False and run["parent"]["where"] == "shared"
     assert record(shared)["attempt"] == 1
+
+
+def test_a_failed_sft_stage_fails_the_chain_with_a_message_naming_it(tmp_path):
+    diverging = chain(tmp_path, "run", "method.sft.learning_rate=1e30")
+    done = subprocess.run(diverging, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert done.returncode != 0
+    run = record(tmp_path / "run")
+    stage_dir = next((tmp_path / "cache" / "stages").iterdir())
+    assert run["status"] == "failed" and "parent" not in run and not (tmp_path / "run" / "adapter").exists()
+    assert run["error"].startswith(f"StageUnavailable: its sft stage {stage_dir.name} ({stage_dir}) failed: ")
+    assert "NonFiniteTraining" in run["error"]
+    stage = record(stage_dir)
+    assert stage["status"] == "failed" and stage["failures"] == 1 and not (stage_dir / "adapter").exists()
