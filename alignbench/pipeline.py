@@ -19,6 +19,7 @@ from alignbench.report.console import print_summary, quiet_libraries, run_name
 from alignbench.runs.inputs import input_problems, with_inputs
 from alignbench.runs.keys import eval_key, resolve, run_key
 from alignbench.runs.record import RunRecord, Status, now, timed
+from alignbench.runs.stages import ChainStage, ensure_stage, with_stage
 from alignbench.runs.state import claim
 from alignbench.runs.tracking import TrackedRun, axis_tags, start_tracker, sweep_axes
 from alignbench.training.train import train_adapter, train_pairs_wanted
@@ -42,6 +43,7 @@ def run(config: DictConfig, run_dir: Path, job: JobInfo) -> RunRecord | None:
     resolved = resolve(config)
     cfg: Config = OmegaConf.to_object(config)
     inputs = with_inputs(resolved)  # the runs a merge is made of: part of its run key
+    stage = with_stage(config, resolved)  # the SFT run an sft_dpo run starts from: part of its run key
     keys = run_key(resolved), eval_key(resolved)
     # Checked before the run directory is claimed: a config that cannot run here touches nothing.
     precision = check_device(cfg, input_problems(inputs))
@@ -65,17 +67,28 @@ def run(config: DictConfig, run_dir: Path, job: JobInfo) -> RunRecord | None:
         record.choices, record.overrides, record.sweep = job.choices, job.overrides, job.sweep
         record.precision = precision.value
         record.write(run_dir)
-        _execute(cfg, record, run_dir, job, train, evaluate, precision)
+        _execute(cfg, record, run_dir, job, train, evaluate, precision, stage)
         return record
 
 
 def _execute(
-    cfg: Config, record: RunRecord, run_dir: Path, job: JobInfo, train: bool, evaluate: bool, precision: Precision
+    cfg: Config,
+    record: RunRecord,
+    run_dir: Path,
+    job: JobInfo,
+    train: bool,
+    evaluate: bool,
+    precision: Precision,
+    stage: ChainStage | None = None,
 ) -> None:
     """The record is written when the run starts (status running) and again however it ends."""
     metrics, timings = record.metrics, record.timings
     tracker = policy = None
     try:
+        if train and stage is not None:  # before this run's tracker and base: the stage is a run of its own
+            with timed(timings, "parent_s"):
+                record.parent = ensure_stage(stage, run_dir, job.sweep, _run_stage)
+            record.write(run_dir)
         record.torch_threads = torch.get_num_threads()
         quiet_libraries()
         tracker = start_tracker(
@@ -114,6 +127,7 @@ def _execute(
                     precision,
                     tracker,
                     pin_memory=torch.cuda.is_available(),
+                    parent=record.parent,
                 )
             policy = trained.policy  # the base with the adapter in it, from here on
             metrics.update(trained.metrics)
@@ -154,3 +168,9 @@ def _execute(
         if tracker is not None:
             tracker.finish(record)
         print_summary(record, tracker.note if tracker else None)
+
+
+def _run_stage(stage: ChainStage, stage_dir: Path) -> RunRecord | None:
+    """Train an earlier stage as the plain run it is (train only), in its own run directory and under its lock."""
+    groups = ("model", "dataset", "method", "adapter", "quant", "logger", "eval", "judge")  # as __main__ records them
+    return run(stage.config, stage_dir, JobInfo(choices={group: stage.config[group].name for group in groups}))

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from alignbench.config.hub import hub_missing, not_available
-from alignbench.config.schema import Config, DPOMethodConfig, Precision, Preference
+from alignbench.config.schema import Config, DPOMethodConfig, MethodConfig, Precision, Preference
 
 # The LoRA inits alignbench takes: both start the adapter at zero and leave the base untouched. The DPO reference is
 # the base with the adapter off, its log-probs are cached per base, a saved adapter is evaluated on the base as loaded,
@@ -70,11 +70,14 @@ def _rule_problems(cfg: Config, cuda: bool, bf16: bool) -> list[str]:
         problems.append("train.precision=bf16 needs a GPU with bf16 support; use train.precision=auto or fp32")
     if precision is Precision.fp16 and not cuda:
         problems.append("train.precision=fp16 needs a GPU; use train.precision=auto or fp32")
-    if cfg.method.optimizer.startswith("paged_") and not cuda:
-        problems.append(
-            f"method.optimizer={cfg.method.optimizer} pages optimizer state to GPU memory and needs CUDA; "
-            "on CPU use method.optimizer=adamw_torch"
-        )
+    # A chained method's earlier stage (method.sft of sft_dpo) is trained with its own settings: the same checks.
+    stages = [("method", cfg.method)] + [(f"method.{k}", v) for k, v in vars(cfg.method).items() if _is_method(v)]
+    for where, method in stages:
+        if method.optimizer.startswith("paged_") and not cuda:
+            problems.append(
+                f"{where}.optimizer={method.optimizer} pages optimizer state to GPU memory and needs CUDA; "
+                f"on CPU use {where}.optimizer=adamw_torch"
+            )
     if cfg.quant.bits not in (None, 4, 8):
         problems.append(f"quant.bits={cfg.quant.bits}: bitsandbytes supports 4 or 8")
     if not cfg.adapter.target_modules:
@@ -94,6 +97,10 @@ def _rule_problems(cfg: Config, cuda: bool, bf16: bool) -> list[str]:
     if isinstance(cfg.method, DPOMethodConfig):
         problems += _loss_problems(cfg.method)
     return problems
+
+
+def _is_method(value) -> bool:
+    return isinstance(value, MethodConfig)
 
 
 def _init_problems(init: str) -> list[str]:

@@ -129,6 +129,15 @@ class DPOMethodConfig(MethodConfig):
 
 
 @dataclass
+class SFTDPOMethodConfig(DPOMethodConfig):
+    """SFT then DPO (method=sft_dpo): the top level is the DPO stage (the dpo preset), `sft` the SFT stage's own
+    method section, exactly what a plain method=sft run would have (runs.stages derives that run from it). The DPO
+    stage goes on training the SFT stage's adapter, so `lora` is the SFT preset's."""
+
+    sft: SFTMethodConfig = field(default_factory=SFTMethodConfig)
+
+
+@dataclass
 class MergeInput:
     """Which completed run a merge takes: its run directory, its run key, or the axis values its record must have
     (group choices like `method: sft`, config paths like `dataset.preference: harmless`), found in `sweep_dir`."""
@@ -358,6 +367,9 @@ class SweepConfig:
     max_failures: int = 3  # a run that failed this often is reported, not retried, on relaunch
     objective: Optional[str] = None  # a metric key returned to optimising sweepers (optuna)
     inputs_dir: Optional[str] = None  # where merges find their input runs, e.g. multirun/paper (method.merge)
+    # How long a chained run (method=sft_dpo) waits for another process that is training the SFT stage it needs,
+    # before it fails (and a relaunch tries again): long enough for a 7B SFT run.
+    stage_wait_s: float = 12 * 3600
 
 
 @dataclass
@@ -400,3 +412,4 @@ def register_configs() -> None:
     cs.store(group="schemas", name="sft_schema", node=SFTMethodConfig)
     cs.store(group="schemas", name="dpo_schema", node=DPOMethodConfig)
     cs.store(group="schemas", name="merge_schema", node=MergeMethodConfig)
+    cs.store(group="schemas", name="sft_dpo_schema", node=SFTDPOMethodConfig)

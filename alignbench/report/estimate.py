@@ -14,6 +14,7 @@ PAPER_MINUTES = {
     ("dpo", "hh_rlhf"): 90,
 }
 HARDWARE = "one A100 40GB"
+TIMED_AS = {"sft_dpo": "dpo"}  # SFT then DPO: its DPO stage, plus its SFT stage (method.sft)
 
 
 def gpu_minutes(config: dict[str, Any]) -> float | None:
@@ -21,8 +22,14 @@ def gpu_minutes(config: dict[str, Any]) -> float | None:
     trainers or datasets the paper did not time."""
     if config["model"].get("tiny") is not None:
         return None
-    minutes = PAPER_MINUTES.get((config["method"]["trainer"], config["dataset"]["name"]))
-    return None if minutes is None else minutes * config["method"]["max_steps"] / PAPER_STEPS
+    method, dataset = config["method"], config["dataset"]["name"]
+    minutes = PAPER_MINUTES.get((TIMED_AS.get(method["trainer"], method["trainer"]), dataset))
+    if minutes is None:
+        return None
+    minutes *= method["max_steps"] / PAPER_STEPS
+    if stage := method.get("sft"):  # a chain's SFT stage, counted as if trained here (it may be reused instead)
+        minutes += PAPER_MINUTES[("sft", dataset)] * stage["max_steps"] / PAPER_STEPS
+    return minutes
 
 
 def describe_gpu_hours(minutes: list[float | None]) -> str | None:

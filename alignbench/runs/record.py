@@ -32,11 +32,12 @@ class Status(StrEnum):
 
 
 # What a re-evaluation keeps of a trained run: training's results, not the previous evaluation's.
-KEPT_BY_EVALUATION = ("model_path", "adapter_path", "trained_at", "data_source", "precision")
+KEPT_BY_EVALUATION = ("model_path", "adapter_path", "trained_at", "data_source", "precision", "parent")
 KEPT_METRICS = ("train/", "data/")
-KEPT_TIMINGS = ("train_s", "load_model_s")
+KEPT_TIMINGS = ("parent_s", "train_s", "load_model_s")
 # Written only once the run gets that far (absent from the JSON before).
 LATE = (
+    "parent",
     "torch_threads",
     "precision",
     "data_source",
@@ -65,6 +66,9 @@ class RunRecord:
     model_path: str | None = None
     adapter_path: str | None = None  # only once the adapter is saved
     trained_at: str | None = None
+    # A chained run's earlier stage (method=sft_dpo: the SFT run it started from and whose model was its reference):
+    # stage, run_key, run_dir, where it was found, reused (False: this run trained it), trained_at, a few metrics.
+    parent: dict[str, Any] | None = None
     metrics: dict[str, Any] = field(default_factory=dict)  # flat: train/..., data/..., eval/..., baseline/...
     timings: dict[str, float] = field(default_factory=dict)
     started_at: str | None = None

@@ -94,6 +94,24 @@ def claim(run_dir: Path) -> Iterator[bool]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
+def wait_unlocked(run_dir: Path, deadline: float, poll_s: float = 1.0) -> bool:
+    """Wait until nobody holds the run's lock (its holder finished, failed or died); False if time.monotonic()
+    passes `deadline` first."""
+    while is_locked(run_dir):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll_s)
+    return True
+
+
+def lock_holder(run_dir: Path) -> str:
+    """'host pid' of the process that claimed the run last (what claim writes into the lock file)."""
+    try:
+        return (run_dir / LOCK).read_text().strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
 def _lock_within(fd: int, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while True:

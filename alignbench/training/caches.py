@@ -2,7 +2,8 @@
 
 - Reference log-probs of DPO: the base model's summed log-probs (and token counts) of every chosen and rejected
   reply. They depend on the base weights, quantization, compute precision, tokenizer and chat template, the exact
-  training pairs and the sequence length/truncation; not on beta, learning rate, loss type, LoRA rank or seed.
+  training pairs and the sequence length/truncation; not on beta, learning rate, loss type, LoRA rank or seed. A
+  chained run's reference is its SFT stage's model, so the stage's run key is part of its key.
   (TRL's own precompute cache hashes all model weights, LoRA init included, so it never hits across runs.)
 - Tokenized training sets, with the same discipline.
 
@@ -65,10 +66,14 @@ class RunCaches:
     examples: str  # examples_digest
     max_length: int
     truncation: str = TRUNCATION_POLICY  # the pairs are fitted by this policy, then cut keep_start by TRL
+    # The run key of the stage whose model is the reference instead of the bare base (method=sft_dpo: its SFT run);
+    # None: the base itself. Keyed only when set, so plain DPO runs keep their entries.
+    parent: str | None = None
 
     def ref_key(self) -> str:
         return digest(
             {
+                **({"parent": self.parent} if self.parent else {}),
                 "kind": "ref_logps",
                 "version": CACHE_VERSION,
                 "libraries": _library_versions(),

@@ -33,9 +33,11 @@ def train_adapter(
     precision: Precision,
     tracker: Tracker,
     pin_memory: bool,
+    parent: dict | None = None,
 ) -> Trained:
     """Build the method's trainer, train (its settings and log lines go to the tracker), and save the adapter
-    (PEFT safetensors + tokenizer with its template) to run_dir/adapter."""
+    (PEFT safetensors + tokenizer with its template) to run_dir/adapter. A chained run's `parent` (its record's
+    parent: the earlier stage's run) gives the adapter it starts from and the reference it is keyed by."""
     from alignbench.modeling.adapters import peft_config
     from alignbench.training.methods import METHODS, TrainerInputs
 
@@ -50,7 +52,8 @@ def train_adapter(
             output_dir=run_dir / "trainer",
             precision=precision,
             pin_memory=pin_memory,
-            caches=run_caches(cfg, tokenizer, pairs, precision),
+            caches=run_caches(cfg, tokenizer, pairs, precision, parent["run_key"] if parent else None),
+            start_adapter=Path(parent["run_dir"]) / "adapter" if parent else None,
         )
     )
     trained_pairs = checked_dataset_size(trainer, len(pairs))
@@ -138,8 +141,9 @@ def train_pairs_wanted(cfg: Config) -> int:
     return cfg.dataset.train_samples or cfg.method.max_steps * cfg.method.batch_size * cfg.method.grad_accum
 
 
-def run_caches(cfg: Config, tokenizer, pairs: list[Pair], precision: Precision):
-    """The keys under which this run's tokenization and reference log-probs are shared with other runs."""
+def run_caches(cfg: Config, tokenizer, pairs: list[Pair], precision: Precision, parent: str | None = None):
+    """The keys under which this run's tokenization and reference log-probs are shared with other runs (`parent`:
+    the run key of the stage whose model is the reference, for a chained run)."""
     from alignbench.data.fit import TRUNCATION_POLICY
     from alignbench.training.caches import RunCaches, examples_digest, tokenizer_digest
 
@@ -151,6 +155,7 @@ def run_caches(cfg: Config, tokenizer, pairs: list[Pair], precision: Precision):
         examples=examples_digest([[p.prompt, p.chosen, p.rejected] for p in pairs]),
         max_length=cfg.method.max_length,
         truncation=TRUNCATION_POLICY,
+        parent=parent,
     )
 
 

@@ -31,6 +31,7 @@ from alignbench.runs.inputs import input_problems, with_inputs
 from alignbench.runs.keys import digest, eval_key, resolve, run_key
 from alignbench.runs.provenance import secret_override
 from alignbench.runs.record import write_json_atomic
+from alignbench.runs.stages import ChainStage, stage_dirs, trained_stage, with_stage
 from alignbench.runs.state import PLAN, Job, Status, count, describe, one_line, status_of, varying_axes
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class GridSweeper(BasicSweeper):
         self._cuda = cuda_present()
         self._probe = ConcurrentProbe()  # dry runs: each hub repo asked once, while the plan composes
         self._unique: Dict[str, Any] = {}  # dry runs: one typed config per configuration that differs in more than seed
+        self._stages: Dict[str, str] = {}  # dry runs: SFT stage of chained runs -> where it is trained already, or ""
         settings = self.config.sweep
         sweep_dir = Path(self.config.hydra.sweep.dir)
         tic = time.perf_counter()
@@ -79,7 +81,11 @@ class GridSweeper(BasicSweeper):
             for job in jobs:
                 print(_plan_line(job, axes, settings.max_failures))
             print(f"dry run: {planned}: {describe(count(jobs))}; a launch would run {len(to_run)}")
-            for line in _cannot_start(to_run) + [describe_gpu_hours([job.gpu_minutes for job in to_run])]:
+            for line in (
+                _cannot_start(to_run)
+                + [_describe_stages(self._stages)]
+                + [describe_gpu_hours([job.gpu_minutes for job in to_run])]
+            ):
                 if line:
                     print(f"  {line}")
             return []
@@ -119,6 +125,7 @@ class GridSweeper(BasicSweeper):
             config = self._compose(overrides)
             resolved = resolve(config)
             inputs = with_inputs(resolved)  # a merge's input runs are part of its key, as at launch
+            stage = with_stage(config, resolved)  # so is a chained run's SFT stage
             job.run_key = run_key(resolved)
             job.eval_key = eval_key(resolved) if "evaluate" in resolved["stages"] else None
             if self.config.dry_run:
@@ -128,6 +135,8 @@ class GridSweeper(BasicSweeper):
                 self._unique.setdefault(_beyond_seed(resolved), config)
                 # the configuration's key first, replaced by its problems in _check_here once every job is planned
                 job.problems = [_beyond_seed(resolved), *input_problems(inputs)]
+                if stage is not None and stage.key not in self._stages:
+                    self._stages[stage.key] = _stage_found(stage, sweep_dir / job.run_key, self.config.sweep.name)
         except Exception as err:  # the same error the launch would hit; the other jobs still run
             job.status, job.error = Status.invalid, f"{type(err).__name__}: {err}"
             return job
@@ -216,6 +225,27 @@ def _drop_duplicates(jobs: List[Job]) -> List[Job]:
 
 def _beyond_seed(resolved: dict) -> str:
     return digest({key: value for key, value in resolved.items() if key != "seed"})
+
+
+def _stage_found(stage: ChainStage, run_dir: Path, sweep: str) -> str:
+    """Where a chained run's SFT stage is trained already (inputs_dir | sweep | shared), or "" (a launch trains it)."""
+    for where, folder in stage_dirs(stage, run_dir, sweep):
+        if trained_stage(stage, folder) is not None:
+            return where
+    return ""
+
+
+def _describe_stages(stages: Dict[str, str]) -> Optional[str]:
+    """One line for a plan with chained runs: their SFT stages, how many are trained already and where."""
+    if not stages:
+        return None
+    found = [where for where in stages.values() if where]
+    places = ", ".join(f"{found.count(w)} in {w}" for w in ("inputs_dir", "sweep", "shared") if w in found)
+    places = f" ({places})" if found else ""
+    return (
+        f"SFT stages of the chained runs: {len(stages)}, {len(found)} trained already{places}; "
+        f"a launch trains each of the other {len(stages) - len(found)} once, into <paths.cache_dir>/stages/"
+    )
 
 
 def _cannot_start(jobs: List[Job]) -> List[str]:

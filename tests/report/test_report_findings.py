@@ -85,3 +85,23 @@ def test_equivalence_finding_8_lora_vs_qlora():
 
     assert verdicts(adapters(0.005), finding) == [Verdict.supported, Verdict.supported]
     assert verdicts(adapters(0.2), finding) == [Verdict.contradicted, Verdict.contradicted]
+
+
+def test_finding_5_pairs_sft_then_dpo_records_with_plain_dpo():
+    """A chain's record (method sft_dpo, the SFT preset's LoRA shape, its SFT stage under `parent` and in its config)
+    reads as method sft_dpo, variant "", and pairs with the plain DPO run of the same cell and seed."""
+    from alignbench.report.results import run_axes
+
+    finding = (next(f for f in FINDINGS if f.number == 5),)
+    records = []
+    for seed, (dpo, chain) in enumerate([(0.60, 0.70), (0.62, 0.75), (0.58, 0.66), (0.61, 0.72)]):
+        records.append(make_record(method="dpo", seed=seed, metrics={"eval/pref/accuracy": dpo}))
+        chained = make_record(
+            method="sft_dpo", seed=seed, r=64, alpha=16, metrics={"eval/pref/accuracy": chain},
+            parent={"stage": "sft", "run_key": f"sft{seed}", "run_dir": "/stages", "where": "shared", "reused": True},
+        )  # fmt: skip
+        chained["config"]["method"] |= {"sft": {"name": "sft", "max_steps": 20}, "parent_key": f"sft{seed}"}
+        records.append(chained)
+    assert {(a["method"], a["variant"]) for a in map(run_axes, records)} == {("dpo", ""), ("sft_dpo", "")}
+    (row,) = check_findings(records_frame(records), finding).to_dict("records")
+    assert row["pairs"] == 4 and row["verdict"] == Verdict.supported and row["effect"] == pytest.approx(0.105)

@@ -250,3 +250,31 @@ def test_optuna_example_composes_with_its_sweeper(compose):
     config = compose(["sweep=tune_dpo"])
     assert config.method.name == "dpo" and config.sweep.objective == "eval/pref/margin"
     assert config.model.tiny is not None  # the tiny CPU setup
+
+
+def test_chain_sweeps_plan_sft_then_dpo_with_their_sft_stages_in_the_key(compose):
+    """sweep=paper_chain: 4 models x 2 datasets x 2 preferences x 5 seeds of method=sft_dpo on QLoRA, its SFT stages
+    looked up in multirun/paper; chain_tiny: the same on two tiny models beside plain DPO, startable here."""
+    from alignbench.runs.stages import with_stage
+
+    jobs, summary = plan("sweep=paper_chain")
+    assert len(jobs) == 80 == len({key for key, _, _ in jobs}), summary
+    assert {tuple(sorted(axes)) for _, _, axes in jobs} == {("dataset", "dataset.preference", "model", "seed")}
+    assert "estimated training time of the 80 runs to do: 123.3 GPU-hours" in summary  # SFT + DPO per run
+    assert "SFT stages of the chained runs: 80, " in summary  # one per model, data, preference and seed
+    for key, _, axes in random.Random(0).sample(jobs, 3):
+        config = compose(["sweep=paper_chain", "method=sft_dpo", "quant=nf4", *(f"{a}={v}" for a, v in axes.items())])
+        assert config.sweep.inputs_dir == "multirun/paper"
+        resolved = resolve(config)
+        stage = with_stage(config, resolved)  # the plan's key covers the SFT stage's, as the launch does
+        assert run_key(resolved) == key and stage.key == run_key(resolve(compose(["sweep=paper", *_sft(axes)])))
+
+    jobs, summary = plan("sweep=chain_tiny")
+    assert len(jobs) == 8 and "cannot start" not in summary and "SFT stages of the chained runs: 4, " in summary
+    assert sorted(axes["method"] for _, _, axes in jobs) == ["dpo"] * 4 + ["sft_dpo"] * 4
+    tiny = compose(["sweep=chain_tiny", "method=sft_dpo", "method.sft.max_steps=20"])
+    assert tiny.method.max_steps == tiny.method.sft.max_steps == 20 and tiny.model.tiny is not None
+
+
+def _sft(axes: dict) -> list[str]:
+    return [f"{a}={v}" for a, v in axes.items()] + ["method=sft", "quant=nf4"]

@@ -174,3 +174,16 @@ def test_runs_sharing_a_process_and_a_base_match_the_same_run_alone(tmp_path):
     metrics = {k: v for k, v in second["metrics"].items() if not k.endswith(timing)}
     assert metrics == {k: v for k, v in single["metrics"].items() if not k.endswith(timing)}
     assert len(metrics) > 10
+
+
+def test_a_chains_reference_key_is_its_sft_stages_never_the_bases(compose):
+    """sft_dpo scores against its SFT model: its reference entries are keyed by the SFT stage's run key, apart from a
+    plain DPO run's (the base's) and from another stage's; tokenization is the same work and stays shared."""
+    from alignbench.runs.stages import stage_of
+
+    _, plain, tokenizer, data, _ = run_caches(compose, [])
+    cfg, _, _, _, _ = run_caches(compose, ["method=sft_dpo"])
+    keys = [stage_of(compose(["method=sft_dpo", *more])).key for more in ([], ["method.sft.learning_rate=0.01"])]
+    chained = [caches_of_run(cfg, tokenizer, data.train, Precision.fp32, parent=key) for key in keys]
+    assert len({plain.ref_key(), *(c.ref_key() for c in chained)}) == 3
+    assert {c.tokenized_key("dpo", "train") for c in chained} == {plain.tokenized_key("dpo", "train")}

@@ -10,6 +10,7 @@ from alignbench.training.methods.common import TrainerInputs
 from alignbench.training.methods.dpo import build_dpo_trainer
 from alignbench.training.methods.merge import build_merger
 from alignbench.training.methods.sft import build_sft_trainer
+from alignbench.training.methods.sft_dpo import build_sft_dpo_trainer
 
 METHODS: Registry[Callable[[TrainerInputs], object]] = Registry(
     "method.trainer",
@@ -17,6 +18,7 @@ METHODS: Registry[Callable[[TrainerInputs], object]] = Registry(
         "sft": build_sft_trainer,
         "dpo": build_dpo_trainer,
         "merge": build_merger,
+        "sft_dpo": build_sft_dpo_trainer,  # DPO from its SFT stage's model (runs.stages trains or finds the stage)
     },
 )
 

@@ -31,6 +31,18 @@ def rng_neutral(compute: Callable[[], T]) -> Callable[[], T]:
     return neutral
 
 
+def reference_without_dropout(model) -> None:
+    """Given a PeftModel that already carries an adapter (method=sft_dpo: the SFT stage's), TRL 1.16 adds a copy of it
+    named "ref" and computes the reference with that adapter active, but in whatever mode the model is in: LoRA
+    modules built by PEFT start in train mode, so the reference would carry the adapter's dropout (and differ from
+    the SFT model, and from run to run). The reference is a fixed model: its dropout goes. A plain DPO run has no
+    "ref" adapter (its reference is the base, adapter off), so nothing changes for it."""
+    for module in model.modules():
+        dropouts = getattr(module, "lora_dropout", None)
+        if isinstance(dropouts, torch.nn.ModuleDict) and "ref" in dropouts:
+            dropouts["ref"] = torch.nn.Identity()
+
+
 class _TokenizedFromCache:
     """Mixin: tokenized datasets come from RunCaches.tokenized (keyed by tokenizer, examples and max length)."""
 
@@ -70,6 +82,7 @@ class CachedDPOTrainer(_TokenizedFromCache, DPOTrainer):
         if cached:
             args.precompute_ref_log_probs = False
         super().__init__(args=args, **kwargs)
+        reference_without_dropout(self.model)
         if cached:
             args.precompute_ref_log_probs = self.precompute_ref_logps = True
             self._precompute_model_hash = caches.ref_key()  # keys TRL's own file cache on a miss: never collides
@@ -77,6 +90,7 @@ class CachedDPOTrainer(_TokenizedFromCache, DPOTrainer):
             self.train_dataset = self._precompute_ref_logps(self.train_dataset, "train", batch_size)
 
     def _precompute_ref_logps(self, dataset: Dataset, name: str, batch_size: int) -> Dataset:
+        reference_without_dropout(self.model)  # TRL's own precompute (shared caches off) runs inside its __init__
         precompute = super()._precompute_ref_logps
         if self.caches is None:
             return precompute(dataset, name, batch_size)

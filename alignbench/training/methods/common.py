@@ -23,6 +23,7 @@ class TrainerInputs:
     caches: Any = (
         None  # alignbench.training.caches.RunCaches: tokenized datasets and reference log-probs shared by runs
     )
+    start_adapter: Path | None = None  # an adapter the method starts from (sft_dpo: its SFT stage's); None: a new one
 
 
 def shared_training_args(inputs: TrainerInputs) -> dict:

@@ -6,12 +6,13 @@ from alignbench.data.parsers import assistant
 from alignbench.training.methods.common import TrainerInputs, shared_training_args
 
 
-def build_dpo_trainer(inputs: TrainerInputs):
+def build_dpo_trainer(inputs: TrainerInputs, trainer_class=None):
     from datasets import Dataset
     from trl import DPOConfig
 
     from alignbench.training.methods.cached import CachedDPOTrainer
 
+    trainer_class = trainer_class or CachedDPOTrainer
     method = inputs.cfg.method
     rows = [
         {"prompt": pair.prompt, "chosen": assistant(pair.chosen), "rejected": assistant(pair.rejected)}
@@ -27,7 +28,7 @@ def build_dpo_trainer(inputs: TrainerInputs):
         precompute_ref_batch_size=method.precompute_ref_batch_size,
         disable_dropout=method.disable_dropout,
     )
-    return CachedDPOTrainer(
+    return trainer_class(
         caches=inputs.caches,
         model=inputs.model,
         args=args,
