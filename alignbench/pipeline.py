@@ -16,11 +16,14 @@ from alignbench.data.load import load_preference_data
 from alignbench.modeling.models import load_base_model, load_tokenizer, model_location, release_base_model
 from alignbench.report.console import print_summary, quiet_libraries, run_name
 from alignbench.runs.inputs import input_problems, with_inputs
-from alignbench.runs.keys import eval_key, resolve, run_key
+from alignbench.runs.keys import eval_key, keyed_config, resolve, run_key
+from alignbench.runs.provenance import without_secrets
 from alignbench.runs.record import RunRecord, Status, now, timed
 from alignbench.runs.state import claim
 from alignbench.runs.tracking import TrackedRun, axis_tags, start_tracker, sweep_axes
-from alignbench.training.train import train_adapter, train_pairs_wanted
+from alignbench.training.checkpoints import pick
+from alignbench.training.preemption import Preempted
+from alignbench.training.train import Resume, train_adapter, train_pairs_wanted
 
 
 @dataclass
@@ -60,16 +63,40 @@ def run(config: DictConfig, run_dir: Path, job: JobInfo) -> RunRecord | None:
         if not (train or evaluate):
             print(f"alignbench: {run_dir} is already complete (run_key {keys[0]}); skipped", flush=True)
             return previous
+        resume = None
+        if train:  # a killed, preempted or requeued attempt left checkpoints: continue from the newest complete one
+            resume = Resume(keys[0], without_secrets(keyed_config(resolved)))
+            picked = pick(run_dir, keys[0], resume.keyed)  # refuses another run key's checkpoint, sets torn ones aside
+            resume.checkpoint = picked.path
         record = RunRecord.start(keys, evaluate, previous, run_dir, resolved, keep_training=not train)
         record.choices, record.overrides, record.sweep = job.choices, job.overrides, job.sweep
         record.precision = precision.value
+        history = (previous.resumes if previous and previous.run_key == keys[0] else None) or []
+        if resume is not None and (picked.path or picked.set_aside):
+            record.resumed_from = str(picked.path.relative_to(run_dir)) if picked.path else None
+            entry = {"attempt": record.attempt, "checkpoint": record.resumed_from, "step": picked.step}
+            history = [*history, entry | ({"set_aside": picked.set_aside} if picked.set_aside else {})]
+        record.resumes = history or None
+        if record.resumed_from:
+            print(f"alignbench: resuming {run_dir} from {record.resumed_from} (step {picked.step})", flush=True)
         record.write(run_dir)
-        _execute(cfg, record, run_dir, job, train, evaluate, precision)
+        try:
+            _execute(cfg, record, run_dir, job, train, evaluate, precision, resume)
+        except Preempted as stop:
+            stop.forward()  # the record says interrupted; submitit's handler requeues the job and exits here
+            raise
         return record
 
 
 def _execute(
-    cfg: Config, record: RunRecord, run_dir: Path, job: JobInfo, train: bool, evaluate: bool, precision: Precision
+    cfg: Config,
+    record: RunRecord,
+    run_dir: Path,
+    job: JobInfo,
+    train: bool,
+    evaluate: bool,
+    precision: Precision,
+    resume: Resume | None,
 ) -> None:
     """The record is written when the run starts (status running) and again however it ends."""
     metrics, timings = record.metrics, record.timings
@@ -110,6 +137,7 @@ def _execute(
                     precision,
                     tracker,
                     pin_memory=torch.cuda.is_available(),
+                    resume=resume,
                 )
             policy = trained.policy  # the base with the adapter in it, from here on
             metrics.update(trained.metrics)

@@ -36,7 +36,18 @@ KEPT_BY_EVALUATION = ("model_path", "adapter_path", "trained_at", "data_source",
 KEPT_METRICS = ("train/", "data/")
 KEPT_TIMINGS = ("train_s", "load_model_s")
 # Written only once the run gets that far (absent from the JSON before).
-LATE = ("torch_threads", "precision", "data_source", "base_reused", "cache_hits", "benchmarks", "finished_at", "error")
+LATE = (
+    "torch_threads",
+    "precision",
+    "data_source",
+    "base_reused",
+    "cache_hits",
+    "benchmarks",
+    "finished_at",
+    "error",
+    "resumed_from",
+    "resumes",
+)
 
 
 @dataclass
@@ -68,6 +79,10 @@ class RunRecord:
     benchmarks: dict[str, Any] | None = None  # judges, sources, errors, missing, baseline reuse
     finished_at: str | None = None
     error: str | None = None
+    # The checkpoint this attempt's training continued from (relative to run_dir), and every attempt's resume and
+    # every checkpoint set aside (torn or corrupt), oldest first: {"attempt", "checkpoint", "step", "set_aside"}.
+    resumed_from: str | None = None
+    resumes: list[dict[str, Any]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know: kept on rewrite
 
     @classmethod
