@@ -191,3 +191,15 @@ def test_a_stop_signal_checkpoints_at_the_next_step_then_the_relaunch_resumes(tm
     rec = resume(run_dir)
     assert rec["resumed_from"] == f"{CHECKPOINTS}/checkpoint-{step}"
     assert_same_training(run_dir, reference)
+
+
+def test_no_checkpoint_is_written_at_or_after_a_non_finite_step(tmp_path):
+    run_dir = tmp_path / "run"
+    done = alignbench(*ARGS, "train.save_steps=1", "method.learning_rate=1e30", f"hydra.run.dir={run_dir}")
+    assert done.returncode != 0
+    rec = record(run_dir)
+    assert rec["status"] == "failed" and rec["error"].startswith("NonFiniteTraining: step ")
+    failed_at = int(rec["error"].split("step ")[1].split(":")[0])
+    saved = [int(name.split("-")[1]) for name in checkpoints(run_dir)]
+    assert all(step < failed_at for step in saved)
+    assert not list((run_dir / CHECKPOINTS / ".staging").glob("checkpoint-*"))
