@@ -119,6 +119,12 @@ def slurm(tmp_path_factory) -> Cluster:
         pytest.skip(f"the local SLURM cluster could not be set up: {err}")
     finally:
         subprocess.run(["scancel", "--full", "--user=root"], env=env, capture_output=True)
+        deadline = time.monotonic() + 45  # the jobs' processes end (KillWait 30 s) before their daemons do
+        while time.monotonic() < deadline and daemons and daemons[-1].poll() is None:
+            queue = subprocess.run(["squeue", "-h"], env=env, capture_output=True, text=True)
+            if queue.returncode or not queue.stdout.strip():
+                break
+            time.sleep(0.5)
         for daemon in reversed(daemons):  # slurmd, slurmctld, munged: each one we started, by its process
             daemon.terminate()
             try:
