@@ -71,6 +71,16 @@ def publish(staged: Path, step: int) -> Path:
     return target
 
 
+def discard(run_dir: Path) -> None:
+    """After the adapter is saved: the checkpoints go (optimizer state, twice the adapter); set-aside ones stay for
+    inspection, and the folder with them."""
+    folder = root(run_dir)
+    for name in [*complete_names(folder), STAGING]:
+        shutil.rmtree(folder / name, ignore_errors=True)
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+
+
 def complete_names(folder: Path) -> list[str]:
     """checkpoint-<step> folders, newest step first."""
     if not folder.is_dir():

@@ -41,7 +41,7 @@ def train_adapter(
     Checkpoints go to run_dir/checkpoints (training.checkpoints); `resume.checkpoint` continues from one. A SIGTERM or
     SIGUSR2 while training checkpoints at the next step and raises Preempted (training.preemption)."""
     from alignbench.modeling.adapters import peft_config
-    from alignbench.training.checkpoints import CHECKPOINTS
+    from alignbench.training.checkpoints import CHECKPOINTS, discard
     from alignbench.training.methods import METHODS, TrainerInputs
     from alignbench.training.preemption import StopSignals
     from alignbench.training.resumable import Checkpointing
@@ -73,8 +73,7 @@ def train_adapter(
         result = trainer.train(resume_from_checkpoint=str(checkpoint)) if checkpoint else trainer.train()
         stop.raise_if_stopped(trainer.state.global_step)
     trainer.save_model(str(run_dir / "adapter"))
-    # Complete: the adapter is what the run keeps; the checkpoints (optimizer state, twice the adapter) are not.
-    shutil.rmtree(run_dir / CHECKPOINTS, ignore_errors=True)
+    discard(run_dir)  # complete: the adapter is what the run keeps
     metrics = train_metrics(trainer.state.log_history, result) | {"train/lora_dropout": dropout}
     if hasattr(trainer, "run_training_loss"):
         metrics["train/loss"] = trainer.run_training_loss()  # every step's, across resumes

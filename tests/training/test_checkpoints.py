@@ -16,6 +16,7 @@ from alignbench.training.checkpoints import (
     SET_ASIDE,
     STAGING,
     changed_fields,
+    discard,
     pick,
     problem,
     publish,
@@ -121,3 +122,15 @@ def test_changed_fields_are_dotted_and_capped():
     new = {"a": {"b": 2, "c": [1, 2], "d": 0}, **{f"k{i}": -i for i in range(1, 11)}}
     diffs = changed_fields(old, new, limit=3)
     assert diffs[:2] == ["a.b: 1 -> 2", "a.d: <absent> -> 0"] and diffs[-1] == "... 9 more"
+
+
+def test_a_completed_run_discards_its_checkpoints_but_keeps_what_was_set_aside(tmp_path):
+    complete(tmp_path, 4)
+    staged(tmp_path, 8, manifest=False)
+    discard(tmp_path)
+    assert not (tmp_path / CHECKPOINTS).exists()
+    complete(tmp_path, 4)
+    staged(tmp_path, 8, manifest=False)
+    pick(tmp_path, "k", KEYED)  # sets the torn one aside
+    discard(tmp_path)
+    assert [p.name for p in (tmp_path / CHECKPOINTS).iterdir()] == [SET_ASIDE]

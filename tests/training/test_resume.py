@@ -81,7 +81,7 @@ def resume(run_dir: Path) -> dict:
     assert f"resuming {run_dir} from {rec['resumed_from']}" in done.stdout
     # DPO's reference: the shared cache's log-probs of the base (adapter off), the same as the first attempt's.
     assert rec["cache_hits"]["ref_logps_train"] is True
-    assert not (run_dir / CHECKPOINTS).exists()  # completed: the adapter is kept, the checkpoints are not
+    assert not checkpoints(run_dir) and not (run_dir / CHECKPOINTS / ".staging").exists()  # the adapter is kept
     return rec
 
 
@@ -127,7 +127,8 @@ def test_killed_mid_checkpoint_save_sets_the_torn_one_aside_and_resumes_the_olde
     (entry,) = rec["resumes"]
     assert entry["step"] == 4 and entry["set_aside"][0].startswith("checkpoint-8: torn (never completed)")
     assert_same_training(run_dir, reference)
-    assert not (run_dir / CHECKPOINTS).exists()
+    (kept,) = (run_dir / CHECKPOINTS / SET_ASIDE).iterdir()  # kept for inspection after the run completed
+    assert kept.name.startswith("checkpoint-8.torn.") and (kept / "optimizer.pt").is_file()
 
 
 def test_a_corrupt_newest_checkpoint_is_set_aside_and_the_older_one_resumed(tmp_path, reference):
@@ -170,7 +171,7 @@ def test_resume_is_refused_when_the_config_changed(tmp_path, compose):
     assert not (run_dir / "record.json").exists()  # refused before the run was claimed as an attempt
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR2])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR2], ids=["SIGTERM", "SIGUSR2"])
 def test_a_stop_signal_checkpoints_at_the_next_step_then_the_relaunch_resumes(tmp_path, reference, signum):
     run_dir = tmp_path / "run"
     child = launch(run_dir, SAVE)
