@@ -63,22 +63,12 @@ def run(config: DictConfig, run_dir: Path, job: JobInfo) -> RunRecord | None:
         if not (train or evaluate):
             print(f"alignbench: {run_dir} is already complete (run_key {keys[0]}); skipped", flush=True)
             return previous
-        resume = None
-        if train:  # a killed, preempted or requeued attempt left checkpoints: continue from the newest complete one
-            resume = Resume(keys[0], without_secrets(keyed_config(resolved)))
-            picked = pick(run_dir, keys[0], resume.keyed)  # refuses another run key's checkpoint, sets torn ones aside
-            resume.checkpoint = picked.path
+        # A killed, preempted or requeued attempt left checkpoints: training continues from the newest complete one.
+        resume = _resume_point(run_dir, keys[0], resolved) if train else None
         record = RunRecord.start(keys, evaluate, previous, run_dir, resolved, keep_training=not train)
         record.choices, record.overrides, record.sweep = job.choices, job.overrides, job.sweep
         record.precision = precision.value
-        history = (previous.resumes if previous and previous.run_key == keys[0] else None) or []
-        if resume is not None and (picked.path or picked.set_aside):
-            record.resumed_from = str(picked.path.relative_to(run_dir)) if picked.path else None
-            entry = {"attempt": record.attempt, "checkpoint": record.resumed_from, "step": picked.step}
-            history = [*history, entry | ({"set_aside": picked.set_aside} if picked.set_aside else {})]
-        record.resumes = history or None
-        if record.resumed_from:
-            print(f"alignbench: resuming {run_dir} from {record.resumed_from} (step {picked.step})", flush=True)
+        _record_resume(record, resume, previous, run_dir)
         record.write(run_dir)
         try:
             _execute(cfg, record, run_dir, job, train, evaluate, precision, resume)
@@ -86,6 +76,28 @@ def run(config: DictConfig, run_dir: Path, job: JobInfo) -> RunRecord | None:
             stop.forward()  # the record says interrupted; submitit's handler requeues the job and exits here
             raise
         return record
+
+
+def _resume_point(run_dir: Path, key: str, resolved: dict) -> Resume:
+    """What checkpoints of this run carry, and the one to continue from (a ConfigError if the run directory holds
+    another configuration's; torn or corrupt ones are set aside on the way)."""
+    resume = Resume(key, without_secrets(keyed_config(resolved)))
+    resume.picked = pick(run_dir, key, resume.keyed)
+    resume.checkpoint = resume.picked.path
+    return resume
+
+
+def _record_resume(record: RunRecord, resume: Resume | None, previous: RunRecord | None, run_dir: Path) -> None:
+    """resumed_from for this attempt, and the run's history of resumes and set-aside checkpoints."""
+    history = (previous.resumes if previous and previous.run_key == record.run_key else None) or []
+    picked = resume.picked if resume else None
+    if picked and (picked.path or picked.set_aside):
+        record.resumed_from = str(picked.path.relative_to(run_dir)) if picked.path else None
+        entry = {"attempt": record.attempt, "checkpoint": record.resumed_from, "step": picked.step}
+        history = [*history, entry | ({"set_aside": picked.set_aside} if picked.set_aside else {})]
+        if picked.path:
+            print(f"alignbench: resuming {run_dir} from {record.resumed_from} (step {picked.step})", flush=True)
+    record.resumes = history or None
 
 
 def _execute(

@@ -88,6 +88,7 @@ class Resume:
     run_key: str
     keyed: dict[str, Any]
     checkpoint: Path | None = None
+    picked: Any = None  # training.checkpoints.Picked: what was found, set aside included
 
 
 def save_steps(cfg: Config) -> int:
