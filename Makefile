@@ -1,16 +1,30 @@
 # alignbench: `make help` lists the targets.
 PY ?= .venv/bin/python
 
-.PHONY: help install run plan sweep-tiny status report notebooks bench test test-fast lint format clean
+.PHONY: help install system-packages run plan sweep-tiny status report notebooks bench test test-fast lint format clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-install:  ## create .venv with the pinned stack (torch first: the CPU wheel, not a CUDA build)
+install:  ## create .venv with the pinned stack (torch first: the CPU wheel, not a CUDA build), then system-packages
 	python3 -m venv .venv
 	.venv/bin/pip install --quiet --upgrade pip
 	.venv/bin/pip install --quiet torch==2.13.0
 	.venv/bin/pip install --quiet -e '.[dev]'
+	@$(MAKE) --no-print-directory system-packages
+
+# The local SLURM cluster of tests/slurm (slurmctld, slurmd, munged). Never fails the install: without them
+# (no apt-get, not root, no network) those tests skip, saying why.
+system-packages:  ## slurm-wlm and munge for the SLURM tests (apt-get, only as root; skipped with a note otherwise)
+	@if command -v slurmctld >/dev/null && command -v munged >/dev/null; then \
+	  echo "system packages: slurm-wlm and munge are installed"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "system packages: installing slurm-wlm and munge with apt-get (for tests/slurm)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null) \
+	    || echo "system packages: apt-get failed; tests/slurm will skip"; \
+	else \
+	  echo "system packages: slurm-wlm and munge not installed (needs apt-get as root); tests/slurm will skip"; \
+	fi
 
 run:  ## the embedded default: DPO + LoRA on a tiny local model, bundled data, CPU
 	$(PY) -m alignbench

@@ -68,10 +68,14 @@ def _stop(signum, frame) -> None:
 
 def main() -> None:
     register_configs()
-    # A scheduler's or a user's SIGTERM ends the run like Ctrl-C: its record says "interrupted" (not a failure,
-    # so no retry is spent) and its W&B run is closed. SIGKILL cannot be caught; its record stays "running",
-    # which the next launch treats as not started, since nobody holds the run's lock any more.
+    # A scheduler's or a user's SIGTERM (or SIGUSR2, SLURM's usual warning) ends the run like Ctrl-C: its record
+    # says "interrupted" (not a failure, so no retry is spent) and its W&B run is closed. While training, the
+    # signal first waits for a checkpoint at the next step (training.preemption), and the next launch resumes it.
+    # SIGKILL cannot be caught; its record stays "running", which the next launch treats as not started (nobody
+    # holds the run's lock any more), resuming from the newest complete checkpoint. Under SLURM, submitit's process
+    # (not this function) runs the job, with its own SIGUSR2 handler that requeues it.
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGUSR2, _stop)
     try:
         _job()
     except KeyboardInterrupt:

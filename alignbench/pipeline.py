@@ -17,12 +17,15 @@ from alignbench.data.load import load_preference_data
 from alignbench.modeling.models import load_base_model, load_tokenizer, model_location, release_base_model
 from alignbench.report.console import print_summary, quiet_libraries, run_name
 from alignbench.runs.inputs import input_problems, with_inputs
-from alignbench.runs.keys import eval_key, resolve, run_key
+from alignbench.runs.keys import eval_key, keyed_config, resolve, run_key
+from alignbench.runs.provenance import without_secrets
 from alignbench.runs.record import RunRecord, Status, now, timed
 from alignbench.runs.stages import ChainStage, ensure_stage, with_stage
 from alignbench.runs.state import claim
 from alignbench.runs.tracking import TrackedRun, axis_tags, start_tracker, sweep_axes
-from alignbench.training.train import train_adapter, train_pairs_wanted
+from alignbench.training.checkpoints import pick
+from alignbench.training.preemption import Preempted
+from alignbench.training.train import Resume, train_adapter, train_pairs_wanted
 
 
 @dataclass
@@ -63,12 +66,41 @@ def run(config: DictConfig, run_dir: Path, job: JobInfo) -> RunRecord | None:
         if not (train or evaluate):
             print(f"alignbench: {run_dir} is already complete (run_key {keys[0]}); skipped", flush=True)
             return previous
+        # A killed, preempted or requeued attempt left checkpoints: training continues from the newest complete one.
+        resume = _resume_point(run_dir, keys[0], resolved) if train else None
         record = RunRecord.start(keys, evaluate, previous, run_dir, resolved, keep_training=not train)
         record.choices, record.overrides, record.sweep = job.choices, job.overrides, job.sweep
         record.precision = precision.value
+        _record_resume(record, resume, previous, run_dir)
         record.write(run_dir)
-        _execute(cfg, record, run_dir, job, train, evaluate, precision, stage)
+        try:
+            _execute(cfg, record, run_dir, job, train, evaluate, precision, resume, stage)
+        except Preempted as stop:
+            stop.forward()  # the record says interrupted; submitit's handler requeues the job and exits here
+            raise
         return record
+
+
+def _resume_point(run_dir: Path, key: str, resolved: dict) -> Resume:
+    """What checkpoints of this run carry, and the one to continue from (a ConfigError if the run directory holds
+    another configuration's; torn or corrupt ones are set aside on the way)."""
+    resume = Resume(key, without_secrets(keyed_config(resolved)))
+    resume.picked = pick(run_dir, key, resume.keyed)
+    resume.checkpoint = resume.picked.path
+    return resume
+
+
+def _record_resume(record: RunRecord, resume: Resume | None, previous: RunRecord | None, run_dir: Path) -> None:
+    """resumed_from for this attempt, and the run's history of resumes and set-aside checkpoints."""
+    history = (previous.resumes if previous and previous.run_key == record.run_key else None) or []
+    picked = resume.picked if resume else None
+    if picked and (picked.path or picked.set_aside):
+        record.resumed_from = str(picked.path.relative_to(run_dir)) if picked.path else None
+        entry = {"attempt": record.attempt, "checkpoint": record.resumed_from, "step": picked.step}
+        history = [*history, entry | ({"set_aside": picked.set_aside} if picked.set_aside else {})]
+        if picked.path:
+            print(f"alignbench: resuming {run_dir} from {record.resumed_from} (step {picked.step})", flush=True)
+    record.resumes = history or None
 
 
 def _execute(
@@ -79,6 +111,7 @@ def _execute(
     train: bool,
     evaluate: bool,
     precision: Precision,
+    resume: Resume | None,
     stage: ChainStage | None = None,
 ) -> None:
     """The record is written when the run starts (status running) and again however it ends."""
@@ -128,6 +161,7 @@ def _execute(
                     tracker,
                     pin_memory=torch.cuda.is_available(),
                     parent=record.parent,
+                    resume=resume,
                 )
             policy = trained.policy  # the base with the adapter in it, from here on
             metrics.update(trained.metrics)

@@ -220,6 +220,9 @@ class TrainConfig:
     shared_caches: bool = (
         True  # tokenized data and DPO reference log-probs cached across runs (alignbench.training.caches)
     )
+    # A resumable checkpoint (adapter, optimizer, scheduler, RNG) every this many optimizer steps; null: four per
+    # run (max_steps // 4); 0: none (a SIGTERM/SIGUSR2 still checkpoints before the run stops). Not in the run key.
+    save_steps: Optional[int] = None
 
 
 @dataclass

@@ -28,16 +28,22 @@ def resolve(config: DictConfig) -> dict[str, Any]:
 
 def run_key(config: dict[str, Any]) -> str:
     """What is trained: the whole resolved config minus locations, logging and evaluation."""
+    return digest(keyed_config(config))
+
+
+def keyed_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The part of the resolved config that run_key hashes."""
     keyed = {k: v for k, v in config.items() if k not in NOT_IN_RUN_KEY + EVALUATION}
     keyed["model"] = {k: v for k, v in keyed["model"].items() if k != "path"}  # where the weights are, not what
-    keyed["train"] = {k: v for k, v in keyed["train"].items() if k != "shared_caches"}  # speed, not the result
+    # Speed and resumability, not the result: a resumed run ends exactly as an uninterrupted one (tests/training).
+    keyed["train"] = {k: v for k, v in keyed["train"].items() if k not in ("shared_caches", "save_steps")}
     keyed["checkpoints"] = config["eval"]["at_steps"]  # adapters saved while training: training writes them
     if "merge" in keyed["method"]:  # where a merge's inputs are found, not which (method.merge.input_keys)
         keyed["method"] = {
             **keyed["method"],
             "merge": {k: v for k, v in keyed["method"]["merge"].items() if k != "sweep_dir"},
         }
-    return digest(keyed)
+    return keyed
 
 
 def eval_key(config: dict[str, Any]) -> str:

@@ -47,6 +47,8 @@ LATE = (
     "benchmarks",
     "finished_at",
     "error",
+    "resumed_from",
+    "resumes",
 )
 
 
@@ -83,6 +85,10 @@ class RunRecord:
     benchmarks: dict[str, Any] | None = None  # judges, sources, errors, missing, baseline reuse
     finished_at: str | None = None
     error: str | None = None
+    # The checkpoint this attempt's training continued from (relative to run_dir), and every attempt's resume and
+    # every checkpoint set aside (torn or corrupt), oldest first: {"attempt", "checkpoint", "step", "set_aside"}.
+    resumed_from: str | None = None
+    resumes: list[dict[str, Any]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know: kept on rewrite
 
     @classmethod

@@ -34,12 +34,19 @@ def train_adapter(
     tracker: Tracker,
     pin_memory: bool,
     parent: dict | None = None,
+    resume: Resume | None = None,
 ) -> Trained:
     """Build the method's trainer, train (its settings and log lines go to the tracker), and save the adapter
     (PEFT safetensors + tokenizer with its template) to run_dir/adapter. A chained run's `parent` (its record's
-    parent: the earlier stage's run) gives the adapter it starts from and the reference it is keyed by."""
+    parent: the earlier stage's run) gives the adapter it starts from and the reference it is keyed by.
+
+    Checkpoints go to run_dir/checkpoints (training.checkpoints); `resume.checkpoint` continues from one. A SIGTERM or
+    SIGUSR2 while training checkpoints at the next step and raises Preempted (training.preemption)."""
     from alignbench.modeling.adapters import peft_config
+    from alignbench.training.checkpoints import CHECKPOINTS, discard
     from alignbench.training.methods import METHODS, TrainerInputs
+    from alignbench.training.preemption import StopSignals
+    from alignbench.training.resumable import Checkpointing
 
     build = METHODS.pick(cfg.method.trainer)
     trainer = build(
@@ -49,7 +56,7 @@ def train_adapter(
             tokenizer=tokenizer,
             pairs=pairs,
             peft_config=peft_config(cfg.adapter),
-            output_dir=run_dir / "trainer",
+            output_dir=run_dir / CHECKPOINTS,
             precision=precision,
             pin_memory=pin_memory,
             caches=run_caches(cfg, tokenizer, pairs, precision, parent["run_key"] if parent else None),
@@ -57,16 +64,25 @@ def train_adapter(
         )
     )
     trained_pairs = checked_dataset_size(trainer, len(pairs))
+    trainer.checkpoint_identity = (resume.run_key, resume.keyed) if resume else ("", {})
     trainer.add_callback(tracker_callback(tracker))
     trainer.add_callback(StopOnNonFinite())
     if cfg.eval.at_steps:
         trainer.add_callback(SaveAdapterAt(cfg.eval.at_steps, run_dir / "steps", tokenizer))
     dropout = lora_dropout_in_force(trainer.model)
-    result = trainer.train()
+    with StopSignals() as stop:
+        # Last: the non-finite check of a step runs before its checkpoint is asked for.
+        trainer.add_callback(Checkpointing(save_steps(cfg), stop))
+        checkpoint = resume.checkpoint if resume else None
+        result = trainer.train(resume_from_checkpoint=str(checkpoint)) if checkpoint else trainer.train()
+        stop.raise_if_stopped(trainer.state.global_step)
     trainer.save_model(str(run_dir / "adapter"))
+    discard(run_dir)  # complete: the adapter is what the run keeps
     metrics = train_metrics(trainer.state.log_history, result) | {"train/lora_dropout": dropout}
     if trained_pairs is not None:
         metrics["data/train_pairs"] = trained_pairs
+    if hasattr(trainer, "run_training_loss"):
+        metrics["train/loss"] = trainer.run_training_loss()  # every step's, across resumes
     # The trainer (optimizer state, dataloaders) goes with this frame: a grid's memory stays that of one run.
     return Trained(trainer.model, metrics, trainer.cache_hits)
 
@@ -85,6 +101,23 @@ def checked_dataset_size(trainer, fitted: int) -> int | None:
     return len(dataset)
 
 
+@dataclass
+class Resume:
+    """What checkpoints carry (run key, keyed config) and the checkpoint this attempt continues from, if any."""
+
+    run_key: str
+    keyed: dict[str, Any]
+    checkpoint: Path | None = None
+    picked: Any = None  # training.checkpoints.Picked: what was found, set aside included
+
+
+def save_steps(cfg: Config) -> int:
+    """train.save_steps; null: four checkpoints per run; 0: none."""
+    if cfg.train.save_steps is None:
+        return max(1, cfg.method.max_steps // 4)
+    return cfg.train.save_steps
+
+
 class NonFiniteTraining(RuntimeError):
     """Training diverged: a loss, gradient norm or adapter weight stopped being a finite number."""
 
@@ -94,11 +127,7 @@ class StopOnNonFinite(TrainerCallback):
     anything is saved after it: a diverged run is recorded as failed (and retried), never as completed."""
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
-        import torch
-
-        for name, weight in model.named_parameters():
-            if weight.requires_grad and not torch.isfinite(weight).all():
-                raise NonFiniteTraining(f"step {state.global_step}: adapter weight {name} is not finite")
+        check_finite_weights(model, state.global_step)
         return control
 
     def on_log(self, args, state, control, logs=None, **kwargs):
@@ -107,6 +136,14 @@ class StopOnNonFinite(TrainerCallback):
             if isinstance(value, int | float) and not math.isfinite(value):
                 raise NonFiniteTraining(f"step {state.global_step}: {key} is {value}")
         return control
+
+
+def check_finite_weights(model, step: int) -> None:
+    import torch
+
+    for name, weight in model.named_parameters():
+        if weight.requires_grad and not torch.isfinite(weight).all():
+            raise NonFiniteTraining(f"step {step}: adapter weight {name} is not finite")
 
 
 class SaveAdapterAt(TrainerCallback):

@@ -14,6 +14,7 @@ from datasets import Dataset, Value
 from trl import DPOConfig, DPOTrainer, SFTTrainer
 
 from alignbench.training.caches import RunCaches
+from alignbench.training.resumable import Resumable
 
 T = TypeVar("T")
 
@@ -62,7 +63,7 @@ class _TokenizedFromCache:
         return prepared
 
 
-class CachedSFTTrainer(_TokenizedFromCache, SFTTrainer):
+class CachedSFTTrainer(Resumable, _TokenizedFromCache, SFTTrainer):
     trainer_name = "sft"
 
     def __init__(self, *args, caches: RunCaches | None, **kwargs):
@@ -70,7 +71,7 @@ class CachedSFTTrainer(_TokenizedFromCache, SFTTrainer):
         super().__init__(*args, **kwargs)
 
 
-class CachedDPOTrainer(_TokenizedFromCache, DPOTrainer):
+class CachedDPOTrainer(Resumable, _TokenizedFromCache, DPOTrainer):
     trainer_name = "dpo"
 
     def __init__(self, *, caches: RunCaches | None, args: DPOConfig, **kwargs):

@@ -55,6 +55,8 @@ def shared_training_args(inputs: TrainerInputs) -> dict:
         # transformers' own W&B integration would spread TrainingArguments and the model's config over the run's
         # top-level config; alignbench's tracker takes the trainer's logs instead (training.train.TrackerCallback).
         report_to="none",
-        save_strategy="no",  # the pipeline saves the adapter once, after training
+        # Checkpoints are asked for by training.resumable.Checkpointing (train.save_steps, a stop signal) and
+        # written staged and manifested; the adapter itself is saved once, after training.
+        save_strategy="no",
         dataloader_num_workers=0,
     )

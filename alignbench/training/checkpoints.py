@@ -1,0 +1,198 @@
+"""Resumable training checkpoints in a run directory: written aside, described by a manifest, renamed complete last.
+
+run_dir/checkpoints/
+  checkpoint-<step>/          complete: the HF Trainer's files (adapter, optimizer, scheduler, RNG, trainer state),
+                              alignbench's loss accumulators, and manifest.json written last
+  .staging/checkpoint-<step>/ being written; a leftover one was torn by a kill and is set aside, never loaded
+  set_aside/<name>.<why>.<utc> torn or damaged checkpoints, kept for inspection (safe to delete)
+
+The manifest lists every file with its size and sha256, the step and the run key, plus the keyed config so that a
+checkpoint of another configuration is refused naming what changed. Pure Python: planning must not import torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alignbench.config.rules import ConfigError
+
+CHECKPOINTS = "checkpoints"
+STAGING = ".staging"
+SET_ASIDE = "set_aside"
+MANIFEST = "manifest.json"
+KEEP = 2  # complete checkpoints kept: the newest, and one older in case the newest is damaged after the fact
+NAME = re.compile(r"^checkpoint-(\d+)$")
+
+
+@dataclass
+class Picked:
+    """The checkpoint a run resumes from, and what was set aside on the way to it."""
+
+    path: Path | None
+    step: int | None
+    set_aside: list[str]
+
+
+def root(run_dir: Path) -> Path:
+    return run_dir / CHECKPOINTS
+
+
+def write_manifest(folder: Path, step: int, run_key: str, keyed: dict[str, Any]) -> None:
+    """Describe every file of `folder` (sizes, sha256), fsynced, with the manifest written and fsynced last."""
+    files = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST):
+        _fsync(path)
+        files[path.relative_to(folder).as_posix()] = {"size": path.stat().st_size, "sha256": _sha256(path)}
+    manifest = {"step": step, "run_key": run_key, "files": files, "keyed": keyed, "written_at": _utc()}
+    with open(folder / MANIFEST, "w") as f:
+        json.dump(manifest, f, indent=1, sort_keys=True)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def publish(staged: Path, step: int) -> Path:
+    """Rename a staged, manifested checkpoint to its complete name (atomic on one filesystem), then prune."""
+    folder = staged.parent.parent
+    target = folder / f"checkpoint-{step}"
+    if target.exists():  # the same step saved again (a resumed run re-saving): the new one replaces it whole
+        shutil.rmtree(target)
+    os.replace(staged, target)
+    _fsync_dir(folder)
+    for old in complete_names(folder)[KEEP:]:
+        shutil.rmtree(folder / old, ignore_errors=True)
+    return target
+
+
+def discard(run_dir: Path) -> None:
+    """After the adapter is saved: the checkpoints go (optimizer state, twice the adapter); set-aside ones stay for
+    inspection, and the folder with them."""
+    folder = root(run_dir)
+    for name in [*complete_names(folder), STAGING]:
+        shutil.rmtree(folder / name, ignore_errors=True)
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+
+
+def complete_names(folder: Path) -> list[str]:
+    """checkpoint-<step> folders, newest step first."""
+    if not folder.is_dir():
+        return []
+    names = [p.name for p in folder.iterdir() if p.is_dir() and NAME.match(p.name)]
+    return sorted(names, key=lambda n: int(NAME.match(n).group(1)), reverse=True)
+
+
+def problem(folder: Path) -> str | None:
+    """Why `folder` is not a complete checkpoint (no manifest, a file missing, changed or added), or None."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+        files = manifest["files"]
+    except FileNotFoundError:
+        return "no manifest (written by a process killed while saving, or not by alignbench)"
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        return f"unreadable manifest ({type(err).__name__})"
+    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST}
+    if missing := sorted(set(files) - present):
+        return f"missing {', '.join(missing[:3])}"
+    if extra := sorted(present - set(files)):
+        return f"unexpected {', '.join(extra[:3])}"
+    for name, meta in files.items():
+        path = folder / name
+        if path.stat().st_size != meta["size"]:
+            return f"{name} has {path.stat().st_size} bytes, the manifest says {meta['size']}"
+        if _sha256(path) != meta["sha256"]:
+            return f"{name} does not match its sha256"
+    return None
+
+
+def pick(run_dir: Path, run_key: str, keyed: dict[str, Any]) -> Picked:
+    """The newest complete checkpoint of this run, after setting aside every torn or damaged one newer than it.
+
+    A complete checkpoint of another run key is refused (ConfigError naming the changed fields): resuming it
+    would train a mix of two configurations, and starting over would silently discard it.
+    """
+    folder = root(run_dir)
+    set_aside = [_set_aside(p, "torn") for p in sorted((folder / STAGING).glob("checkpoint-*"))]
+    for name in complete_names(folder):
+        path = folder / name
+        if why := problem(path):
+            set_aside.append(_set_aside(path, "corrupt", why))
+            continue
+        manifest = json.loads((path / MANIFEST).read_text())
+        if manifest["run_key"] != run_key:
+            changed = changed_fields(manifest.get("keyed", {}), keyed)
+            raise ConfigError(
+                f"{path} was trained with run_key {manifest['run_key']}, this config is run_key {run_key} "
+                f"(changed: {', '.join(changed) or 'unknown'}); run it in another directory, or delete "
+                f"{folder} to start over"
+            )
+        return Picked(path, manifest["step"], set_aside)
+    return Picked(None, None, set_aside)
+
+
+def changed_fields(old: dict[str, Any], new: dict[str, Any], limit: int = 8) -> list[str]:
+    """'key: old -> new' for each leaf that differs, dotted, at most `limit`."""
+    before, after = _flat(old), _flat(new)
+    diffs = [
+        f"{k}: {before.get(k, '<absent>')} -> {after.get(k, '<absent>')}"
+        for k in sorted(set(before) | set(after))
+        if before.get(k, "<absent>") != after.get(k, "<absent>")
+    ]
+    return diffs[:limit] + ([f"... {len(diffs) - limit} more"] if len(diffs) > limit else [])
+
+
+def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out |= _flat(v, f"{prefix}{k}.")
+        return out
+    return {prefix[:-1]: value}
+
+
+def _set_aside(path: Path, kind: str, why: str = "never completed") -> str:
+    """Move a checkpoint that must not be loaded out of the way, saying so."""
+    target = path.parents[1 if path.parent.name == STAGING else 0] / SET_ASIDE / f"{path.name}.{kind}.{_stamp()}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, target)
+    print(f"alignbench: checkpoint {path} is {kind} ({why}); set aside as {target}, not loaded", flush=True)
+    return f"{path.name}: {kind} ({why}) -> {target}"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _utc() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
