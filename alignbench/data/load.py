@@ -18,6 +18,8 @@ SHOWN_BAD_ROWS = 5
 class DataError(ValueError):
     """The data cannot be used as configured; the message names the source, split and rows."""
 
+    reason = "data"  # runs.failures: how a record and the sweep summary file it
+
 
 @dataclass
 class PreferenceData:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import shutil
@@ -14,6 +15,7 @@ from transformers import TrainerCallback
 from alignbench.config.schema import Config, Precision
 from alignbench.config.sources import base_identity
 from alignbench.data.parsers import Pair
+from alignbench.runs.adapter import staged
 from alignbench.runs.tracking import Tracker
 
 
@@ -34,8 +36,8 @@ def train_adapter(
     tracker: Tracker,
     pin_memory: bool,
 ) -> Trained:
-    """Build the method's trainer, train (its settings and log lines go to the tracker), and save the adapter
-    (PEFT safetensors + tokenizer with its template) to run_dir/adapter."""
+    """Build the method's trainer, train (its settings and log lines go to the tracker, not the console), and save
+    the adapter (PEFT safetensors + tokenizer with its template) under run_dir's staging name (runs.adapter)."""
     from alignbench.modeling.adapters import peft_config
     from alignbench.training.methods import METHODS, TrainerInputs
 
@@ -54,12 +56,14 @@ def train_adapter(
         )
     )
     trainer.add_callback(tracker_callback(tracker))
+    quiet_console(trainer)
     trainer.add_callback(StopOnNonFinite())
     if cfg.eval.at_steps:
         trainer.add_callback(SaveAdapterAt(cfg.eval.at_steps, run_dir / "steps", tokenizer))
     dropout = lora_dropout_in_force(trainer.model)
     result = trainer.train()
-    trainer.save_model(str(run_dir / "adapter"))
+    with staged(run_dir) as staging:  # published whole, with its manifest, by runs.adapter.commit
+        trainer.save_model(str(staging))
     metrics = train_metrics(trainer.state.log_history, result) | {"train/lora_dropout": dropout}
     # The trainer (optimizer state, dataloaders) goes with this frame: a grid's memory stays that of one run.
     return Trained(trainer.model, metrics, trainer.cache_hits)
@@ -67,6 +71,8 @@ def train_adapter(
 
 class NonFiniteTraining(RuntimeError):
     """Training diverged: a loss, gradient norm or adapter weight stopped being a finite number."""
+
+    reason = "nonfinite"  # runs.failures: how a record and the sweep summary file it
 
 
 class StopOnNonFinite(TrainerCallback):
@@ -148,6 +154,21 @@ def train_metrics(log_history: list[dict], result) -> dict[str, float]:
     return metrics
 
 
+def quiet_console(trainer) -> None:
+    """Keep transformers' progress bar but not the raw log dict it prints under the bar at every logging step
+    ({'loss': ..., 'grad_norm': ...}): the summary, the tracker and record.json carry those numbers, and each
+    line goes to the run's alignbench.log (tracker_callback)."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    class ProgressBarOnly(ProgressCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            return control
+
+    if trainer.pop_callback(ProgressCallback) is not None:
+        trainer.add_callback(ProgressBarOnly())
+    trainer.pop_callback(PrinterCallback)  # what transformers prints instead when the bar is off (disable_tqdm)
+
+
 def tracker_callback(tracker: Tracker):
     """A transformers TrainerCallback that hands the trainer's arguments and log lines to alignbench's tracker."""
     from transformers import TrainerCallback
@@ -157,6 +178,8 @@ def tracker_callback(tracker: Tracker):
             tracker.log_trainer_settings(args.to_sanitized_dict())
 
         def on_log(self, args, state, control, logs=None, **kwargs):
+            # A logger outside `alignbench`: Hydra's job logging writes it to alignbench.log, not the console.
+            logging.getLogger("trainer").info("step %d: %s", state.global_step, logs)
             tracker.log_training(state.global_step, logs or {})
 
     return TrackerCallback()
