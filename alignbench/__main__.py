@@ -68,7 +68,7 @@ def _job(cfg: DictConfig) -> dict | float | None:
             raise SystemExit(1) from None
         # One failed job must not stop the sweep; its record (when it got that far) and the sweep's summary say why.
         if not getattr(err, "alignbench_summary", False):
-            log.error("alignbench: %s: %s", run_dir, describe(err))
+            log.error("alignbench: %s: %s", run_dir, one_line(err))
         result = {"status": "failed", "error": describe(err), "reason": reason.value}
     if cfg.sweep.objective:  # an optimising sweeper (optuna) reads one number; a failed trial is NaN
         return float((result or {}).get("metrics", {}).get(cfg.sweep.objective, math.nan))

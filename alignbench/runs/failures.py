@@ -77,4 +77,10 @@ def _hub_unavailable() -> tuple[type, ...]:
         found += [httpx.TransportError]
     except ImportError:
         pass
+    try:
+        import requests
+
+        found += [requests.ConnectionError, requests.Timeout]
+    except ImportError:
+        pass
     return tuple(found)

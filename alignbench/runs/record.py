@@ -190,11 +190,10 @@ class RunRecord:
         try:
             self.write(run_dir)
         except OSError as err:
-            if err.errno not in DISK_FULL:
-                raise
             if self.status is not Status.failed:
-                self.fail(err)
-            _rewrite_in_place(run_dir / RECORD, self.to_json())  # if not even the essentials fit, the previous stays
+                self.fail(err)  # what the summary then says, whether or not it reaches the disk
+            if err.errno in DISK_FULL:  # if not even the essentials fit, the previous record stays
+                _rewrite_in_place(run_dir / RECORD, self.to_json())
             raise
 
 

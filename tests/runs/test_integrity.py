@@ -191,3 +191,26 @@ def test_failures_not_the_runs_fault_spend_no_retry():
         record.fail(err)
         assert (record.reason, record.failures - 1) == (reason, spent), err
         assert record.status is (Status.interrupted if reason == "interrupted" else Status.failed)
+
+
+def test_the_sweep_summary_groups_failures_by_reason_and_says_which_spent_no_retry():
+    from hydra_plugins.alignbench_grid.grid_sweeper import _failures_by_reason
+
+    failed = [
+        Job([], "a", status=Status.failed, reason="nonfinite", error="NonFiniteTraining: step 2: loss is nan"),
+        Job([], "b", status=Status.failed, reason="unavailable", error="Unavailable: model m is not available"),
+        Job([], "c", status=Status.failed, reason="unavailable", error="OSError: hub down"),
+        Job(["model=x"], None, status=Status.invalid, error="model=x: no such option"),
+    ]
+    not_started = [Job([], "d", status=Status.pending, reason="config", error="ConfigError: eval.batch_size=0")]
+    assert _failures_by_reason(failed, not_started) == [
+        "  unavailable: 2 runs; not the runs' fault: no retry spent",
+        "    FAILED b: Unavailable: model m is not available",
+        "    FAILED c: OSError: hub down",
+        "  nonfinite: 1 run",
+        "    FAILED a: NonFiniteTraining: step 2: loss is nan",
+        "  invalid: 1 run",
+        "    INVALID model=x: model=x: no such option",
+        "  config: 1 run",
+        "    NOT STARTED d: ConfigError: eval.batch_size=0",
+    ]
