@@ -6,6 +6,7 @@ import json
 import logging
 import netrc
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import islice
@@ -18,6 +19,9 @@ from alignbench.runs.record import RunRecord, Status
 from alignbench.runs.state import PLAN
 
 log = logging.getLogger(__name__)
+# A W&B server that did not answer is not asked again by this process's next jobs for this long (seconds).
+RETRY_UNREACHABLE_S = 600
+_UNREACHABLE: dict[str, tuple[float, str]] = {}  # server -> (when it failed, why)
 TRAINER = "trainer"  # the one config key under which the trainer's own arguments are kept
 STEP = "train/steps"  # x-axis of the training curves; record.json's metric of the same name is the last step
 TABLE_ROWS = 1000  # per table: enough to browse; the whole file stays in the run directory
@@ -162,6 +166,12 @@ def _wandb_tracker(cfg: LoggerConfig, run_dir: Path, tracked: TrackedRun) -> Tra
     # W&B's own console lines (credentials found, retries, where its logs are) would come on top of ours; what
     # matters is said once by alignbench: it started (offline: how to upload), or why not.
     wandb.setup(settings=wandb.Settings(silent=True))
+    server = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai") if mode == "online" else mode
+    down = _UNREACHABLE.get(server)
+    if down is not None and time.monotonic() - down[0] < RETRY_UNREACHABLE_S:
+        # The jobs of a sweep share this process: one wait for a server that is down, not one per job.
+        log.warning("alignbench: W&B did not start (still unreachable: %s); running without it", down[1])
+        return Tracker()
     try:
         run = wandb.init(
             project=cfg.project,
@@ -181,7 +191,9 @@ def _wandb_tracker(cfg: LoggerConfig, run_dir: Path, tracked: TrackedRun) -> Tra
         )
     except Exception as err:  # e.g. the server is unreachable: the run goes on, record.json is the primary copy
         log.warning("alignbench: W&B did not start (%s); running without it", _first_line(err))
+        _UNREACHABLE[server] = (time.monotonic(), _first_line(err))
         return Tracker()
+    _UNREACHABLE.pop(server, None)
     note = f"W&B run {run.url}" if mode == "online" and run.url else None
     if mode == "offline":
         note = f"W&B ran offline (no credentials); upload it with: wandb sync {Path(run.dir).parent}"

@@ -94,6 +94,11 @@ def test_an_unreachable_wandb_server_costs_one_line_and_the_run_goes_on(tmp_path
     assert len(lines) == 1 and lines[0].startswith("alignbench: W&B did not start (CommError: "), lines
     assert capsys.readouterr().err == ""  # nothing from W&B itself (credentials found, retries, where its logs are)
 
+    # The next job of the same process (a sweep) does not wait for that server again.
+    again = start_tracker(cfg, tmp_path / "next", TrackedRun(name="r2", config={}, tags=[], group="adhoc"))
+    assert type(again) is Tracker
+    assert caplog.records[-1].getMessage().startswith("alignbench: W&B did not start (still unreachable: CommError")
+
 
 @pytest.mark.slow
 def test_single_run_dashboard_config_tags_summary_tables_and_adapter(tmp_path):
