@@ -64,6 +64,8 @@ ESSENTIAL = (
     "run_dir",
     "started_at",
     "finished_at",
+    "trained_at",
+    "adapter_path",
 )
 
 

@@ -24,8 +24,10 @@ def previous_record(run_dir: Path, run_key: str) -> RunRecord | None:
     attempt is left."""
     path = run_dir / RECORD
     try:
-        text = path.read_text()
-        return RunRecord.from_json(json.loads(text))
+        record = RunRecord.from_json(json.loads(path.read_text()))
+        if record.run_key == run_key and record.trained_at is None:  # e.g. the disk filled up right after the save
+            _adopt(record, adapter.manifest(run_dir, run_key), run_dir)
+        return record
     except FileNotFoundError:
         counts, note = {}, None
     except (OSError, ValueError, TypeError, AttributeError) as err:  # ValueError: bad JSON, bytes or status
@@ -34,14 +36,22 @@ def previous_record(run_dir: Path, run_key: str) -> RunRecord | None:
     if done is None and note is None:
         return None
     record = RunRecord(run_key=run_key, status=Status.interrupted, run_dir=str(run_dir), **counts)
-    if done is not None:
-        for name, value in done["record"].items():
-            setattr(record, name, value)
-        record.adapter_path = str(run_dir / adapter.ADAPTER)
+    _adopt(record, done, run_dir)
     if note is not None:
         kept = f"its complete adapter (run_key {run_key}) is kept and evaluated" if done else "the run starts again"
         log.warning("alignbench: warning: %s; %s", note, kept)
     return record
+
+
+def _adopt(record: RunRecord, done: dict | None, run_dir: Path) -> None:
+    """What the complete adapter's manifest says training produced, into the record (nothing if there is none)."""
+    if done is None:
+        return
+    for name, value in done["record"].items():
+        if name in ("metrics", "timings"):
+            value = {**getattr(record, name), **value}
+        setattr(record, name, value)
+    record.adapter_path = str(run_dir / adapter.ADAPTER)
 
 
 def _set_aside(path: Path, err: BaseException) -> tuple[dict[str, int], str]:

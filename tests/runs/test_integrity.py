@@ -214,3 +214,13 @@ def test_the_sweep_summary_groups_failures_by_reason_and_says_which_spent_no_ret
         "  config: 1 run",
         "    NOT STARTED d: ConfigError: eval.batch_size=0",
     ]
+
+
+def test_a_record_that_missed_its_training_takes_it_from_the_complete_adapter(tmp_path):
+    """The adapter was published, then the disk filled up before the record said so: not trained again."""
+    RunRecord("k", status=Status.failed, reason="disk_full", metrics={"data/train_pairs": 8}).write(tmp_path)
+    complete_adapter(tmp_path, "k")
+    previous = previous_record(tmp_path, "k")
+    assert previous.trained("k", tmp_path) and previous.adapter_path == str(tmp_path / "adapter")
+    assert previous.metrics == {"data/train_pairs": 8, "train/loss": 0.25}
+    assert not previous_record(tmp_path, "other").trained("other", tmp_path)  # another run key's adapter: retrain
