@@ -164,9 +164,12 @@ def quiet_console(trainer) -> None:
         def on_log(self, args, state, control, logs=None, **kwargs):
             return control
 
-    if trainer.pop_callback(ProgressCallback) is not None:
+    pop = getattr(trainer, "pop_callback", None)
+    if pop is None:  # not a transformers Trainer (a merge trains nothing and prints nothing)
+        return
+    if pop(ProgressCallback) is not None:
         trainer.add_callback(ProgressBarOnly())
-    trainer.pop_callback(PrinterCallback)  # what transformers prints instead when the bar is off (disable_tqdm)
+    pop(PrinterCallback)  # what transformers prints instead when the bar is off (disable_tqdm)
 
 
 def tracker_callback(tracker: Tracker):
