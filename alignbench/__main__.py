@@ -8,7 +8,9 @@ python -m alignbench -m sweep=paper dry_run=true       # plan the study's 320 ru
 
 import logging
 import math
+import os
 import signal
+import sys
 from pathlib import Path
 
 import hydra
@@ -17,10 +19,17 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from alignbench.config.schema import register_configs
+from alignbench.runs.failures import EXPLAINED, Reason, describe, reason_of
 from alignbench.runs.provenance import secret_override
 
 log = logging.getLogger("alignbench")
+# Not under `alignbench`: Hydra's job logging writes it to the run's alignbench.log only (conf/hydra/job_logging).
+tracebacks = logging.getLogger("alignbench_traceback")
 GROUPS = ("model", "dataset", "method", "adapter", "quant", "logger", "eval", "judge")
+# Set by the user, Hydra's own switch also brings back every traceback on the console. main() sets it for Hydra
+# (so that Hydra raises instead of printing), after reading what the user asked for.
+DEBUG = "HYDRA_FULL_ERROR"
+_debug_asked = os.environ.get(DEBUG, "").lower() in ("1", "true", "yes")
 
 
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
@@ -34,9 +43,6 @@ def _job(cfg: DictConfig) -> dict | float | None:
         print(f"dry run: run_key {run_key(resolve(cfg))} -> {run_dir}")
         return None
 
-    from alignbench.config.hub import Unavailable
-    from alignbench.config.rules import ConfigError
-    from alignbench.data.load import DataError
     from alignbench.pipeline import JobInfo, run  # heavy imports only once a job really runs
 
     job = JobInfo(
@@ -51,15 +57,64 @@ def _job(cfg: DictConfig) -> dict | float | None:
         record = run(cfg, run_dir, job)
         result = record.to_json() if record else None  # plain data: launchers pickle what a job returns
     except Exception as err:
+        reason = reason_of(err)
+        # The run's alignbench.log keeps what failed, with the traceback of a crash the message does not explain.
+        trace = None if reason in EXPLAINED else err
+        tracebacks.error("run failed (%s): %s", reason.value, one_line(err), exc_info=trace)
         if not multirun:
-            raise
-        # One failed job must not stop the sweep; its record (when it got that far) says why, and the sweep's
-        # summary repeats what is returned here. A traceback helps only for errors that are not the user's input.
-        log.error("run failed: %s", err, exc_info=not isinstance(err, (ConfigError, DataError, Unavailable)))
-        result = {"status": "failed", "error": f"{type(err).__name__}: {err}"}
+            if _debug_asked:
+                raise
+            _say(err, reason, run_dir)
+            raise SystemExit(1) from None
+        # One failed job must not stop the sweep; its record (when it got that far) and the sweep's summary say why.
+        if not getattr(err, "alignbench_summary", False):
+            log.error("alignbench: %s: %s", run_dir, one_line(err))
+        result = {"status": "failed", "error": describe(err), "reason": reason.value}
     if cfg.sweep.objective:  # an optimising sweeper (optuna) reads one number; a failed trial is NaN
         return float((result or {}).get("metrics", {}).get(cfg.sweep.objective, math.nan))
     return result
+
+
+def _say(err: Exception, reason: Reason, run_dir: Path) -> None:
+    """A failed single run's message, once: the run's summary has said it if the run got that far; otherwise one
+    line. A crash that is not explained by its message also says where its traceback is."""
+    if not getattr(err, "alignbench_summary", False):
+        print(f"alignbench: {one_line(err)}", file=sys.stderr, flush=True)
+    if reason not in EXPLAINED:
+        print(
+            f"alignbench: unexpected error; its traceback is in {run_dir / 'alignbench.log'} "
+            f"({DEBUG}=1 prints it here)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def one_line(err: BaseException) -> str:
+    """What went wrong, where and how to fix it, on one line (a list of problems: one line each). Hydra's
+    composition errors (an unknown option or key, a value of the wrong type, an override that does not parse) come
+    over several lines with a search path and a hint about `+`; alignbench's own errors carry their message; any
+    other error is named by its type."""
+    from hydra.errors import HydraException, MissingConfigException, OverrideParseException
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
+
+    if isinstance(err, MissingConfigException) and err.options and err.missing_cfg_file:
+        group, _, option = err.missing_cfg_file.rpartition("/")
+        return f"{group}={option}: no such option in group '{group}'; choose one of: {', '.join(err.options)}"
+    if not (getattr(err, "reason", None) or isinstance(err, HydraException | OmegaConfBaseException)):
+        return describe(err)
+    text = str(err).split("\nConfig search path:")[0]
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("To append")]
+    cause = err.__cause__
+    if isinstance(cause, OmegaConfBaseException) and str(cause).strip():
+        lines.append(str(cause).strip().splitlines()[0])  # OmegaConf's next lines repeat the key and its type
+    if isinstance(cause, ConfigKeyError | ConfigAttributeError):
+        lines.append("check its spelling (`python -m alignbench --cfg job` prints every key)")
+    if isinstance(err, OverrideParseException):
+        lines.insert(0, f"cannot parse the override {err.override!r}:")
+    items = [line[2:] for line in lines[1:] if line.startswith("- ")]
+    if items and len(items) == len(lines) - 1:  # ConfigError: "this run cannot start:" and one problem per line
+        return f"{lines[0].rstrip(':')}: {items[0]}" if len(items) == 1 else "\n".join([lines[0], *lines[1:]])
+    return " ".join(line if line.endswith((".", ":", ";")) else line + ";" for line in lines[:-1]) + " " + lines[-1]
 
 
 def _stop(signum, frame) -> None:
@@ -76,12 +131,18 @@ def main() -> None:
     # (not this function) runs the job, with its own SIGUSR2 handler that requeues it.
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGUSR2, _stop)
+    os.environ[DEBUG] = "1"  # Hydra then raises what it cannot compose, instead of printing it over several lines
     try:
         _job()
     except KeyboardInterrupt:
         # The interrupted run's record says so and counts no failure; done runs are kept.
         print("\ninterrupted; relaunching the same multirun continues it without redoing finished runs")
         raise SystemExit(130) from None
+    except Exception as err:  # the config does not compose, or the launcher failed: nothing ran
+        if _debug_asked:
+            raise
+        print(f"alignbench: {one_line(err)}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

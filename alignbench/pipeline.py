@@ -4,6 +4,7 @@ to the tracker."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,16 +17,20 @@ from alignbench.data.fit import fit_data
 from alignbench.data.load import load_preference_data
 from alignbench.modeling.models import load_base_model, load_tokenizer, model_location, release_base_model
 from alignbench.report.console import print_summary, quiet_libraries, run_name
+from alignbench.runs import adapter
 from alignbench.runs.inputs import input_problems, with_inputs
 from alignbench.runs.keys import eval_key, keyed_config, resolve, run_key
 from alignbench.runs.provenance import without_secrets
 from alignbench.runs.record import RunRecord, Status, now, timed
+from alignbench.runs.recovery import previous_record
 from alignbench.runs.stages import ChainStage, ensure_stage, with_stage
 from alignbench.runs.state import claim
 from alignbench.runs.tracking import TrackedRun, axis_tags, start_tracker, sweep_axes
-from alignbench.training.checkpoints import pick
+from alignbench.training.checkpoints import discard, pick
 from alignbench.training.preemption import Preempted
 from alignbench.training.train import Resume, train_adapter, train_pairs_wanted
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -52,9 +57,9 @@ def run(config: DictConfig, run_dir: Path, job: JobInfo) -> RunRecord | None:
     precision = check_device(cfg, input_problems(inputs))
     with claim(run_dir) as claimed:
         if not claimed:
-            print(f"alignbench: another process is running {run_dir}; skipped", flush=True)
+            log.info("alignbench: another process is running %s; skipped", run_dir)
             return None
-        previous = RunRecord.read(run_dir)
+        previous = previous_record(run_dir, keys[0])  # an unreadable record is set aside; a complete adapter kept
         trained = previous is not None and previous.trained(keys[0], run_dir)
         if Stage.train not in cfg.stages and not trained:
             raise ConfigError(
@@ -64,7 +69,7 @@ def run(config: DictConfig, run_dir: Path, job: JobInfo) -> RunRecord | None:
         train = Stage.train in cfg.stages and not trained
         evaluate = Stage.evaluate in cfg.stages and not (trained and previous.is_done(*keys))
         if not (train or evaluate):
-            print(f"alignbench: {run_dir} is already complete (run_key {keys[0]}); skipped", flush=True)
+            log.info("alignbench: %s is already complete (run_key %s); skipped", run_dir, keys[0])
             return previous
         # A killed, preempted or requeued attempt left checkpoints: training continues from the newest complete one.
         resume = _resume_point(run_dir, keys[0], resolved) if train else None
@@ -166,13 +171,15 @@ def _execute(
             policy = trained.policy  # the base with the adapter in it, from here on
             metrics.update(trained.metrics)
             record.cache_hits, record.trained_at = trained.cache_hits, now()
-            record.adapter_path = str(run_dir / "adapter")
+            # The adapter was saved under a staging name; published whole with its manifest, then recorded.
+            record.adapter_path = str(adapter.commit(run_dir, record.run_key, record.kept_by_evaluation()))
+            discard(run_dir)  # the published adapter is what the run keeps; its checkpoints go only now
             record.write(run_dir)  # a later evaluation failure keeps the training
         else:
             from peft import PeftModel
 
             # The run directory may have moved since training: the adapter is where the run directory is now.
-            record.adapter_path = str(run_dir / "adapter")
+            record.adapter_path = str(run_dir / adapter.ADAPTER)
             policy = PeftModel.from_pretrained(model, record.adapter_path)
 
         if evaluate:
@@ -190,18 +197,23 @@ def _execute(
             record.benchmarks["errors"].update(errors)
         record.status = Status.completed
     except BaseException as err:
-        # Ctrl-C or SIGTERM handled as KeyboardInterrupt: not the run's fault, so not counted against its retries.
-        record.status = Status.failed if isinstance(err, Exception) else Status.interrupted
-        record.failures += record.status is Status.failed
-        record.error = f"{type(err).__name__}: {err}"
+        # Its reason decides whether a retry is spent: Ctrl-C, SIGTERM, a model that cannot be had or a full disk
+        # are not the run's fault (runs.failures).
+        record.fail(err)
+        err.alignbench_summary = True  # the summary below says it; the entry point prints it once, not again
         raise
     finally:
         release_base_model(policy)  # the next run in this process may reuse the base: no adapter left in it
         record.finished_at = now()
-        record.write(run_dir)
-        if tracker is not None:
-            tracker.finish(record)
-        print_summary(record, tracker.note if tracker else None)
+        try:
+            record.write_last(run_dir)  # a full disk: a failed record naming the cause, in place of the old one
+        except OSError as err:
+            err.alignbench_summary = True
+            raise
+        finally:
+            if tracker is not None:
+                tracker.finish(record)
+            print_summary(record, tracker.note if tracker else None)
 
 
 def _run_stage(stage: ChainStage, stage_dir: Path) -> RunRecord | None:

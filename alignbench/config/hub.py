@@ -8,10 +8,13 @@ from pathlib import Path
 from threading import Lock
 
 HUB_PROBE_TIMEOUT_S = 10
+UNAVAILABLE = " is not available: "  # how not_available() words it, so a list of problems can be told apart
 
 
 class Unavailable(RuntimeError):
     """Something a run needs cannot be had here (hub files, data, a judge's key); the message says how to provide it."""
+
+    reason = "unavailable"  # runs.failures: how a record and the sweep summary file it
 
 
 def hub_missing(repo_id: str, revision: str | None, repo_type: str) -> str | None:
@@ -51,7 +54,7 @@ def not_available(
     kind = " --repo-type dataset" if repo_type == "dataset" else ""
     pinned = f" --revision {revision}" if revision else ""
     return (
-        f"{what} ({repo_id}@{revision or 'main'}) is not available: {why}. {instead}, or download it where the "
+        f"{what} ({repo_id}@{revision or 'main'}){UNAVAILABLE}{why}. {instead}, or download it where the "
         f"hub is reachable (`hf download {repo_id}{files and ' ' + files}{kind}{pinned}`) into the cache that "
         "HF_HOME names here"
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from alignbench.config.hub import hub_missing, not_available
+from alignbench.config.hub import UNAVAILABLE, hub_missing, not_available
 from alignbench.config.schema import Config, DPOMethodConfig, MethodConfig, Precision, Preference
 
 # The LoRA inits alignbench takes: both start the adapter at zero and leave the base untouched. The DPO reference is
@@ -23,12 +23,20 @@ _SMOOTHED_LOSSES = ("robust", "exo_pair", "aot", "aot_unpaired")
 class ConfigError(ValueError):
     """The composed config cannot run here; the message lists every problem and how to fix it."""
 
+    reason = "config"  # runs.failures: how a record and the sweep summary file it
+
+    def __init__(self, message: str, reason: str | None = None):
+        super().__init__(message)
+        if reason:
+            self.reason = reason  # e.g. unavailable: every problem is a model or dataset that cannot be had here
+
 
 def validate(cfg: Config, cuda: bool, bf16: bool, more: list[str] | None = None) -> None:
     """Raise ConfigError listing every problem at once, before anything heavy is loaded."""
     problems = problems_here(cfg, cuda, bf16) + (more or [])
     if problems:
-        raise ConfigError("this run cannot start:\n- " + "\n- ".join(problems))
+        unavailable = all(UNAVAILABLE in problem for problem in problems)  # the environment's fault, not the config's
+        raise ConfigError("this run cannot start:\n- " + "\n- ".join(problems), "unavailable" if unavailable else None)
 
 
 def check_device(cfg: Config, more: list[str] | None = None) -> Precision:
@@ -96,7 +104,29 @@ def _rule_problems(cfg: Config, cuda: bool, bf16: bool) -> list[str]:
         problems.append("adapter.use_dora=true on quant=int8 fails at the second step on CPU; use quant=nf4 or a GPU")
     if isinstance(cfg.method, DPOMethodConfig):
         problems += _loss_problems(cfg.method)
-    return problems
+    return problems + _count_problems(cfg)
+
+
+def _count_problems(cfg: Config) -> list[str]:
+    """Counts that cannot be zero or negative, caught here rather than in the middle of evaluation, after training
+    (eval.batch_size=0 used to fail there; eval.generations=-1 silently wrote all pairs but the last)."""
+    counts = {
+        "dataset.eval_samples": (cfg.dataset.eval_samples, 1),
+        "eval.generations": (cfg.eval.generations, 0),  # 0: no sample generations
+        "eval.max_new_tokens": (cfg.eval.max_new_tokens, 1),
+        "eval.batch_size": (cfg.eval.batch_size, 1),
+    }
+    for name in cfg.eval.benchmarks:
+        bench = getattr(cfg.eval, name, None)
+        for field in ("batch_size", "limit", "max_new_tokens"):
+            value = getattr(bench, field, None)
+            if value is not None:  # limit: null means all
+                counts[f"eval.{name}.{field}"] = (value, 1)
+    return [
+        f"{key}={value} must be at least {least}" + ("" if least else " (0: none)")
+        for key, (value, least) in counts.items()
+        if value < least
+    ]
 
 
 def _is_method(value) -> bool:

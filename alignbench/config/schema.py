@@ -210,6 +210,9 @@ class LoggerConfig:
     # Seconds wandb.init may wait for the server before the run goes on without W&B. W&B's own 90 s would be paid
     # by every job of a sweep while the server is down.
     init_timeout: float = 30.0
+    # Seconds run.finish may wait for uploads; past that W&B marks the run crashed and the job ends (record.json is
+    # complete). A server lost mid-run would otherwise hold the job for good. 0: wait as long as it takes.
+    finish_timeout: float = 300.0
 
 
 @dataclass

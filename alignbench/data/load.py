@@ -61,6 +61,8 @@ class Issues:
             for reason, n in self.counts.most_common()
         }
 
+    reason = "data"  # runs.failures: how a record and the sweep summary file it
+
 
 @dataclass
 class PreferenceData:

@@ -10,6 +10,7 @@ from typing import Any
 from alignbench.runs.metrics import headline_values
 from alignbench.runs.record import RunRecord
 
+log = logging.getLogger(__name__)
 SEED_LIKE = ("seed",)  # replicate axes: averaged over, never a row of their own
 
 
@@ -44,7 +45,7 @@ def print_summary(record: RunRecord, tracker_note: str | None) -> None:
         lines.append(f"  error        {record.error}")
     if tracker_note:
         lines.append(f"  {tracker_note}")
-    print("\n".join(lines), flush=True)
+    log.info("\n".join(lines))  # the console and the run's alignbench.log (Hydra's job logging, conf/hydra)
 
 
 def data_lines(m: dict[str, Any], issues: dict[str, dict]) -> list[str]:
@@ -108,6 +109,8 @@ def quiet_libraries() -> None:
     import datasets
 
     datasets.disable_progress_bars()
+    # Python warnings (libraries' deprecation notices) go to the run's alignbench.log through logging, not the console.
+    logging.captureWarnings(True)
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # 8-bit logs a cast message on every matmul
     logging.getLogger("lm_eval").setLevel(logging.ERROR)  # a dozen lines per task; our summary has the numbers
 

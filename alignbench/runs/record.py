@@ -9,12 +9,14 @@ import os
 import socket
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+from alignbench.runs.failures import DISK_FULL, Reason, counts_against_retries, describe, reason_of
 
 RECORD = "record.json"
 
@@ -49,6 +51,25 @@ LATE = (
     "error",
     "resumed_from",
     "resumes",
+    "reason",
+)
+# What a record must keep when a full disk leaves it only the space of the previous one (write_last).
+ESSENTIAL = (
+    "run_key",
+    "eval_key",
+    "status",
+    "attempt",
+    "failures",
+    "reason",
+    "error",
+    "choices",
+    "overrides",
+    "sweep",
+    "run_dir",
+    "started_at",
+    "finished_at",
+    "trained_at",
+    "adapter_path",
 )
 
 
@@ -89,6 +110,7 @@ class RunRecord:
     # every checkpoint set aside (torn or corrupt), oldest first: {"attempt", "checkpoint", "step", "set_aside"}.
     resumed_from: str | None = None
     resumes: list[dict[str, Any]] | None = None
+    reason: str | None = None  # why it failed or stopped (runs.failures.Reason); some reasons spend no retry
     extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know: kept on rewrite
 
     @classmethod
@@ -122,12 +144,17 @@ class RunRecord:
         return record
 
     def trained(self, run_key: str, run_dir: Path) -> bool:
-        """Trained for this run_key, with its adapter still in the run directory."""
-        return (
-            self.run_key == run_key
-            and self.trained_at is not None
-            and (run_dir / "adapter" / "adapter_config.json").is_file()
-        )
+        """Trained for this run_key, with its adapter complete in the run directory."""
+        from alignbench.runs.adapter import is_complete
+
+        return self.run_key == run_key and self.trained_at is not None and is_complete(run_dir, run_key)
+
+    def fail(self, err: BaseException) -> None:
+        """The run ended with `err`: failed (or interrupted), why, and a retry spent only if it was the run's fault."""
+        self.reason = reason_of(err).value
+        self.status = Status.interrupted if self.reason == Reason.interrupted else Status.failed
+        self.failures += self.status is Status.failed and counts_against_retries(self.reason)
+        self.error = describe(err)
 
     def is_done(self, run_key: str, eval_key: str | None) -> bool:
         """Completed for this run_key and, unless eval_key is None (training only), evaluated with this eval_key
@@ -170,6 +197,19 @@ class RunRecord:
     def write(self, run_dir: Path) -> None:
         write_json_atomic(run_dir / RECORD, self.to_json())
 
+    def write_last(self, run_dir: Path) -> None:
+        """The record as the run ended. On a full disk the atomic write cannot get room for a second copy: the
+        record then becomes a failed one naming the cause (a run whose record could not be written did not
+        complete), rewritten in place within the space the previous copy holds, and the OSError is raised."""
+        try:
+            self.write(run_dir)
+        except OSError as err:
+            if self.status is not Status.failed:
+                self.fail(err)  # what the summary then says, whether or not it reaches the disk
+            if err.errno in DISK_FULL:  # if not even the essentials fit, the previous record stays
+                _rewrite_in_place(run_dir / RECORD, self.to_json())
+            raise
+
 
 def finite(value: Any) -> Any:
     """`value` with every NaN or infinity replaced by None, and a dict's non-finite keys listed under
@@ -186,16 +226,51 @@ def finite(value: Any) -> Any:
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Readers see the old file or the new one, never half of one."""
+    """Readers see the old file or the new one, never half of one; a failed write (a full disk) leaves the old one
+    and no temporary file, and raises an OSError naming `path`."""
+    # Strict JSON (most readers reject NaN): a non-finite number is written as null, its key listed.
+    text = json.dumps(finite(data), indent=2, sort_keys=False, default=str, allow_nan=False)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        # Strict JSON (most readers reject NaN): a non-finite number is written as null, its key listed.
-        json.dump(finite(data), f, indent=2, sort_keys=False, default=str, allow_nan=False)
-        f.flush()
-        os.fsync(f.fileno())
-    os.chmod(tmp, 0o644)  # mkstemp makes it private; records are meant to be read by reports and teammates
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; records are meant to be read by reports and teammates
+        os.replace(tmp, path)
+    except OSError as err:
+        with suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if err.errno is None:
+            raise
+        raise OSError(err.errno, err.strerror, str(path)) from err
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _rewrite_in_place(path: Path, data: dict[str, Any]) -> bool:
+    """Overwrite `path` with `data`, compact, within the bytes it already holds (a full disk has no room for more):
+    the whole record if it fits, else its ESSENTIAL fields. False if neither fits or the file is gone."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return False
+    essential = {k: v for k, v in data.items() if k in ESSENTIAL} | {"incomplete": "disk full: only this was kept"}
+    for candidate in (data, essential):
+        text = json.dumps(finite(candidate), separators=(",", ":"), default=str, allow_nan=False).encode()
+        if len(text) <= size:
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                os.pwrite(fd, text, 0)
+                os.ftruncate(fd, len(text))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            return True
+    return False
 
 
 @contextmanager

@@ -28,6 +28,7 @@ class Job:
     status: Status = Status.pending
     failures: int = 0
     error: str | None = None  # last failure, or why the overrides do not compose
+    reason: str | None = None  # why it last failed (runs.failures.Reason), as its record or its launch said
     record: RunRecord | None = field(default=None, repr=False)
     problems: list[str] = field(default_factory=list)  # why it cannot start on this machine (dry runs say)
     gpu_minutes: float | None = None  # its training time on the paper's hardware (dry runs say)
@@ -45,7 +46,7 @@ def status_of(run_dir: Path, job: Job) -> Job:
     """Fill in the job's status from its run directory (its record and its lock)."""
     record = job.record = RunRecord.read(run_dir)
     if record is not None:
-        job.failures, job.error = record.failures, record.error
+        job.failures, job.error, job.reason = record.failures, record.error, record.reason
     if is_locked(run_dir):
         job.status = Status.running
     elif record is None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import netrc
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import islice
@@ -16,6 +18,10 @@ from alignbench.config.schema import LoggerConfig
 from alignbench.runs.record import RunRecord, Status
 from alignbench.runs.state import PLAN
 
+log = logging.getLogger(__name__)
+# A W&B server that did not answer is not asked again by this process's next jobs for this long (seconds).
+RETRY_UNREACHABLE_S = 600
+_UNREACHABLE: dict[str, tuple[float, str]] = {}  # server -> (when it failed, why)
 TRAINER = "trainer"  # the one config key under which the trainer's own arguments are kept
 STEP = "train/steps"  # x-axis of the training curves; record.json's metric of the same name is the last step
 TABLE_ROWS = 1000  # per table: enough to browse; the whole file stays in the run directory
@@ -57,27 +63,36 @@ class WandbTracker(Tracker):
 
     def __init__(self, run: Any, log_adapter: bool, note: str | None):
         self.run, self.log_adapter, self.note = run, log_adapter, note
+        self.failed = False  # W&B failed once while the run went on: said once, then left alone
         # Curves are drawn against the optimizer step as a logged value: a relaunched grid cell resumes its W&B run
         # and trains from step 1 again, which W&B's own monotonic step would drop.
         run.define_metric(STEP)
         run.define_metric("train/*", step_metric=STEP)
 
     def log_trainer_settings(self, settings: dict[str, Any]) -> None:
-        self.run.config.update({TRAINER: settings}, allow_val_change=True)
+        self._safely("log the trainer's settings", self.run.config.update, {TRAINER: settings}, allow_val_change=True)
 
     def log_training(self, step: int, logs: dict[str, float]) -> None:
         curves = {f"train/{k}": v for k, v in logs.items() if k not in TOTALS}
         if curves:
-            self.run.log({STEP: step, **curves})
+            self._safely("log training", self.run.log, {STEP: step, **curves})
 
     def finish(self, record: RunRecord) -> None:
         # In a `finally` after the run: raising here would hide the run's own outcome.
+        self._safely("mirror the run", self._mirror, record)
+        exit_code = 0 if record.status is Status.completed else 1  # a failed run shows as failed
+        self._safely("finish its run", self.run.finish, exit_code=exit_code, always=True)
+
+    def _safely(self, what: str, call: Callable, *args, always: bool = False, **kwargs) -> None:
+        """W&B problems never fail the run: the first one is said in one line, later calls are skipped."""
+        if self.failed and not always:
+            return
         try:
-            self._mirror(record)
+            call(*args, **kwargs)
         except Exception as err:
-            print(f"alignbench: W&B could not mirror the run ({_first_line(err)}); record.json has it all", flush=True)
-        finally:
-            self.run.finish(exit_code=0 if record.status is Status.completed else 1)  # a failed run shows as failed
+            if not self.failed:
+                log.warning("alignbench: W&B could not %s (%s); record.json has it all", what, _first_line(err))
+            self.failed = True
 
     def _mirror(self, record: RunRecord) -> None:
         import wandb
@@ -148,6 +163,15 @@ def _wandb_tracker(cfg: LoggerConfig, run_dir: Path, tracked: TrackedRun) -> Tra
         mode = os.environ.get("WANDB_MODE") or ("online" if _has_wandb_credentials() else "offline")
     if mode == "disabled":
         return Tracker()
+    # W&B's own console lines (credentials found, retries, where its logs are) would come on top of ours; what
+    # matters is said once by alignbench: it started (offline: how to upload), or why not.
+    wandb.setup(settings=wandb.Settings(silent=True))
+    server = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai") if mode == "online" else mode
+    down = _UNREACHABLE.get(server)
+    if down is not None and time.monotonic() - down[0] < RETRY_UNREACHABLE_S:
+        # The jobs of a sweep share this process: one wait for a server that is down, not one per job.
+        log.warning("alignbench: W&B did not start (still unreachable: %s); running without it", down[1])
+        return Tracker()
     try:
         run = wandb.init(
             project=cfg.project,
@@ -162,12 +186,15 @@ def _wandb_tracker(cfg: LoggerConfig, run_dir: Path, tracked: TrackedRun) -> Tra
             dir=str(run_dir),
             mode=mode,
             reinit="finish_previous",  # several jobs of one multirun share this process
-            settings=wandb.Settings(quiet=True, init_timeout=cfg.init_timeout),
+            # Bounded waits: for the server at the start, for uploads at the end (a server lost mid-run).
+            settings=wandb.Settings(silent=True, init_timeout=cfg.init_timeout, finish_timeout=cfg.finish_timeout),
         )
     except Exception as err:  # e.g. the server is unreachable: the run goes on, record.json is the primary copy
-        print(f"alignbench: W&B did not start ({_first_line(err)}); running without it", flush=True)
+        log.warning("alignbench: W&B did not start (%s); running without it", _first_line(err))
+        _UNREACHABLE[server] = (time.monotonic(), _first_line(err))
         return Tracker()
-    note = None
+    _UNREACHABLE.pop(server, None)
+    note = f"W&B run {run.url}" if mode == "online" and run.url else None
     if mode == "offline":
         note = f"W&B ran offline (no credentials); upload it with: wandb sync {Path(run.dir).parent}"
     return WandbTracker(run, cfg.log_adapter, note)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import shutil
@@ -14,6 +15,7 @@ from transformers import TrainerCallback
 from alignbench.config.schema import Config, Precision
 from alignbench.config.sources import base_identity
 from alignbench.data.parsers import Pair
+from alignbench.runs.adapter import staged
 from alignbench.runs.tracking import Tracker
 
 
@@ -36,14 +38,15 @@ def train_adapter(
     parent: dict | None = None,
     resume: Resume | None = None,
 ) -> Trained:
-    """Build the method's trainer, train (its settings and log lines go to the tracker), and save the adapter
-    (PEFT safetensors + tokenizer with its template) to run_dir/adapter. A chained run's `parent` (its record's
-    parent: the earlier stage's run) gives the adapter it starts from and the reference it is keyed by.
+    """Build the method's trainer, train (its settings and log lines go to the tracker, not the console), and save
+    the adapter (PEFT safetensors + tokenizer with its template) under run_dir's staging name (runs.adapter). A
+    chained run's `parent` (its record's parent: the earlier stage's run) gives the adapter it starts from and the
+    reference it is keyed by.
 
     Checkpoints go to run_dir/checkpoints (training.checkpoints); `resume.checkpoint` continues from one. A SIGTERM or
     SIGUSR2 while training checkpoints at the next step and raises Preempted (training.preemption)."""
     from alignbench.modeling.adapters import peft_config
-    from alignbench.training.checkpoints import CHECKPOINTS, discard
+    from alignbench.training.checkpoints import CHECKPOINTS
     from alignbench.training.methods import METHODS, TrainerInputs
     from alignbench.training.preemption import StopSignals
     from alignbench.training.resumable import Checkpointing
@@ -66,6 +69,7 @@ def train_adapter(
     trained_pairs = checked_dataset_size(trainer, len(pairs))
     trainer.checkpoint_identity = (resume.run_key, resume.keyed) if resume else ("", {})
     trainer.add_callback(tracker_callback(tracker))
+    quiet_console(trainer)
     trainer.add_callback(StopOnNonFinite())
     if cfg.eval.at_steps:
         trainer.add_callback(SaveAdapterAt(cfg.eval.at_steps, run_dir / "steps", tokenizer))
@@ -76,8 +80,8 @@ def train_adapter(
         checkpoint = resume.checkpoint if resume else None
         result = trainer.train(resume_from_checkpoint=str(checkpoint)) if checkpoint else trainer.train()
         stop.raise_if_stopped(trainer.state.global_step)
-    trainer.save_model(str(run_dir / "adapter"))
-    discard(run_dir)  # complete: the adapter is what the run keeps
+    with staged(run_dir) as staging:  # published whole, with its manifest, by runs.adapter.commit
+        trainer.save_model(str(staging))
     metrics = train_metrics(trainer.state.log_history, result) | {"train/lora_dropout": dropout}
     if trained_pairs is not None:
         metrics["data/train_pairs"] = trained_pairs
@@ -120,6 +124,8 @@ def save_steps(cfg: Config) -> int:
 
 class NonFiniteTraining(RuntimeError):
     """Training diverged: a loss, gradient norm or adapter weight stopped being a finite number."""
+
+    reason = "nonfinite"  # runs.failures: how a record and the sweep summary file it
 
 
 class StopOnNonFinite(TrainerCallback):
@@ -209,6 +215,24 @@ def train_metrics(log_history: list[dict], result) -> dict[str, float]:
     return metrics
 
 
+def quiet_console(trainer) -> None:
+    """Keep transformers' progress bar but not the raw log dict it prints under the bar at every logging step
+    ({'loss': ..., 'grad_norm': ...}): the summary, the tracker and record.json carry those numbers, and each
+    line goes to the run's alignbench.log (tracker_callback)."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    class ProgressBarOnly(ProgressCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            return control
+
+    pop = getattr(trainer, "pop_callback", None)
+    if pop is None:  # not a transformers Trainer (a merge trains nothing and prints nothing)
+        return
+    if pop(ProgressCallback) is not None:
+        trainer.add_callback(ProgressBarOnly())
+    pop(PrinterCallback)  # what transformers prints instead when the bar is off (disable_tqdm)
+
+
 def tracker_callback(tracker: Tracker):
     """A transformers TrainerCallback that hands the trainer's arguments and log lines to alignbench's tracker."""
     from transformers import TrainerCallback
@@ -218,6 +242,8 @@ def tracker_callback(tracker: Tracker):
             tracker.log_trainer_settings(args.to_sanitized_dict())
 
         def on_log(self, args, state, control, logs=None, **kwargs):
+            # A logger outside `alignbench`: Hydra's job logging writes it to alignbench.log, not the console.
+            logging.getLogger("trainer").info("step %d: %s", state.global_step, logs)
             tracker.log_training(state.global_step, logs or {})
 
     return TrackerCallback()

@@ -27,6 +27,7 @@ from alignbench.config.rules import cuda_present, problems_here
 from alignbench.config.sources import hub_repos
 from alignbench.report.console import results_table
 from alignbench.report.estimate import describe_gpu_hours, gpu_minutes
+from alignbench.runs.failures import counts_against_retries
 from alignbench.runs.inputs import input_problems, with_inputs
 from alignbench.runs.keys import digest, eval_key, resolve, run_key
 from alignbench.runs.provenance import secret_override
@@ -104,7 +105,7 @@ class GridSweeper(BasicSweeper):
                 except Exception as err:
                     value = {"error": f"{type(err).__name__}: {err}"}
                 if isinstance(value, dict) and value.get("error"):
-                    job.error = value["error"]
+                    job.error, job.reason = value["error"], value.get("reason")
         self._finish(jobs, sweep_dir)
         return []
 
@@ -182,17 +183,14 @@ class GridSweeper(BasicSweeper):
         """Summarise from the run directories, so that runs done elsewhere or earlier count as well."""
         for job in jobs:
             if job.run_key:
-                error = job.error
+                error, reason = job.error, job.reason
                 status_of(sweep_dir / job.run_key, job)
-                job.error = job.error or error
+                job.error, job.reason = job.error or error, job.reason or reason
         counts = count(jobs)
         print(f"\nsweep {sweep_dir}: {len(jobs)} runs: {describe(counts)}")
         not_started = [job for job in jobs if job.status is Status.pending and job.error]
-        for job in jobs:
-            if job.status in (Status.failed, Status.invalid) or job in not_started:
-                where = job.run_key or " ".join(job.overrides)
-                label = "NOT STARTED" if job in not_started else job.status.value.upper()
-                print(f"  {label} {where}: {one_line(job.error)}")
+        for line in _failures_by_reason([j for j in jobs if j.status in (Status.failed, Status.invalid)], not_started):
+            print(line)
         completed = [job for job in jobs if job.status is Status.completed and job.record is not None]
         table = results_table([(job.axes(), job.record.metrics) for job in completed], varying_axes(jobs))
         if table:
@@ -207,6 +205,23 @@ class GridSweeper(BasicSweeper):
             # Hydra reports a sweeper's exception as an error with a hint about stack traces; the summary above
             # already says everything, so the exit code alone carries the failure.
             raise SystemExit(1)
+
+
+def _failures_by_reason(failed: List[Job], not_started: List[Job]) -> List[str]:
+    """The runs that failed or could not start, grouped by why (runs.failures.Reason), most frequent first; a group
+    that is not the runs' fault says that no retry was spent on it."""
+    groups: Dict[str, List[tuple]] = {}
+    for job in failed + not_started:
+        reason = "invalid" if job.status is Status.invalid else job.reason or "error"
+        label = "NOT STARTED" if job in not_started else job.status.value.upper()
+        groups.setdefault(reason, []).append((label, job))
+    lines = []
+    for reason, members in sorted(groups.items(), key=lambda item: -len(item[1])):
+        spent = "" if counts_against_retries(reason) or reason == "invalid" else "; not the runs' fault: no retry spent"
+        lines.append(f"  {reason}: {len(members)} run{'s' if len(members) > 1 else ''}{spent}")
+        for label, job in members:
+            lines.append(f"    {label} {job.run_key or ' '.join(job.overrides)}: {one_line(job.error)}")
+    return lines
 
 
 def _drop_duplicates(jobs: List[Job]) -> List[Job]:

@@ -50,6 +50,8 @@ def test_trained_needs_the_adapter_on_disk_and_evaluation_keeps_only_training(tm
     assert not record.trained("k", tmp_path)
     (tmp_path / "adapter").mkdir()
     (tmp_path / "adapter" / "adapter_config.json").write_text("{}")
+    assert not record.trained("k", tmp_path)  # no weights: not an adapter
+    (tmp_path / "adapter" / "adapter_model.safetensors").write_bytes(b"weights")  # saved before manifests existed
     assert record.trained("k", tmp_path) and not record.trained("other", tmp_path)
     kept = record.kept_by_evaluation()
     assert kept["metrics"] == {"train/loss": 0.1, "data/train_pairs": 8} and kept["timings"] == {"train_s": 3.0}

@@ -79,7 +79,7 @@ def test_table_flattens_nested_values_and_caps_rows(tmp_path):
     assert logged.data[2][3] == '{"reason": "late column"}'
 
 
-def test_an_unreachable_wandb_server_costs_one_line_and_the_run_goes_on(tmp_path, monkeypatch, capsys):
+def test_an_unreachable_wandb_server_costs_one_line_and_the_run_goes_on(tmp_path, monkeypatch, capsys, caplog):
     monkeypatch.setenv("WANDB_MODE", "online")
     monkeypatch.setenv("WANDB_API_KEY", "a" * 40)
     monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # the discard port: nothing listens there
@@ -90,8 +90,14 @@ def test_an_unreachable_wandb_server_costs_one_line_and_the_run_goes_on(tmp_path
     assert type(tracker) is Tracker and tracker.note is None  # no tracker: every hook is a no-op
     tracker.log_training(1, {"loss": 1.0})
     tracker.finish(RunRecord(run_key="k", status=Status.completed, run_dir=str(tmp_path)))
-    lines = capsys.readouterr().out.splitlines()
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("alignbench")]
     assert len(lines) == 1 and lines[0].startswith("alignbench: W&B did not start (CommError: "), lines
+    assert capsys.readouterr().err == ""  # nothing from W&B itself (credentials found, retries, where its logs are)
+
+    # The next job of the same process (a sweep) does not wait for that server again.
+    again = start_tracker(cfg, tmp_path / "next", TrackedRun(name="r2", config={}, tags=[], group="adhoc"))
+    assert type(again) is Tracker
+    assert caplog.records[-1].getMessage().startswith("alignbench: W&B did not start (still unreachable: CommError")
 
 
 @pytest.mark.slow

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 from alignbench.config.schema import LmEvalBenchmark
@@ -18,17 +19,18 @@ def run_lm_eval(model, tokenizer, cfg: LmEvalBenchmark, context) -> BenchmarkRes
         _require_hub_dataset(cfg, key)
     cache = context.out_dir / "lm_eval_cache" / context.benchmark  # lm-eval's cache key ignores the model
     cache.parent.mkdir(parents=True, exist_ok=True)
-    output = simple_evaluate(
-        model=HFLM(pretrained=model, tokenizer=tokenizer, batch_size=cfg.batch_size),
-        tasks=list(cfg.tasks),
-        num_fewshot=cfg.num_fewshot,
-        limit=cfg.limit,
-        apply_chat_template=cfg.apply_chat_template,
-        task_manager=_task_manager(cfg),
-        use_cache=str(cache),
-        log_samples=True,
-        bootstrap_iters=0,  # the stderr bootstrap costs minutes on 14k items and is not reported
-    )
+    with _no_git_probe():
+        output = simple_evaluate(
+            model=HFLM(pretrained=model, tokenizer=tokenizer, batch_size=cfg.batch_size),
+            tasks=list(cfg.tasks),
+            num_fewshot=cfg.num_fewshot,
+            limit=cfg.limit,
+            apply_chat_template=cfg.apply_chat_template,
+            task_manager=_task_manager(cfg),
+            use_cache=str(cache),
+            log_samples=True,
+            bootstrap_iters=0,  # the stderr bootstrap costs minutes on 14k items and is not reported
+        )
     results = output["results"]
     if cfg.result not in results or cfg.metric not in results[cfg.result]:
         found = {task: sorted(k for k in values if "," in k) for task, values in results.items()}
@@ -56,6 +58,21 @@ def _items(samples: dict[str, list[dict]]) -> list[dict]:
             row[f"response,{where}"] = sample.get("filtered_resps")
             row.update({f"{m},{where}": sample[m] for m in _METRICS if m in sample})
     return list(rows.values())
+
+
+@contextmanager
+def _no_git_probe():
+    """lm-eval records the git commit of the working directory by running `git describe` with the terminal as its
+    stderr: outside a checkout every evaluation prints "fatal: not a git repository". Its results' git_hash is not
+    read here (record.json has alignbench's own versions), so the probe is skipped while lm-eval runs."""
+    import lm_eval.evaluator
+
+    probe = lm_eval.evaluator.get_git_commit_hash
+    lm_eval.evaluator.get_git_commit_hash = lambda: None
+    try:
+        yield
+    finally:
+        lm_eval.evaluator.get_git_commit_hash = probe
 
 
 def _task_manager(cfg: LmEvalBenchmark):
