@@ -1,6 +1,6 @@
 """The secret canary: fake secrets set every way a user could (the environment, the command line, a URL, an
-interpolation), a real default run with W&B offline and a real sweep (planned, then launched), and then every file
-alignbench, Hydra and W&B wrote is searched for the canary bytes: none may hold them."""
+interpolation), a real default run with W&B offline and a real sweep (planned, then launched through submitit), and
+then every file alignbench, Hydra, submitit and W&B wrote is searched for the canary bytes: none may hold them."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def test_no_file_written_by_a_run_or_a_sweep_holds_a_secret(tmp_path, tiny_cache
     sweep = ["-m", *TINY, "logger=wandb", "eval.benchmarks=[]", f"hydra.sweep.dir={sweep_dir}"]
     planned = alignbench(*sweep, "seed=1,2", "dry_run=true", env=env)
     assert planned.returncode == 0 and "2 pending" in planned.stdout, planned.stderr[-3000:]
-    launched = alignbench(*sweep, "seed=1", env=env)
+    launched = alignbench(*sweep, "seed=1", "hydra/launcher=processes", env=env)  # submitit: .submitit/ too
     assert launched.returncode == 0, launched.stderr[-3000:]
     outputs += [done, planned, launched]
 
@@ -79,6 +79,7 @@ def test_no_file_written_by_a_run_or_a_sweep_holds_a_secret(tmp_path, tiny_cache
     # What the search must have covered, so that it cannot pass on an empty folder.
     assert {"config.yaml", "overrides.yaml", "hydra.yaml", "record.json", "alignbench.log"} <= names
     assert {"multirun.yaml", "plan.json", "debug.log", "debug-internal.log", "output.log"} <= names
+    assert any(name.endswith("_submitted.pkl") for name in names) and any(n.endswith("_log.out") for n in names)
     wandb_runs = [path for path in searched if path.suffix == ".wandb"]
     assert len(wandb_runs) == 2  # the single run's and the sweep job's: config, summary, argv, system metadata
     assert [str(path) for path in searched if holds_canary(path)] == []
