@@ -25,6 +25,8 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # scheme://userinfo@host: whatever sits before the @ (user:password, a bare token) is a credential.
 _URL_CREDENTIALS = re.compile(r"\b[a-z][a-z0-9+.\-]*://[^/@\s'\"]+@", re.IGNORECASE)
 _ENV_INTERPOLATION = re.compile(r"\$\{\s*oc\.env\s*:\s*['\"]?([^,}'\"\s]+)")
+# A shell assignment inside a value, e.g. a launcher's `setup: ["export HF_TOKEN=..."]` (written into the job script).
+_ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=\S")
 # Keys in the formats providers issue: an OpenAI key, a Hugging Face token, a GitHub token.
 _KEY_VALUE = re.compile(r"\b(sk-[A-Za-z0-9_\-]{20,}|hf_[A-Za-z0-9]{30,}|gh[pousr]_[A-Za-z0-9]{30,})")
 
@@ -100,6 +102,12 @@ def value_problems(path: str, value: Any) -> Iterator[str]:
             yield (
                 f"{path} reads the secret variable {variable} with oc.env: its value would be written to .hydra/, "
                 f"record.json and W&B; alignbench reads keys from the environment itself, leave it out of the config"
+            )
+    for variable in _ASSIGNMENT.findall(value):
+        if secret_name(variable):
+            yield (
+                f"{path} sets the secret variable {variable}: it would be written to .hydra/ and the job script; "
+                "export it in the shell that launches alignbench instead (jobs inherit the environment)"
             )
     if _KEY_VALUE.search(value):
         yield (

@@ -63,6 +63,10 @@ def test_a_sweep_value_is_checked_one_by_one():
         "record.json and W&B; give the URL without them and export the key as OPENAI_API_KEY (or the variable "
         "judge.harm.api_key_env names)"
     ]
+    assert override_problems(["hydra.launcher.setup=['export HF_TOKEN=CANARY']"]) == [
+        "hydra.launcher.setup sets the secret variable HF_TOKEN: it would be written to .hydra/ and the job script; "
+        "export it in the shell that launches alignbench instead (jobs inherit the environment)"
+    ]
     assert override_problems(["+judge.extra={api_key: CANARY}"]) == [
         f"judge.extra.api_key {WRITES} OPENAI_API_KEY (or the variable judge.extra.api_key_env names)"
     ]

@@ -4,11 +4,15 @@ then every file alignbench, Hydra, submitit and W&B wrote is searched for the ca
 
 from __future__ import annotations
 
+import json
+import struct
+import zlib
 from pathlib import Path
 
 import pytest
 from helpers import alignbench
-from wandb_files import records
+from wandb.proto import wandb_internal_pb2
+from wandb_files import BLOCK, FILE_HEADER, FIRST, LAST, RECORD_HEADER, records
 
 CANARY = "CANARY" + "7f3e9a1c5b2d48e6a0f4c8b1d3e5a7c9e2f40b6d"  # 40 characters after the prefix, like a W&B key
 # The base's scores are the same code as the adapter's, on another model: left out to halve the evaluation.
@@ -84,3 +88,33 @@ def test_no_file_written_by_a_run_or_a_sweep_holds_a_secret(tmp_path, tiny_cache
     assert len(wandb_runs) == 2  # the single run's and the sweep job's: config, summary, argv, system metadata
     assert [str(path) for path in searched if holds_canary(path)] == []
     assert not any(CANARY in out.stdout + out.stderr for out in outputs)  # nor on the console
+
+
+def test_the_search_finds_a_canary_split_across_the_blocks_of_a_wandb_file(tmp_path):
+    """The search itself can fail: a record that straddles a 32 KiB block of a run file holds the canary only once
+    its fragments are joined."""
+    room = BLOCK - len(FILE_HEADER) - RECORD_HEADER  # what the first block holds of a record
+    data = _record_with_canary_at(room - len(CANARY) // 2)
+    path = tmp_path / "run-x.wandb"
+    path.write_bytes(FILE_HEADER + _fragment(FIRST, data[:room]) + _fragment(LAST, data[room:]))
+    assert CANARY.encode() not in path.read_bytes()
+    assert holds_canary(path)
+
+
+def _record_with_canary_at(offset: int) -> bytes:
+    """A config record whose serialized bytes hold the canary at `offset` (a padding value pushes it there)."""
+    size = offset
+    for _ in range(5):
+        record = wandb_internal_pb2.Record()
+        record.config.update.add(key="padding", value_json=json.dumps("x" * size))
+        record.config.update.add(key="leak", value_json=json.dumps(CANARY))
+        data = record.SerializeToString()
+        shift = data.index(CANARY.encode()) - offset
+        if shift == 0:
+            return data
+        size -= shift
+    raise AssertionError("could not place the canary")
+
+
+def _fragment(kind: int, chunk: bytes) -> bytes:
+    return struct.pack("<IHB", zlib.crc32(chunk, zlib.crc32(bytes([kind]))), len(chunk), kind) + chunk
