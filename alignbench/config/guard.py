@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator
-from typing import Any, NoReturn
+from typing import Any
 
 from hydra.core.override_parser.types import Override, OverrideType
 from hydra.experimental.callback import Callback
@@ -24,7 +24,7 @@ _PREFIX = {OverrideType.ADD: "+", OverrideType.FORCE_ADD: "++", OverrideType.DEL
 _ENV_COPY = "hydra.job.env_copy"
 
 
-def refuse(problems: Iterable[str]) -> NoReturn | None:
+def refuse(problems: Iterable[str]) -> None:
     """Print each problem on one line and exit 1 (nothing has been written yet); return when there is none."""
     unique = list(dict.fromkeys(problems))
     if not unique:
