@@ -18,9 +18,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from alignbench.config.guard import check_command_line, config_problems
 from alignbench.config.schema import register_configs
 from alignbench.runs.failures import EXPLAINED, Reason, describe, reason_of
-from alignbench.runs.provenance import secret_override
 
 log = logging.getLogger("alignbench")
 # Not under `alignbench`: Hydra's job logging writes it to the run's alignbench.log only (conf/hydra/job_logging).
@@ -37,6 +37,11 @@ def _job(cfg: DictConfig) -> dict | float | None:
     hydra_cfg = HydraConfig.get()
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     run_dir = Path(hydra_cfg.runtime.output_dir)
+    problems = config_problems(cfg)  # jobs of sweepers other than the grid's: checked before anything runs
+    if problems:
+        from alignbench.config.rules import ConfigError
+
+        raise ConfigError("; ".join(problems))
     if cfg.dry_run:  # a sweep's dry run never launches jobs (see the grid sweeper); this is a single run's
         from alignbench.runs.keys import resolve, run_key
 
@@ -49,7 +54,7 @@ def _job(cfg: DictConfig) -> dict | float | None:
         # Each group's option by its own name (eval follows the model through eval/by_model/<model>: its name says
         # which suite it is).
         choices={group: cfg[group].name for group in GROUPS},
-        overrides=[o for o in hydra_cfg.overrides.task if not secret_override(o)],
+        overrides=list(hydra_cfg.overrides.task),  # secrets never get this far (check_command_line)
         # Only a multirun keys its run directories by run_key; a single run gets a fresh, timestamped one.
         sweep=cfg.sweep.name if multirun else None,
     )
@@ -122,6 +127,8 @@ def _stop(signum, frame) -> None:
 
 
 def main() -> None:
+    # Before Hydra parses the command line: a secret in an override would be in .hydra/ as soon as a job starts.
+    check_command_line(sys.argv[1:])
     register_configs()
     # A scheduler's or a user's SIGTERM (or SIGUSR2, SLURM's usual warning) ends the run like Ctrl-C: its record
     # says "interrupted" (not a failure, so no retry is spent) and its W&B run is closed. While training, the

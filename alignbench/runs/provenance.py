@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import platform
-import re
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
+
+from alignbench.config.secrets import secret_name
 
 LIBRARIES = [
     "torch",
@@ -23,21 +24,18 @@ LIBRARIES = [
     "hydra-core",
     "omegaconf",
 ]
-# Credentials by name (hf_token, api_key, wandb_secret, ...), not settings that merely mention them (max_new_tokens,
-# api_key_env: the NAME of the variable that holds a key).
-SECRET_KEY = re.compile(r"(^|_)(api_?key|token|secret|password)$", re.IGNORECASE)
 
 
+# A secret never reaches a config (config/guard.py refuses it before Hydra starts); these keep a record clean even so.
 def secret_override(override: str) -> bool:
     """A command-line override that sets a credential, e.g. +judge.harm.api_key=sk-...: never recorded."""
-    key = override.lstrip("+~").split("=", 1)[0].rsplit(".", 1)[-1]
-    return bool(SECRET_KEY.search(key))
+    return secret_name(override.lstrip("+~").split("=", 1)[0])
 
 
 def without_secrets(value: Any) -> Any:
     """Drop any key that looks like a credential, however it got into the config."""
     if isinstance(value, dict):
-        return {k: without_secrets(v) for k, v in value.items() if not SECRET_KEY.search(str(k))}
+        return {k: without_secrets(v) for k, v in value.items() if not secret_name(str(k))}
     if isinstance(value, list):
         return [without_secrets(v) for v in value]
     return value

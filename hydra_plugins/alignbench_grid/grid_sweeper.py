@@ -22,9 +22,12 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from alignbench.config.guard import config_problems, refuse
 from alignbench.config.hub import ConcurrentProbe
-from alignbench.config.rules import cuda_present, problems_here
+from alignbench.config.rules import ConfigError, cuda_present, problems_here
+from alignbench.config.secrets import value_problems
 from alignbench.config.sources import hub_repos
+from alignbench.config.strict import unknown_key_problems
 from alignbench.report.console import results_table
 from alignbench.report.estimate import describe_gpu_hours, gpu_minutes
 from alignbench.runs.failures import counts_against_retries
@@ -64,14 +67,17 @@ class GridSweeper(BasicSweeper):
     def sweep(self, arguments: List[str]) -> Any:
         self._parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         self._composed: Dict[tuple, DictConfig] = {}
+        self._problems: Dict[tuple, List[str]] = {}  # config_problems of each combination of groups
         self._cuda = cuda_present()
         self._probe = ConcurrentProbe()  # dry runs: each hub repo asked once, while the plan composes
         self._unique: Dict[str, Any] = {}  # dry runs: one typed config per configuration that differs in more than seed
         self._stages: Dict[str, str] = {}  # dry runs: SFT stage of chained runs -> where it is trained already, or ""
+        self._refused: List[str] = []
         settings = self.config.sweep
         sweep_dir = Path(self.config.hydra.sweep.dir)
         tic = time.perf_counter()
         jobs = _drop_duplicates([self._plan(overrides, sweep_dir) for overrides in self._enumerate(arguments)])
+        refuse(self._refused)
         if self.config.dry_run:
             self._check_here(jobs)
         axes = varying_axes(jobs)
@@ -170,9 +176,28 @@ class GridSweeper(BasicSweeper):
             with open_dict(config):
                 del config["hydra"]
             self._composed[key] = config
+            self._problems[key] = config_problems(config)
         config = copy.deepcopy(self._composed[key])
         ConfigLoaderImpl._apply_overrides_to_config(values, config)
+        refused = self._problems[key] + self._value_problems(values, config)
+        if refused:  # a secret or a key the schema lacks: the whole sweep is refused before anything is written
+            self._refused += refused
+            raise ConfigError("; ".join(refused))
         return config
+
+    @staticmethod
+    def _value_problems(values: List[Override], config: DictConfig) -> List[str]:
+        """config_problems of what the value overrides changed (the rest was checked once per group combination):
+        a `+` key the schema lacks, a resolved value with credentials (`${oc.env:URL}`)."""
+        problems = unknown_key_problems(config) if any(o.is_add() or o.is_force_add() for o in values) else []
+        for override in values:
+            node = OmegaConf.select(config, override.key_or_group, default=None)
+            try:
+                value = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+            except Exception:  # a broken interpolation fails the run with its own message
+                continue
+            problems += value_problems(override.key_or_group, value)
+        return problems
 
     def _is_group(self, override: Override) -> bool:
         """Hydra's own rule (hydra._internal.defaults_list.Overrides): a group name without a dict value."""
