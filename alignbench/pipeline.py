@@ -25,7 +25,7 @@ from alignbench.runs.record import RunRecord, Status, now, timed
 from alignbench.runs.recovery import previous_record
 from alignbench.runs.stages import ChainStage, ensure_stage, with_stage
 from alignbench.runs.state import claim
-from alignbench.runs.tracking import TrackedRun, axis_tags, start_tracker, sweep_axes
+from alignbench.runs.tracking import TrackedRun, axis_tags, start_tracker, sweep_axes, wandb_run_id
 from alignbench.training.checkpoints import discard, pick
 from alignbench.training.preemption import Preempted
 from alignbench.training.train import Resume, train_adapter, train_pairs_wanted
@@ -138,7 +138,7 @@ def _execute(
                 tags=axis_tags(job.overrides, sweep_axes(run_dir) if job.sweep else None),
                 group=cfg.sweep.name,  # a single run's too (`adhoc` unless named), so every run filters by group
                 job_type=cfg.method.name,
-                run_id=f"{job.sweep}-{record.run_key}" if job.sweep else None,
+                run_id=wandb_run_id(job.sweep, record.run_key, run_dir),
             ),
         )
         with timed(timings, "data_s"):

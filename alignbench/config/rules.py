@@ -116,6 +116,8 @@ def _count_problems(cfg: Config) -> list[str]:
         "eval.max_new_tokens": (cfg.eval.max_new_tokens, 1),
         "eval.batch_size": (cfg.eval.batch_size, 1),
     }
+    if cfg.train.save_steps is not None:  # null: four checkpoints per run
+        counts["train.save_steps"] = (cfg.train.save_steps, 0)  # 0: no checkpoints
     for name in cfg.eval.benchmarks:
         bench = getattr(cfg.eval, name, None)
         for field in ("batch_size", "limit", "max_new_tokens"):

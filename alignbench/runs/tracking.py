@@ -15,6 +15,7 @@ from typing import Any
 
 from alignbench.config.registry import Registry
 from alignbench.config.schema import LoggerConfig
+from alignbench.runs.keys import digest
 from alignbench.runs.record import RunRecord, Status
 from alignbench.runs.state import PLAN
 
@@ -151,6 +152,13 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def wandb_run_id(sweep: str | None, run_key: str, run_dir: Path) -> str:
+    """The W&B run id of a run directory: the same for every attempt in it, so a resumed or requeued run continues
+    its W&B run. A grid cell's is `<sweep>-<run_key>`; a single run's also names its directory (a fresh one per
+    launch, the same one only when resumed through hydra.run.dir)."""
+    return f"{sweep}-{run_key}" if sweep else f"{run_key}-{digest(str(run_dir.resolve()))[:8]}"
+
+
 def _no_tracker(cfg: LoggerConfig, run_dir: Path, run: TrackedRun) -> Tracker:
     return Tracker()
 
@@ -158,9 +166,11 @@ def _no_tracker(cfg: LoggerConfig, run_dir: Path, run: TrackedRun) -> Tracker:
 def _wandb_tracker(cfg: LoggerConfig, run_dir: Path, tracked: TrackedRun) -> Tracker:
     import wandb
 
-    mode = cfg.mode
+    mode, why = cfg.mode, f"logger.mode={cfg.mode}"
     if mode == "auto":
-        mode = os.environ.get("WANDB_MODE") or ("online" if _has_wandb_credentials() else "offline")
+        mode, why = os.environ.get("WANDB_MODE"), "WANDB_MODE"
+        if not mode:
+            mode, why = ("online", None) if _has_wandb_credentials() else ("offline", "no credentials")
     if mode == "disabled":
         return Tracker()
     # W&B's own console lines (credentials found, retries, where its logs are) would come on top of ours; what
@@ -196,7 +206,8 @@ def _wandb_tracker(cfg: LoggerConfig, run_dir: Path, tracked: TrackedRun) -> Tra
     _UNREACHABLE.pop(server, None)
     note = f"W&B run {run.url}" if mode == "online" and run.url else None
     if mode == "offline":
-        note = f"W&B ran offline (no credentials); upload it with: wandb sync {Path(run.dir).parent}"
+        why = f"{why}={mode}" if why == "WANDB_MODE" else why
+        note = f"W&B ran offline ({why}); upload it with: wandb sync {Path(run.dir).parent}"
     return WandbTracker(run, cfg.log_adapter, note)
 
 

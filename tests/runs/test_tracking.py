@@ -13,7 +13,16 @@ from wandb_files import read_run
 
 from alignbench.config.schema import LoggerConfig
 from alignbench.runs.record import RunRecord, Status
-from alignbench.runs.tracking import TrackedRun, Tracker, axis_tags, start_tracker, sweep_axes, table, with_deltas
+from alignbench.runs.tracking import (
+    TrackedRun,
+    Tracker,
+    axis_tags,
+    start_tracker,
+    sweep_axes,
+    table,
+    wandb_run_id,
+    with_deltas,
+)
 
 TINY = ["method.max_steps=4", "dataset.eval_samples=8", "eval.generations=2", "eval.max_new_tokens=4"]
 WANDB_INTERNALS = {"_runtime", "_step", "_timestamp", "_wandb"}
@@ -98,6 +107,37 @@ def test_an_unreachable_wandb_server_costs_one_line_and_the_run_goes_on(tmp_path
     again = start_tracker(cfg, tmp_path / "next", TrackedRun(name="r2", config={}, tags=[], group="adhoc"))
     assert type(again) is Tracker
     assert caplog.records[-1].getMessage().startswith("alignbench: W&B did not start (still unreachable: CommError")
+
+
+def test_every_attempt_in_a_run_directory_continues_one_w_and_b_run(tmp_path):
+    assert wandb_run_id("paper", "k1", tmp_path / "a") == "paper-k1"  # a grid cell: its sweep and run key
+    single = wandb_run_id(None, "k1", tmp_path / "a")
+    assert single == wandb_run_id(None, "k1", tmp_path / "x" / ".." / "a")  # resumed through hydra.run.dir
+    assert single != wandb_run_id(None, "k1", tmp_path / "b")  # another launch of the same config: its own run
+    assert single != wandb_run_id(None, "k2", tmp_path / "a")
+
+
+@pytest.mark.parametrize(
+    ("env", "mode", "why"),
+    [
+        ({"WANDB_MODE": "offline", "WANDB_API_KEY": "a" * 40}, "auto", "WANDB_MODE=offline"),
+        ({"WANDB_API_KEY": "a" * 40}, "offline", "logger.mode=offline"),
+        ({}, "auto", "no credentials"),
+    ],
+)
+def test_the_offline_note_says_why_w_and_b_ran_offline(tmp_path, monkeypatch, env, mode, why):
+    for name in ("WANDB_MODE", "WANDB_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no `wandb login` (~/.netrc) of the machine's user either
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("WANDB_DATA_DIR", str(tmp_path / "wandb_data"))
+    cfg = LoggerConfig(name="wandb", mode=mode)
+
+    tracker = start_tracker(cfg, tmp_path, TrackedRun(name="r", config={}, tags=[], group="adhoc"))
+    tracker.finish(RunRecord(run_key="k", status=Status.completed, run_dir=str(tmp_path)))
+
+    assert tracker.note.startswith(f"W&B ran offline ({why}); upload it with: wandb sync "), tracker.note
 
 
 @pytest.mark.slow
