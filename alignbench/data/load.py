@@ -24,6 +24,8 @@ SHOWN_REASONS = 3  # reasons named in a failure message
 class DataError(ValueError):
     """The data cannot be used as configured; the one-line message names the file (and line or row) and the fix."""
 
+    reason = "data"  # runs.failures: how a record and the sweep summary file it
+
 
 class Issues:
     """Rows or pairs left out, by reason: counts, the first few origins and the first detail of each reason."""
@@ -60,8 +62,6 @@ class Issues:
             reason: {"count": n, "rows": self.rows[reason], "detail": self.detail[reason]}
             for reason, n in self.counts.most_common()
         }
-
-    reason = "data"  # runs.failures: how a record and the sweep summary file it
 
 
 @dataclass

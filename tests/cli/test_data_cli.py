@@ -128,6 +128,9 @@ def test_broken_data_fails_with_one_line_naming_the_file(tmp_path, case):
     overrides, message = broken_data(tmp_path)[case]
     done = alignbench(*overrides, f"hydra.run.dir={tmp_path / 'run'}", *QUICK)
     assert done.returncode == 1
-    # The data error's one line, exactly (whatever prefix the CLI puts before it, e.g. the error's class).
-    assert any(line.endswith(message) for line in done.stderr.splitlines()), done.stderr[-2000:]
+    # The data error's one line, exactly and once (whatever prefix the CLI puts before it: the run's summary says
+    # `error        DataError: ...`), and no traceback.
+    console = (done.stdout + done.stderr).splitlines()
+    assert sum(line.endswith(message) for line in console) == 1, (done.stdout + done.stderr)[-2000:]
+    assert "Traceback" not in done.stdout + done.stderr
     assert not (tmp_path / "run" / "adapter").exists()  # failed before training
