@@ -69,6 +69,9 @@ def run(config: DictConfig, run_dir: Path, job: JobInfo) -> RunRecord | None:
         train = Stage.train in cfg.stages and not trained
         evaluate = Stage.evaluate in cfg.stages and not (trained and previous.is_done(*keys))
         if not (train or evaluate):
+            if previous != RunRecord.read(run_dir):  # rebuilt from its complete adapter (runs.recovery): kept now
+                previous.write(run_dir)
+            discard(run_dir)  # a kill between publishing the adapter and discarding the checkpoints left them
             log.info("alignbench: %s is already complete (run_key %s); skipped", run_dir, keys[0])
             return previous
         # A killed, preempted or requeued attempt left checkpoints: training continues from the newest complete one.

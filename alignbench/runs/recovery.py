@@ -25,7 +25,8 @@ def previous_record(run_dir: Path, run_key: str) -> RunRecord | None:
     path = run_dir / RECORD
     try:
         record = RunRecord.from_json(json.loads(path.read_text()))
-        if record.run_key == run_key and record.trained_at is None:  # e.g. the disk filled up right after the save
+        # The disk filled up right after the save (no trained_at), or left only the record's essentials.
+        if record.run_key == run_key and (record.trained_at is None or "incomplete" in record.extra):
             _adopt(record, adapter.manifest(run_dir, run_key), run_dir)
         return record
     except FileNotFoundError:

@@ -30,7 +30,7 @@ from typing import Any
 from omegaconf import DictConfig, open_dict
 
 from alignbench.runs.keys import resolve, run_key
-from alignbench.runs.record import RunRecord
+from alignbench.runs.record import RunRecord, Status
 from alignbench.runs.state import lock_holder, wait_unlocked
 
 STAGES = "stages"  # <paths.cache_dir>/stages/<stage run key>: the shared stage runs
@@ -108,6 +108,7 @@ def ensure_stage(
     while True:
         if (record := trained_stage(stage, shared)) is not None:
             return _parent(stage, shared, record, "shared", reused=True)
+        _refuse_if_given_up(stage, shared)
         try:
             result = run(stage, shared)
         except Exception as err:  # the stage's record says it failed; the chained run's says why it could not start
@@ -115,18 +116,39 @@ def ensure_stage(
                 f"its {stage.section} stage {stage.key} ({shared}) failed: {type(err).__name__}: {err}"
             ) from err
         if result is not None:  # trained here (run raises if it failed), or found trained once claimed
-            record = trained_stage(stage, shared)
-            if record is None:
+            if not result.trained(stage.key, shared):
                 raise StageUnavailable(f"the {stage.section} stage {stage.key} in {shared} did not save an adapter")
-            # Found trained once claimed: another process trained it between the look above and the claim.
-            return _parent(stage, shared, record, "shared", reused=record.pid != os.getpid())
+            # Found trained once claimed: another process trained it between the look above and the claim (or its
+            # record was rebuilt from its complete adapter: runs.recovery).
+            return _parent(stage, shared, result, "shared", reused=result.pid != os.getpid())
         holder = lock_holder(shared)
         print(f"alignbench: waiting for {holder} to train the {stage.section} stage {stage.key} ({shared})", flush=True)
         if not wait_unlocked(shared, deadline):
-            raise StageUnavailable(
+            busy = StageUnavailable(
                 f"the {stage.section} stage {stage.key} in {shared} is still held by {holder} after "
                 f"sweep.stage_wait_s={stage.config.sweep.stage_wait_s:g} s; relaunch once it is done (or wait longer)"
             )
+            busy.reason = "unavailable"  # not this run's fault: no retry spent (a failed stage keeps its own reason)
+            raise busy
+
+
+def _refuse_if_given_up(stage: ChainStage, folder: Path) -> None:
+    """A stage that failed sweep.max_failures times for a reason of its own (diverged, bad data, a bug) is not
+    trained again by each chained run that needs it, as a grid cell would not be: the chained run fails at once,
+    filed under the stage's reason."""
+    from alignbench.runs.failures import counts_against_retries
+
+    record = RunRecord.read(folder)
+    cap = stage.config.sweep.max_failures
+    if record is None or record.run_key != stage.key or record.failures < cap:
+        return
+    if record.status is Status.failed and counts_against_retries(record.reason):
+        given_up = StageUnavailable(
+            f"its {stage.section} stage {stage.key} ({folder}) failed {record.failures} times "
+            f"(sweep.max_failures={cap}), last with {record.error}; fix the cause and delete {folder} to train it again"
+        )
+        given_up.reason = record.reason
+        raise given_up
 
 
 def _parent(stage: ChainStage, folder: Path, record: RunRecord, where: str, reused: bool) -> dict[str, Any]:

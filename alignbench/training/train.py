@@ -15,7 +15,7 @@ from transformers import TrainerCallback
 from alignbench.config.schema import Config, Precision
 from alignbench.config.sources import base_identity
 from alignbench.data.parsers import Pair
-from alignbench.runs.adapter import staged
+from alignbench.runs.adapter import ADAPTER, staged
 from alignbench.runs.tracking import Tracker
 
 
@@ -63,7 +63,7 @@ def train_adapter(
             precision=precision,
             pin_memory=pin_memory,
             caches=run_caches(cfg, tokenizer, pairs, precision, parent["run_key"] if parent else None),
-            start_adapter=Path(parent["run_dir"]) / "adapter" if parent else None,
+            start_adapter=Path(parent["run_dir"]) / ADAPTER if parent else None,
         )
     )
     trained_pairs = checked_dataset_size(trainer, len(pairs))

@@ -30,7 +30,7 @@ from alignbench.config.sources import hub_repos
 from alignbench.config.strict import unknown_key_problems
 from alignbench.report.console import results_table
 from alignbench.report.estimate import describe_gpu_hours, gpu_minutes
-from alignbench.runs.failures import counts_against_retries
+from alignbench.runs.failures import counts_against_retries, reason_of
 from alignbench.runs.inputs import input_problems, with_inputs
 from alignbench.runs.keys import digest, eval_key, resolve, run_key
 from alignbench.runs.provenance import secret_override
@@ -109,7 +109,7 @@ class GridSweeper(BasicSweeper):
                 try:
                     value = result.return_value  # re-raises what the job raised outside the pipeline
                 except Exception as err:
-                    value = {"error": f"{type(err).__name__}: {err}"}
+                    value = {"error": f"{type(err).__name__}: {err}", "reason": reason_of(err).value}
                 if isinstance(value, dict) and value.get("error"):
                     job.error, job.reason = value["error"], value.get("reason")
         self._finish(jobs, sweep_dir)

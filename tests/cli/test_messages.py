@@ -83,8 +83,8 @@ def test_a_diverged_run_says_so_once_in_its_summary(tmp_path):
     assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr
     out = lines(done.stdout)
     assert out[0].startswith("alignbench failed: ") and out[1].split() == ["run", "dir", str(tmp_path)]
-    assert out[2].startswith("  data         train: ")  # the run got as far as its data
-    assert out[3].startswith("  error        NonFiniteTraining: step ") and len(out) == 4
+    assert out[-1].startswith("  error        NonFiniteTraining: step ")  # after the data lines of the summary
+    assert sum("NonFiniteTraining" in line for line in out) == 1
     assert lines(done.stderr) == []  # the summary said it: not again, no traceback
     record = json.loads((tmp_path / "record.json").read_text())
     assert record["status"] == "failed" and record["reason"] == "nonfinite" and record["failures"] == 1

@@ -8,8 +8,12 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 from alignbench.config.rules import problems_here
+from alignbench.pipeline import _run_stage
+from alignbench.runs.failures import Reason, reason_of
 from alignbench.runs.keys import resolve, run_key
-from alignbench.runs.stages import stage_of, with_stage
+from alignbench.runs.record import RunRecord, Status
+from alignbench.runs.stages import STAGES, StageUnavailable, ensure_stage, stage_of, with_stage
+from alignbench.runs.state import claim
 
 
 @pytest.mark.parametrize(
@@ -61,3 +65,36 @@ def test_rules_check_the_sft_stage_too(compose):
     problems = problems_here(cfg, cuda=False, bf16=False)
     assert any(p.startswith("method.sft.optimizer=paged_adamw_8bit") for p in problems), problems
     assert not any(p.startswith("method.optimizer=") for p in problems)  # the DPO stage is fine
+
+
+def chain_stage(compose, tmp_path, *overrides):
+    config = compose(["method=sft_dpo", "model=tiny_llama", f"paths.cache_dir={tmp_path}", *overrides])
+    stage = stage_of(config)
+    shared = tmp_path / STAGES / stage.key
+    return stage, shared
+
+
+def test_a_stage_that_failed_max_failures_times_is_not_trained_again(compose, tmp_path):
+    stage, shared = chain_stage(compose, tmp_path)
+    failed = RunRecord(stage.key, status=Status.failed, failures=3, reason="nonfinite", error="NonFiniteTraining: x")
+    failed.write(shared)
+
+    def train_again(*args):
+        raise AssertionError("trained again")
+
+    with pytest.raises(StageUnavailable, match=r"failed 3 times \(sweep.max_failures=3\), last with NonFini") as err:
+        ensure_stage(stage, tmp_path / "chain", None, train_again)
+    assert reason_of(err.value) is Reason.nonfinite  # filed as its stage failed: a retry spent
+    # Failures that were not the stage's fault (a full disk) do not give up on it.
+    RunRecord(stage.key, status=Status.failed, failures=3, reason="disk_full").write(shared)
+    with pytest.raises(StageUnavailable, match="did not save an adapter"):
+        ensure_stage(stage, tmp_path / "chain", None, lambda stage, folder: RunRecord.read(folder))
+
+
+def test_a_stage_held_past_stage_wait_s_spends_no_retry(compose, tmp_path):
+    stage, shared = chain_stage(compose, tmp_path, "sweep.stage_wait_s=0")
+    with claim(shared) as claimed:  # another holder: the pipeline's own claim then finds it taken
+        assert claimed
+        with pytest.raises(StageUnavailable, match="is still held by") as err:
+            ensure_stage(stage, tmp_path / "chain", None, _run_stage)
+    assert reason_of(err.value) is Reason.unavailable

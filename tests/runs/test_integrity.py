@@ -224,3 +224,15 @@ def test_a_record_that_missed_its_training_takes_it_from_the_complete_adapter(tm
     assert previous.trained("k", tmp_path) and previous.adapter_path == str(tmp_path / "adapter")
     assert previous.metrics == {"data/train_pairs": 8, "train/loss": 0.25}
     assert not previous_record(tmp_path, "other").trained("other", tmp_path)  # another run key's adapter: retrain
+
+
+def test_a_record_cut_to_its_essentials_takes_training_from_the_complete_adapter(tmp_path):
+    """A full disk at the last write left only the essentials (trained_at kept, metrics gone): a re-evaluation still
+    reports training's numbers."""
+    complete_adapter(tmp_path, "k")
+    essentials = RunRecord("k", status=Status.failed, reason="disk_full", trained_at="2026-12-04T00:00:00+00:00")
+    essentials.extra = {"incomplete": "disk full: only this was kept"}
+    essentials.write(tmp_path)
+    previous = previous_record(tmp_path, "k")
+    assert previous.trained("k", tmp_path) and previous.metrics == {"train/loss": 0.25}
+    assert previous.timings == {"train_s": 9.0}
