@@ -48,7 +48,7 @@ def commit(run_dir: Path, run_key: str, kept: dict[str, Any]) -> Path:
     staging, target, replaced = run_dir / STAGING, run_dir / ADAPTER, run_dir / REPLACED
     try:
         files = {
-            path.relative_to(staging).as_posix(): {"size": path.stat().st_size, "sha256": _sha256(path)}
+            path.relative_to(staging).as_posix(): {"size": path.stat().st_size, "sha256": sha256_of(path)}
             for path in sorted(staging.rglob("*"))
             if path.is_file()
         }
@@ -60,7 +60,7 @@ def commit(run_dir: Path, run_key: str, kept: dict[str, Any]) -> Path:
     if target.exists():  # a directory cannot be renamed over a non-empty one: move the old one aside first
         os.replace(target, replaced)
     os.replace(staging, target)
-    _fsync_dir(run_dir)
+    fsync_path(run_dir)
     shutil.rmtree(replaced, ignore_errors=True)
     return target
 
@@ -76,7 +76,7 @@ def manifest(run_dir: Path, run_key: str | None = None) -> dict[str, Any] | None
             return None
         for name, expected in files.items():
             path = folder / name
-            if path.stat().st_size != expected["size"] or _sha256(path) != expected["sha256"]:
+            if path.stat().st_size != expected["size"] or sha256_of(path) != expected["sha256"]:
                 return None
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -102,7 +102,7 @@ def _os_error(err: BaseException, path: Path) -> OSError | None:
     return OSError(code, os.strerror(code), str(path))
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -110,7 +110,8 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """fsync a file or a folder (a folder: its entries, e.g. a rename into it)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -12,7 +12,6 @@ checkpoint of another configuration is refused naming what changed. Pure Python:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from alignbench.config.rules import ConfigError
+from alignbench.runs.adapter import fsync_path, sha256_of
 
 CHECKPOINTS = "checkpoints"
 STAGING = ".staging"
@@ -49,8 +49,8 @@ def write_manifest(folder: Path, step: int, run_key: str, keyed: dict[str, Any])
     """Describe every file of `folder` (sizes, sha256), fsynced, with the manifest written and fsynced last."""
     files = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST):
-        _fsync(path)
-        files[path.relative_to(folder).as_posix()] = {"size": path.stat().st_size, "sha256": _sha256(path)}
+        fsync_path(path)
+        files[path.relative_to(folder).as_posix()] = {"size": path.stat().st_size, "sha256": sha256_of(path)}
     manifest = {"step": step, "run_key": run_key, "files": files, "keyed": keyed, "written_at": _utc()}
     with open(folder / MANIFEST, "w") as f:
         json.dump(manifest, f, indent=1, sort_keys=True)
@@ -65,7 +65,7 @@ def publish(staged: Path, step: int) -> Path:
     if target.exists():  # the same step saved again (a resumed run re-saving): the new one replaces it whole
         shutil.rmtree(target)
     os.replace(staged, target)
-    _fsync_dir(folder)
+    fsync_path(folder)
     for old in complete_names(folder)[KEEP:]:
         shutil.rmtree(folder / old, ignore_errors=True)
     return target
@@ -107,7 +107,7 @@ def problem(folder: Path) -> str | None:
         path = folder / name
         if path.stat().st_size != meta["size"]:
             return f"{name} has {path.stat().st_size} bytes, the manifest says {meta['size']}"
-        if _sha256(path) != meta["sha256"]:
+        if sha256_of(path) != meta["sha256"]:
             return f"{name} does not match its sha256"
     return None
 
@@ -164,30 +164,6 @@ def _set_aside(path: Path, kind: str, why: str = "never completed") -> str:
     os.replace(path, target)
     print(f"alignbench: checkpoint {path} is {kind} ({why}); set aside as {target}, not loaded", flush=True)
     return f"{path.name}: {kind} ({why}) -> {target}"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _utc() -> str:
