@@ -9,12 +9,11 @@ import os
 import re
 import subprocess
 import sys
-import uuid
 from hashlib import sha256
 from pathlib import Path
 
 import pytest
-from helpers import alignbench
+from helpers import alignbench, tmpfs
 
 # A few steps, a few held-out pairs, nothing else evaluated: seconds per run.
 FAST = [
@@ -140,15 +139,8 @@ def test_an_unreachable_wandb_costs_one_line_and_the_run_completes(tmp_path):
 
 @pytest.fixture
 def small_disk(tmp_path):
-    mount = tmp_path / f"disk-{uuid.uuid4().hex[:6]}"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160k", "tmpfs", str(mount)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.decode().strip() or done.returncode}); needs root")
-    try:
+    with tmpfs(tmp_path, "160k") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
 
 
 @pytest.mark.slow

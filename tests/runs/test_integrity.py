@@ -10,10 +10,10 @@ import logging
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
+from helpers import tmpfs
 
 from alignbench.config.hub import Unavailable
 from alignbench.config.rules import ConfigError
@@ -26,16 +26,9 @@ from alignbench.runs.state import Job, status_of
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """A 64 KiB tmpfs: writes past it fail with a real ENOSPC. Mounting needs root (CAP_SYS_ADMIN)."""
-    mount = tmp_path / f"disk-{uuid.uuid4().hex[:6]}"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.decode().strip() or done.returncode}); needs root")
-    try:
+    """A 64 KiB tmpfs: writes past it fail with a real ENOSPC."""
+    with tmpfs(tmp_path, "64k") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
 
 
 def fill(disk: Path) -> None:
