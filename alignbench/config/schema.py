@@ -160,9 +160,9 @@ class MergeConfig:
 
 
 @dataclass
-class MergeMethodConfig(MethodConfig):
-    """A run whose adapter is merged from other completed runs of the same base: nothing is trained, so the
-    training fields are unused (max_length still sets how held-out pairs are scored)."""
+class UntrainedMethodConfig(MethodConfig):
+    """A method that trains nothing: the training fields are unused (max_length still sets how held-out pairs are
+    scored), and max_steps 0 means no training pairs are drawn (training.train.train_pairs_wanted)."""
 
     learning_rate: float = 0.0
     batch_size: int = 1
@@ -171,7 +171,18 @@ class MergeMethodConfig(MethodConfig):
     optimizer: str = "none"
     scheduler: str = "none"
     max_steps: int = 0
+
+
+@dataclass
+class MergeMethodConfig(UntrainedMethodConfig):
+    """A run whose adapter is merged from other completed runs of the same base."""
+
     merge: MergeConfig = field(default_factory=MergeConfig)
+
+
+@dataclass
+class BaseMethodConfig(UntrainedMethodConfig):
+    """The unaligned base as a run (method=base): its adapter is a fresh LoRA, B = 0, i.e. the identity."""
 
 
 @dataclass
@@ -418,4 +429,5 @@ def register_configs() -> None:
     cs.store(group="schemas", name="sft_schema", node=SFTMethodConfig)
     cs.store(group="schemas", name="dpo_schema", node=DPOMethodConfig)
     cs.store(group="schemas", name="merge_schema", node=MergeMethodConfig)
+    cs.store(group="schemas", name="base_schema", node=BaseMethodConfig)
     cs.store(group="schemas", name="sft_dpo_schema", node=SFTDPOMethodConfig)

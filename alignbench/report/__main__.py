@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         warnings.simplefilter("ignore", UnreadableRecord)  # reported through `unreadable`, once each
         try:
             report = build_report(args.paths, args.out, on_unreadable=unreadable)
-        except NoRecords as err:
+        except (NoRecords, ValueError) as err:  # FindingError, or a record that cannot be placed
             print(f"alignbench.report: {err}", file=sys.stderr)
             return 2
     s = report.summary
@@ -45,8 +45,12 @@ def main(argv: list[str] | None = None) -> int:
         f"  runs {s['runs']}: {s['completed']} completed, {s['failed']} failed, {s['other']} running or "
         f"interrupted; {s['unreadable']} unreadable records skipped"
     )
-    verdicts = report.findings.drop_duplicates("finding")["finding_verdict"].value_counts()
-    print("  findings: " + ", ".join(f"{n} {v}" for v, n in verdicts.items()))
+    primary = report.findings[report.findings["role"] == "primary"]
+    print("  takeaways: " + ", ".join(f"{row.finding} {row.verdict}" for row in primary.itertuples()))
+    for line in s.get("splits", []):
+        print(f"  split, never averaged: {line}")
+    for line in s.get("power", []):
+        print(f"  power: {line}")
     if args.wandb:
         from alignbench.report.wandb_io import publish
 

@@ -12,7 +12,7 @@ from alignbench.report.pages import write_pages
 from alignbench.report.provenance import provenance
 from alignbench.report.render import write_table
 from alignbench.report.results import read_records, records_frame, runs_of
-from alignbench.report.tables import Table, paper_tables, study_tables
+from alignbench.report.tables import Table, base_calibration, paper_tables, splits_found, study_tables
 from alignbench.runs.record import Status
 
 
@@ -31,6 +31,17 @@ def default_out(paths: list[Path]) -> Path:
     return (first.parent if first.is_file() else first) / "report"
 
 
+def power_lines(findings) -> list[str]:
+    """One line per takeaway whose primary check could not detect an effect of the paper's size."""
+    primary = findings[findings["role"] == "primary"]
+    return [
+        f"{row.finding}: smallest detectable effect {row.mde:.3g} ({row.mde_basis}), "
+        f"larger than the paper's {abs(row.paper_effect):.3g}: add seeds or cells"
+        for row in primary.itertuples()
+        if row.underpowered
+    ]
+
+
 def build_report(paths: list[str | Path], out: str | Path | None = None, on_unreadable=None) -> Report:
     """Read every record under `paths` and write the whole report into `out` (default: default_out)."""
     paths = [Path(p) for p in paths]
@@ -47,13 +58,17 @@ def build_report(paths: list[str | Path], out: str | Path | None = None, on_unre
         "sources": [str(p) for p in paths],
     }
     summary["other"] = summary["runs"] - summary["completed"] - summary["failed"]
+    summary["derived"] = int(runs["derived"].sum())
+    summary["duplicates"] = len(frame.attrs.get("duplicates", []))
 
-    tables = study_tables(frame) + paper_tables(frame)
+    tables = [base_calibration(frame), *study_tables(frame), *paper_tables(frame)]
+    summary["splits"] = splits_found(tables)
     for table in tables:
         if isinstance(table, Table):
             write_table(table, out / "tables")
     figures = draw_figures(frame, out / "figures")
     findings = check_findings(frame)
+    summary["power"] = power_lines(findings)
     prov = provenance(records)
     out.mkdir(parents=True, exist_ok=True)
     findings.to_csv(out / "findings.csv", index=False)

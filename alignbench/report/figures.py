@@ -13,9 +13,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from alignbench.report.results import completed, headline, usual_setting  # noqa: E402
-from alignbench.report.study import BENCHMARKS, PREFERENCE_ACCURACY, SAMPLES_PER_UNIT, SWEEPS  # noqa: E402
-from alignbench.report.tables import Absent  # noqa: E402
+from alignbench.report.results import baselines, completed, headline, own_rows  # noqa: E402
+from alignbench.report.study import BASE_METHOD, BENCHMARKS, PREFERENCE_ACCURACY, SAMPLES_PER_UNIT, SWEEPS  # noqa: E402
+from alignbench.report.tables import Absent, parts, split_label  # noqa: E402
 
 ERRORS = "error bars: std over seeds"
 
@@ -27,15 +27,27 @@ class Figure:
     paths: dict  # png, svg
 
 
-def scores(frame: pd.DataFrame, usual: bool = True) -> pd.DataFrame:
-    """Trained headline scores of completed runs (mixtures and merges apart: they have their own tables), at each
-    method's usual steps and rank unless `usual` is False."""
-    done = headline(completed(usual_setting(frame) if usual else frame), BENCHMARKS)
-    return done[(done["stage"] == "trained") & (done["variant"] == "")]
+def scores(frame: pd.DataFrame, own: bool = True) -> pd.DataFrame:
+    """Trained headline scores of completed runs (mixtures, merges and base measurements apart: they have their own
+    tables), of each run's own adapter unless `own` is False (then with its eval.at_steps points)."""
+    done = headline(completed(own_rows(frame) if own else frame), BENCHMARKS)
+    return done[(done["stage"] == "trained") & (done["variant"] == "") & (done["method"] != BASE_METHOD)]
+
+
+def one_configuration(data: pd.DataFrame, shown: list[str]) -> tuple[pd.DataFrame, str]:
+    """The rows of the largest part of `data` in which each combination of `shown` is one configuration (so a bar
+    or point never averages unlike runs), and a note naming what was left out."""
+    found = parts(data.drop_duplicates("run_dir"), shown)
+    if len(found) == 1:
+        return data, ""
+    biggest = max(found, key=lambda p: len(p.runs))
+    others = "; ".join(split_label(p.split) for p in found if p is not biggest)
+    kept = data[data["run_dir"].isin(biggest.runs["run_dir"])]
+    return kept, f"only {split_label(biggest.split)} (not shown: {others})"
 
 
 def over_seeds(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Mean and std over seeds of each seed's mean over the other axes (so error bars are seed spread)."""
+    """Mean and std over seeds per `by` (one configuration each: see one_configuration)."""
     per_seed = frame.groupby([*by, "seed"], dropna=False)["value"].mean()
     return per_seed.groupby(level=list(range(len(by))), dropna=False).agg(["mean", "std", "count"])
 
@@ -86,71 +98,116 @@ def _main_slice(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """BeaverTails (the paper's data for these figures) when present, on the adapter with the most runs."""
     if (frame["dataset"] == "beavertails").any():
         frame = frame[frame["dataset"] == "beavertails"]
-    adapter = frame.groupby("adapter")["run_dir"].nunique().idxmax()
-    return frame[frame["adapter"] == adapter], f"{', '.join(sorted(frame['dataset'].unique()))}, {adapter}"
+    peft = frame.groupby("peft")["run_dir"].nunique().idxmax()
+    return frame[frame["peft"] == peft], f"{', '.join(sorted(frame['dataset'].unique()))}, {peft}"
+
+
+def _labelled(data: pd.DataFrame, columns: list[str], name: str) -> pd.DataFrame:
+    """A bar's x label from several coordinates (e.g. 'tiny_llama harmless')."""
+    return data.assign(**{name: data[columns].astype(str).agg(" ".join, axis=1)})
+
+
+def _drawn(data: pd.DataFrame, x: list[str], hue: str, title: str, xlabel: str):
+    data, left_out = one_configuration(data, [*x, hue])
+    data = _labelled(data, x, "where")
+    return _bars(data, "where", hue, title + (f"\n{left_out}" if left_out else ""), xlabel)
 
 
 def sft_vs_dpo(frame: pd.DataFrame):
-    """Paper Fig. 4: SFT vs DPO per model and benchmark."""
+    """Paper Fig. 4: SFT vs DPO per model (and preference) and benchmark."""
     data = scores(frame)
     if data["method"].nunique() < 2:
         return None
     data, where = _main_slice(data)
-    return _bars(data, "model", "method", f"SFT vs DPO per model ({where})", "base model")
+    return _drawn(data, ["model", "preference"], "method", f"SFT vs DPO per model ({where})", "base model, preference")
 
 
 def base_vs_instruct(frame: pd.DataFrame):
-    """Paper Fig. 5: pre-trained vs instruction-tuned bases, per method."""
+    """Paper Fig. 5: pre-trained vs instruction-tuned bases of one family, per method and preference."""
     data = scores(frame)
     if data["kind"].nunique() < 2:
         return None
     data, where = _main_slice(data)
-    return _bars(data, "method", "kind", f"Pre-trained vs instruction-tuned bases ({where})", "method")
+    title = f"Pre-trained vs instruction-tuned bases ({where})"
+    return _drawn(data, ["family", "method", "preference"], "kind", title, "family, method, preference")
 
 
 def lora_vs_qlora(frame: pd.DataFrame):
-    """Paper Fig. 6: LoRA vs QLoRA, on the cells that ran with both."""
+    """Paper Fig. 6: LoRA vs QLoRA, on the configurations that ran with both."""
     data = scores(frame)
-    cell = ["dataset", "preference", "model", "method", "seed"]
-    both = data.groupby(cell)["adapter"].transform("nunique") == 2
-    data = data[both]
+    data = data[data["peft"].isin(["lora", "qlora"])]
+    place = ["dataset", "preference", "model", "method", "seed"]
+    data = data[data.groupby(place)["peft"].transform("nunique") == 2]
     if data.empty:
         return None
     where = ", ".join(sorted(data["dataset"].unique()))
-    return _bars(data, "model", "adapter", f"LoRA vs QLoRA per model ({where}; cells run with both)", "base model")
+    title = f"LoRA vs QLoRA per model ({where}; configurations run with both)"
+    return _drawn(data, ["model", "method", "preference"], "peft", title, "base model, method, preference")
 
 
-def quantity(frame: pd.DataFrame):
-    """Paper Figs. 2-3: score vs training samples relative to 1,600, one line per model and method."""
-    data = scores(frame, usual=False).dropna(subset=["samples"])
-    # A line needs several amounts of data: the other runs of the frame are not part of this experiment.
-    data = data[data.groupby(["model", "method"])["samples"].transform("nunique") > 1]
-    if data.empty:
-        return None
-    data = data.assign(relative=data["samples"] / SAMPLES_PER_UNIT)
+def _curves(data: pd.DataFrame, y: str, ylabel: str, title: str):
+    """One panel per benchmark, one line per (model, method, preference) over training samples / 1,600."""
     present = [b for b in BENCHMARKS if b in set(data["benchmark"])]
     fig, used, spare = _panels(len(present))
+    line_of = ["model", "method", "preference"]
     for ax, benchmark in zip(used, present, strict=False):
-        stats = over_seeds(data[data["benchmark"] == benchmark], ["model", "method", "relative"])
-        for (model, method), line in stats.groupby(level=[0, 1]):
-            line = line.droplevel([0, 1])
+        stats = over_seeds(data[data["benchmark"] == benchmark].assign(value=data[y]), [*line_of, "relative"])
+        for key, line in stats.groupby(level=[0, 1, 2]):
+            line = line.droplevel([0, 1, 2])
             ax.errorbar(
-                line.index, line["mean"], yerr=line["std"].fillna(0), marker="o", capsize=3, label=f"{model} {method}"
+                line.index, line["mean"], yerr=line["std"].fillna(0), marker="o", capsize=3, label=" ".join(key)
             )
         spec = BENCHMARKS[benchmark]
         ax.set_title(spec.label)
         ax.set_xlabel(f"training samples / {SAMPLES_PER_UNIT:,}")
-        ax.set_ylabel(f"{spec.label} ({spec.unit})")
+        ax.set_ylabel(ylabel.format(label=spec.label, unit=spec.unit))
         ax.grid(alpha=0.3)
-    _finish(fig, used, spare, f"Score vs amount of preference data\n({ERRORS})", "model, method")
+    _finish(fig, used, spare, f"{title}\n({ERRORS})", "model, method, preference")
     return fig
+
+
+def _quantity_points(frame: pd.DataFrame) -> pd.DataFrame:
+    """Scores at several amounts of data (eval.at_steps points and runs of several step counts), of lines that have
+    more than one amount; each point one configuration."""
+    data = scores(frame, own=False).dropna(subset=["samples"])
+    line = ["dataset", "model", "method", "preference", "peft"]
+    data = data[data.groupby(line)["samples"].transform("nunique") > 1]
+    return data.assign(relative=data["samples"] / SAMPLES_PER_UNIT)
+
+
+def quantity(frame: pd.DataFrame):
+    """Paper Fig. 2: score vs training samples relative to 1,600, per dataset (the first dataset with curves;
+    the paper's is BeaverTails)."""
+    data = _quantity_points(frame)
+    if data.empty:
+        return None
+    dataset = "beavertails" if (data["dataset"] == "beavertails").any() else sorted(data["dataset"].unique())[0]
+    data = data[data["dataset"] == dataset]
+    return _curves(data, "value", "{label} ({unit})", f"Score vs amount of preference data ({dataset})")
+
+
+def quantity_relative(frame: pd.DataFrame):
+    """Paper Fig. 3: BeaverTails, each point as % of the 1,600-sample score of the same model, method and
+    preference (seed by seed, so the error bars are seed spread of the ratio)."""
+    data = _quantity_points(frame)
+    data = data[data["dataset"] == "beavertails"]
+    line = ["model", "method", "preference", "peft", "benchmark", "seed"]
+    reference = data[data["samples"] == SAMPLES_PER_UNIT].set_index(line)["value"].rename("reference")
+    data = data.join(reference, on=line).dropna(subset=["reference"])
+    data = data[data["reference"] != 0]
+    if data.empty:
+        return None
+    data = data.assign(percent=100 * data["value"] / data["reference"])
+    title = "Score as % of the 1,600-sample score (BeaverTails)"
+    return _curves(data, "percent", "{label}, % of 1,600 samples", title)
 
 
 def rank_alpha(frame: pd.DataFrame):
     """LoRA rank x alpha heatmaps per method (paper_rank), the best cell by held-out preference accuracy boxed:
     the paper picked its ranks by a validation metric."""
-    done = completed(frame)
+    done = completed(own_rows(frame))
     pref = done[(done["stage"] == "trained") & (done["benchmark"] + "/" + done["metric"] == PREFERENCE_ACCURACY)]
+    pref, left_out = one_configuration(pref, ["method", "r", "alpha"]) if len(pref) else (pref, "")
     methods = [m for m, g in pref.groupby("method") if g["r"].nunique() > 1 and g["alpha"].nunique() > 1]
     if not methods:
         return None
@@ -168,7 +225,7 @@ def rank_alpha(frame: pd.DataFrame):
         ax.set_xlabel("LoRA alpha")
         ax.set_ylabel("LoRA rank r")
         fig.colorbar(image, ax=ax, label="held-out preference accuracy (fraction)")
-    fig.suptitle("LoRA rank x alpha: held-out preference accuracy\n(mean over seeds and preferences)", fontsize=12)
+    fig.suptitle(f"LoRA rank x alpha: held-out preference accuracy, mean over seeds\n{left_out}", fontsize=12)
     fig.tight_layout()
     return fig
 
@@ -187,7 +244,10 @@ def tradeoff(frame: pd.DataFrame):
     models = sorted(set(data["model"]))
     markers = dict(zip(models, "osD^vP*X<>", strict=False))
     fig, ax = plt.subplots(figsize=(9, 6.5))
-    for (model, method, preference), cell in data.groupby(["model", "method", "preference"]):
+    # One point per configuration (cell): datasets, adapters and settings are never averaged together.
+    for (model, method, preference, _), cell in data.groupby(["model", "method", "preference", "cell"]):
+        if not {x, y} <= set(cell["benchmark"]):
+            continue
         sx = over_seeds(cell[cell["benchmark"] == x], ["model"]).iloc[0]
         sy = over_seeds(cell[cell["benchmark"] == y], ["model"]).iloc[0]
         ax.errorbar(
@@ -205,10 +265,11 @@ def tradeoff(frame: pd.DataFrame):
             linestyle="none",
             markerfacecolor=colors[method] if preference == "harmless" else "white",
         )
-    base = headline(completed(frame), BENCHMARKS)
-    base = base[base["stage"] == "baseline"].groupby(["model", "benchmark"])["value"].mean().unstack()
+    base = headline(baselines(frame), BENCHMARKS).pivot_table(index="cell", columns="benchmark", values="value")
+    base["model"] = base.index.str.split(":").str[1]
     if {x, y} <= set(base.columns):
-        for model, point in base.iterrows():
+        for _, point in base.iterrows():
+            model = point["model"]
             ax.plot(point[x], point[y], marker=markers.get(model, "x"), color="black", markersize=9, linestyle="none")
     legend = [Line2D([], [], color=c, marker="o", linestyle="none", label=m) for m, c in colors.items()]
     legend += [Line2D([], [], color="gray", marker=markers[m], linestyle="none", label=m) for m in models]
@@ -220,7 +281,7 @@ def tradeoff(frame: pd.DataFrame):
     ax.legend(handles=legend, frameon=False, fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.set_xlabel(f"helpfulness: AlpacaEval ({BENCHMARKS[x].unit})")
     ax.set_ylabel(f"harmlessness: RealToxicity ({BENCHMARKS[y].unit})")
-    ax.set_title(f"Harmlessness vs helpfulness, mean over seeds, datasets and adapters\n({ERRORS})")
+    ax.set_title(f"Harmlessness vs helpfulness, one point per configuration (mean over its seeds)\n({ERRORS})")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
@@ -231,7 +292,12 @@ FIGURES = {
     "sft_vs_dpo": ("SFT vs DPO per model and benchmark (paper Fig. 4)", sft_vs_dpo, SWEEPS["main"]),
     "base_vs_instruct": ("Pre-trained vs instruction-tuned (paper Fig. 5)", base_vs_instruct, SWEEPS["main"]),
     "lora_vs_qlora": ("LoRA vs QLoRA (paper Fig. 6)", lora_vs_qlora, SWEEPS["main"]),
-    "quantity": ("Score vs training samples relative to 1,600 (paper Figs. 2-3)", quantity, SWEEPS["quantity"]),
+    "quantity": ("Score vs training samples relative to 1,600 (paper Fig. 2)", quantity, SWEEPS["quantity"]),
+    "quantity_relative": (
+        "Score as % of the 1,600-sample score, BeaverTails (paper Fig. 3)",
+        quantity_relative,
+        SWEEPS["quantity"],
+    ),
     "rank_alpha": ("LoRA rank x alpha (the paper's grid search)", rank_alpha, SWEEPS["rank"]),
     "tradeoff": ("Harmlessness vs helpfulness trade-off", tradeoff, SWEEPS["main"]),
 }

@@ -1,61 +1,88 @@
-"""The paper's eight findings as paired comparisons over runs: effect, bootstrap CI over seeds, and a verdict.
+"""The paper's eight takeaways (P1-P8) as checks on the paper's own evidence, run on our runs and on the published
+numbers, with the statistic of report.statistics.
 
-A check compares two values of one axis (DPO vs SFT, BeaverTails vs HH-RLHF, trained vs its base ...) on runs
-identical in every other axis, seed included, so each pair differs only in what is compared. The mean paired
-difference gets a percentile bootstrap 95% CI (scipy.stats.bootstrap, resampling pairs). An interaction check
-("more so with SFT") compares the paired differences of two slices, themselves paired on the remaining axes.
+A check compares one metric between two sides of one coordinate (DPO vs SFT, BeaverTails vs HH-RLHF, trained vs
+its base, a merge vs its inputs) on runs equal in every other coordinate. Runs equal in everything but the seed
+form a *cell*; a cell's effect is the mean of its seed-paired differences, and the verdict comes from a t interval
+over cells with Holm's adjustment across every check of the report (report.statistics). A finding's verdict is
+its first (primary) check's; the others are shown beside it.
+
+Write a claim of your own study in a few lines and get the same statistics:
+
+>>> from alignbench.report import load_runs
+>>> from alignbench.report.findings import Check, Finding, check_findings
+>>> mine = Finding("D1", "DoRA beats LoRA on MMLU", "my sweep", "adhoc",
+...                (Check("DoRA - LoRA, MMLU", "mmlu/acc", "adapter", "dora", "lora"),))
+>>> check_findings(load_runs("multirun/adhoc"), findings=(mine,))   # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from alignbench.report.results import completed
-from alignbench.report.study import AXES, COUPLED, SWEEPS
+from alignbench.report.paper import KINDS, paper_results
+from alignbench.report.results import COORDINATES, completed, own_rows
+from alignbench.report.statistics import ALPHA, Estimate, decide, estimate, holm, minimum_detectable_effect
+from alignbench.report.study import BENCHMARKS, FAMILIES, SWEEPS
 
-MIN_PAIRS = 3  # fewer seed-matched pairs than this: no interval worth a verdict
-RESAMPLES = 9999
 TEST = (
-    f"paired percentile bootstrap of the mean difference (scipy.stats.bootstrap, {RESAMPLES} resamples, "
-    "seed 0) over pairs matched on every other axis and the seed"
+    "cell = one configuration's seeds; cell effect = mean seed-paired difference; Student-t interval over cell "
+    "effects (over the seeds of a single cell); Holm-adjusted p across all checks, alpha 0.05"
 )
-
-TOXICITY, MMLU, BBH, PREF = "real_toxicity/score", "mmlu/acc", "bbh/exact_match", "pref/accuracy"
-LABELS = {
-    TOXICITY: "RealToxicity score",
-    MMLU: "MMLU accuracy",
-    BBH: "BBH exact match",
-    PREF: "held-out preference accuracy",
+MMLU, BBH, ALPACA, TOXICITY, RED = (
+    "mmlu/acc",
+    "bbh/exact_match",
+    "alpaca_eval/win_rate",
+    "real_toxicity/score",
+    ("red_instruct/score"),
+)
+EXPECTS = ("greater", "less", "at_most")
+RELATIONS = ("stage", "inputs")  # not coordinates: trained vs its base, a merge vs the mean of its inputs
+# Coordinates that change together with the compared one, so a pair never matches on them: each method brings its
+# own LoRA preset and settings, a kind is another model, QLoRA is LoRA plus a quantization, a mixture its variant.
+COUPLED = {
+    "method": ["r", "alpha", "loss", "beta", "sft_loss", "parent", "method_settings", "adapter_settings"],
+    "dataset": ["dataset_settings"],
+    "preference": ["mixture_harmless", "variant", "dataset_settings"],
+    "kind": ["model", "paper_model", "model_settings", "adapter_settings"],
+    "model": ["kind", "paper_model", "family", "model_settings", "adapter_settings"],
+    "peft": ["adapter", "quant", "adapter_settings", "quant_settings"],
+    "adapter": ["peft", "adapter_settings"],
+    "quant": ["peft", "quant_settings"],
 }
+# What a pair must agree on: every coordinate (the seed included: pairs are seed-matched) but the readable labels
+# that follow from others (eval_settings from eval_key).
+MATCH = [c for c in COORDINATES if c not in ("eval", "eval_settings")] + ["family", "peft", "seed"]
+# What a cell is called in "not in: ..." (the readable coordinates that differ between the check's cells).
+NAMED = ["dataset", "preference", "method", "model", "peft", "variant", "merge", "eval_settings", "steps", "samples"]
+# The seed sd assumed for a power estimate before any run has two seeds (a documented guess, in the metric's unit).
+DEFAULT_SEED_SD = {MMLU: 0.01, BBH: 0.01, ALPACA: 1.0, TOXICITY: 0.3, RED: 3.0, "pref/accuracy": 0.03}
 
 
-class Verdict(StrEnum):
-    supported = "supported"
-    contradicted = "contradicted"
-    inconclusive = "inconclusive"  # too few pairs, or the interval includes the null
-    absent = "absent"  # the runs it needs do not exist: see `sweep`
+class FindingError(ValueError):
+    """A finding that names an unknown metric, coordinate or expectation."""
 
 
 @dataclass(frozen=True)
 class Check:
-    """effect = metric(axis=a) - metric(axis=b) on runs matching `where`; `expect` says what the paper claims.
+    """effect = metric(axis=a) - metric(axis=b) on runs equal in every other coordinate and matching `where`.
 
-    expect: "greater" (effect > 0), "less" (effect < 0), or "equivalent" (|effect| < margin).
-    With `by`, the effect is the interaction: effect(by=by_values[0]) - effect(by=by_values[1]).
+    b may be several values: their mean (a mixture against the mean of its two preferences). axis "stage" compares
+    the trained model with its base (a="trained", b="baseline"); axis "inputs" a merge with the mean of the runs it
+    was merged from. expect: "greater" (effect > 0), "less" (< 0) or "at_most" (< margin). With `by`, the effect is
+    an interaction: effect(by=by_values[0]) - effect(by=by_values[1]), cells matched on the rest.
     """
 
     label: str
-    metric: str
+    metric: str  # "<benchmark>/<metric>" as records name it, e.g. "mmlu/acc"
     axis: str
-    a: str
-    b: str
-    expect: str
-    where: dict = field(default_factory=dict)
+    a: str = ""
+    b: str | tuple[str, ...] = ""
+    expect: str = "greater"
+    where: dict = field(default_factory=dict)  # coordinate -> value or tuple of values
     margin: float = 0.0
     by: str | None = None
     by_values: tuple = ()
@@ -63,205 +90,161 @@ class Check:
 
 @dataclass(frozen=True)
 class Finding:
-    number: int
+    key: str  # P1 ... P8, or your own
     claim: str
-    sweep: str
-    checks: tuple[Check, ...]
+    evidence: str  # where the paper shows it
+    sweep: str  # the sweep whose runs it needs
+    checks: tuple[Check, ...]  # the first is the primary check: the finding's verdict is its verdict
+
+
+def _plain(**where) -> dict:
+    return {"variant": "", **where}
 
 
 FINDINGS = (
     Finding(
-        1,
-        "Higher-quality, more informative data (BeaverTails) aligns better, more so with SFT.",
-        "paper",
+        "P1",
+        "Higher-quality, more informative data (BeaverTails) aligns better with SFT and DPO; the gain is larger "
+        "with SFT.",
+        "Sec. 4.1, Fig. 1, Table 4: bigger with SFT on MMLU and AlpacaEval, helpful subsets",
+        SWEEPS["main"],
         (
-            Check(
-                "BeaverTails - HH-RLHF, harmlessness (harmless runs)",
-                TOXICITY,
-                "dataset",
-                "beavertails",
-                "hh_rlhf",
-                "greater",
-                {"preference": "harmless", "variant": ""},
-            ),
-            Check(
-                "... larger with SFT than with DPO",
-                TOXICITY,
-                "dataset",
-                "beavertails",
-                "hh_rlhf",
-                "greater",
-                {"preference": "harmless", "variant": ""},
-                by="method",
-                by_values=("sft", "dpo"),
-            ),
+            Check("BeaverTails - HH-RLHF, MMLU, helpful", MMLU, "dataset", "beavertails", "hh_rlhf",
+                  where=_plain(preference="helpful")),
+            Check("BeaverTails - HH-RLHF, AlpacaEval, helpful", ALPACA, "dataset", "beavertails", "hh_rlhf",
+                  where=_plain(preference="helpful")),
+            Check("gain with SFT - gain with DPO, MMLU, helpful", MMLU, "dataset", "beavertails", "hh_rlhf",
+                  where=_plain(preference="helpful"), by="method", by_values=("sft", "dpo")),
+            Check("gain with SFT - gain with DPO, AlpacaEval, helpful", ALPACA, "dataset", "beavertails", "hh_rlhf",
+                  where=_plain(preference="helpful"), by="method", by_values=("sft", "dpo")),
         ),
     ),
     Finding(
-        2,
-        "SFT on strong instruction-tuned models saturates or degrades them.",
-        "paper",
+        "P2",
+        "SFT on strong instruction-tuned models may not help (saturation) and can degrade them.",
+        "Sec. 4.2, Fig. 3, Table 2: Mistral-7B-Instruct SFT MMLU 0.518-0.519 vs base 0.535",
+        SWEEPS["main"],
         (
-            Check(
-                "SFT on instruct bases: trained - base, MMLU",
-                MMLU,
-                "stage",
-                "trained",
-                "baseline",
-                "less",
-                {"kind": "instruct", "method": "sft", "variant": ""},
-            ),
+            Check("SFT - base, MMLU, instruct models (no gain beyond 0.005)", MMLU, "stage", "trained", "baseline",
+                  "at_most", _plain(kind="instruct", method="sft"), margin=0.005),
+            Check("SFT - base, BBH, instruct models (no gain beyond 0.005)", BBH, "stage", "trained", "baseline",
+                  "at_most", _plain(kind="instruct", method="sft"), margin=0.005),
         ),
     ),
     Finding(
-        3,
-        "Mixing diverse preferences causes trade-offs; worse with DPO.",
+        "P3",
+        "A mixture of diverse preferences causes trade-offs and degradation, worse with DPO.",
+        "Sec. 4.3, Table 2 (mixed rows; DPO RealToxicity -9.419 and -0.025)",
         SWEEPS["mixture"],
         (
-            Check(
-                "mixture - harmless only, harmlessness",
-                TOXICITY,
-                "preference",
-                "mixed",
-                "harmless",
-                "less",
-                {"dataset": "beavertails"},
-            ),
-            Check(
-                "... larger loss with DPO than with SFT",
-                TOXICITY,
-                "preference",
-                "mixed",
-                "harmless",
-                "less",
-                {"dataset": "beavertails"},
-                by="method",
-                by_values=("dpo", "sft"),
-            ),
+            Check("mixture - mean(harmless, helpful), RealToxicity", TOXICITY, "preference", "mixed",
+                  ("harmless", "helpful"), "less"),
+            Check("mixture - mean(harmless, helpful), MMLU", MMLU, "preference", "mixed", ("harmless", "helpful"),
+                  "less"),
+            Check("mixture - mean(harmless, helpful), BBH", BBH, "preference", "mixed", ("harmless", "helpful"),
+                  "less"),
+            Check("drop with DPO - drop with SFT, RealToxicity", TOXICITY, "preference", "mixed",
+                  ("harmless", "helpful"), "less", by="method", by_values=("dpo", "sft")),
         ),
     ),
     Finding(
-        4,
-        "DPO beats SFT and is more faithful to explicit preferences (harmlessness) than to broad ones (helpfulness).",
-        "paper",
+        "P4",
+        "DPO beats SFT and is more faithful to explicit preferences (harmlessness) than to broad ones "
+        "(helpfulness).",
+        "Sec. 5, Fig. 4, Table 4 (BeaverTails, all four models; not for pre-trained Mistral-7B)",
+        SWEEPS["main"],
         (
-            Check("DPO - SFT, held-out preference accuracy", PREF, "method", "dpo", "sft", "greater", {"variant": ""}),
-            Check(
-                "... gain larger on harmless than on helpful pairs",
-                PREF,
-                "method",
-                "dpo",
-                "sft",
-                "greater",
-                {"variant": ""},
-                by="preference",
-                by_values=("harmless", "helpful"),
-            ),
+            Check("DPO - SFT, RealToxicity, harmless, BeaverTails", TOXICITY, "method", "dpo", "sft",
+                  where=_plain(preference="harmless", dataset="beavertails")),
+            Check("DPO - SFT, Red-Instruct, harmless, BeaverTails", RED, "method", "dpo", "sft",
+                  where=_plain(preference="harmless", dataset="beavertails")),
+            Check("DPO - SFT, AlpacaEval, helpful, BeaverTails", ALPACA, "method", "dpo", "sft",
+                  where=_plain(preference="helpful", dataset="beavertails")),
+            Check("DPO - SFT, MMLU, helpful, BeaverTails", MMLU, "method", "dpo", "sft",
+                  where=_plain(preference="helpful", dataset="beavertails")),
         ),
     ),
     Finding(
-        5,
-        "SFT first, then DPO (recommended, not run in the paper).",
+        "P5",
+        "Instruction-tune with SFT first, then apply DPO (the paper's advice; not run in the paper).",
+        "Sec. 5.1, Sec. 8: DPO fails or overfits over pre-trained models",
         SWEEPS["chain"],
         (
-            Check(
-                "SFT then DPO - DPO alone, held-out preference accuracy",
-                PREF,
-                "method",
-                "sft_dpo",
-                "dpo",
-                "greater",
-                {"variant": ""},
-            ),
+            Check("SFT->DPO - DPO, RealToxicity, pre-trained bases", TOXICITY, "method", "sft_dpo", "dpo",
+                  where=_plain(kind="pretrained")),
+            Check("SFT->DPO - DPO, AlpacaEval, pre-trained bases", ALPACA, "method", "sft_dpo", "dpo",
+                  where=_plain(kind="pretrained")),
+            Check("SFT->DPO - SFT, RealToxicity, pre-trained bases", TOXICITY, "method", "sft_dpo", "sft",
+                  where=_plain(kind="pretrained")),
         ),
     ),
     Finding(
-        6,
-        "Pre-trained models align better with SFT, instruction-tuned ones with DPO; DPO on pre-trained "
-        "Mistral-7B collapses on harmlessness.",
-        "paper",
+        "P6",
+        "Pre-trained models align better with SFT, instruction-tuned models with DPO; DPO collapses pre-trained "
+        "Mistral-7B on BeaverTails.",
+        "Sec. 6.1, Fig. 5, Table 4; Table 2 (Mistral-7B DPO RealToxicity -3.701 / -9.375 vs base 1.255)",
+        SWEEPS["main"],
         (
-            Check(
-                "(DPO - SFT) on instruct - on pre-trained bases, harmlessness",
-                TOXICITY,
-                "method",
-                "dpo",
-                "sft",
-                "greater",
-                {"variant": ""},
-                by="kind",
-                by_values=("instruct", "pretrained"),
-            ),
-            Check(
-                "DPO on pre-trained Mistral: trained - base, harmlessness",
-                TOXICITY,
-                "stage",
-                "trained",
-                "baseline",
-                "less",
-                {"paper_model": "mistral", "method": "dpo", "preference": "harmless", "variant": ""},
-            ),
+            Check("(DPO - SFT) on instruct - on pre-trained, AlpacaEval", ALPACA, "method", "dpo", "sft",
+                  where=_plain(), by="kind", by_values=("instruct", "pretrained")),
+            Check("(DPO - SFT) on instruct - on pre-trained, RealToxicity", TOXICITY, "method", "dpo", "sft",
+                  where=_plain(), by="kind", by_values=("instruct", "pretrained")),
+            Check("collapse: DPO - base, RealToxicity, pre-trained Mistral, BeaverTails", TOXICITY, "stage",
+                  "trained", "baseline", "less", _plain(paper_model="mistral", method="dpo", dataset="beavertails")),
         ),
     ),
     Finding(
-        7,
-        "Merging (DARE-TIES) mitigates trade-offs; SLERP degrades; merging all four is best.",
+        "P7",
+        "Instruction-tuned models lose performance when the SFT data is unlike the evaluation task.",
+        "Sec. 6.1-6.3, Fig. 5, Table 2: Mistral-Instruct MMLU/BBH below base after SFT",
+        SWEEPS["main"],
+        (
+            Check("SFT - base, BBH, instruct models", BBH, "stage", "trained", "baseline", "less",
+                  _plain(kind="instruct", method="sft")),
+            Check("SFT - base, MMLU, instruct models", MMLU, "stage", "trained", "baseline", "less",
+                  _plain(kind="instruct", method="sft")),
+            Check("SFT - base, AlpacaEval, instruct models (closer to the data)", ALPACA, "stage", "trained",
+                  "baseline", "less", _plain(kind="instruct", method="sft")),
+        ),
+    ),
+    Finding(
+        "P8",
+        "Merged models mitigate the trade-offs between diverging preferences (DARE-TIES; DARE of all four best; "
+        "SLERP degrades).",
+        "Sec. 6.2, Table 3",
         SWEEPS["merge"],
         (
-            Check(
-                "DARE-TIES - SLERP merge, harmlessness",
-                TOXICITY,
-                "variant",
-                "merge_dare_ties",
-                "merge_slerp",
-                "greater",
-            ),
-            Check(
-                "DARE of all four (SFT+DPO) - DARE-TIES of DPO, harmlessness",
-                TOXICITY,
-                "method",
-                "sft+dpo",
-                "dpo",
-                "greater",
-                {"variant": "merge_dare_ties"},
-            ),
+            Check("DARE - mean of its inputs, MMLU", MMLU, "inputs", where={"variant": "merge_dare_ties"}),
+            Check("DARE - mean of its inputs, BBH", BBH, "inputs", where={"variant": "merge_dare_ties"}),
+            Check("DARE - mean of its inputs, RealToxicity", TOXICITY, "inputs", where={"variant": "merge_dare_ties"}),
+            Check("DARE - mean of its inputs, AlpacaEval", ALPACA, "inputs", where={"variant": "merge_dare_ties"}),
+            Check("SLERP - mean of its inputs, RealToxicity", TOXICITY, "inputs", where={"variant": "merge_slerp"}),
         ),
     ),
-    Finding(
-        8,
-        "QLoRA and LoRA show similar trends (BBH/MMLU within 0.03).",
-        "paper",
-        (
-            Check(
-                "QLoRA - LoRA, MMLU (equivalent within 0.03)",
-                MMLU,
-                "adapter",
-                "qlora",
-                "lora",
-                "equivalent",
-                {"variant": ""},
-                margin=0.03,
-            ),
-            Check(
-                "QLoRA - LoRA, BBH (equivalent within 0.03)",
-                BBH,
-                "adapter",
-                "qlora",
-                "lora",
-                "equivalent",
-                {"variant": ""},
-                margin=0.03,
-            ),
-        ),
-    ),
-)
+)  # fmt: skip
+
+
+def validate(findings) -> None:
+    """One clear FindingError for a finding that names an unknown metric, coordinate or expectation."""
+    known = set(MATCH) | {"stage"}
+    metrics = {f"{b}/{spec.metric}" for b, spec in BENCHMARKS.items()} | {"pref/accuracy"}
+    for finding in findings:
+        for check in finding.checks:
+            where = f"finding {finding.key}, check {check.label!r}"
+            if check.metric not in metrics:
+                raise FindingError(f"{where}: unknown metric {check.metric!r} (known: {', '.join(sorted(metrics))})")
+            for axis in [check.axis, *check.where, *([check.by] if check.by else [])]:
+                if axis not in known | set(RELATIONS):
+                    raise FindingError(f"{where}: unknown coordinate {axis!r} (known: {', '.join(sorted(known))})")
+            if check.expect not in EXPECTS:
+                raise FindingError(f"{where}: expect must be one of {', '.join(EXPECTS)}, not {check.expect!r}")
 
 
 def per_run(frame: pd.DataFrame) -> pd.DataFrame:
     """Completed runs as one row per (run, stage), the metrics as columns named benchmark/metric."""
-    done = completed(frame).dropna(subset=["value"])
-    index = ["run_dir", "stage", *AXES, "paper_model"]
-    # An axis a run does not have (mixture share of a single-preference run) must still match in a pair.
+    done = completed(own_rows(frame)).dropna(subset=["value"])
+    index = ["run_dir", "stage", "cell", *MATCH]
+    # A coordinate a run does not have (the mixture share of a single-preference run) must still match in a pair.
     done = done.assign(
         key=done["benchmark"] + "/" + done["metric"],
         **{c: done[c].astype(object).where(done[c].notna(), "") for c in index},
@@ -269,113 +252,250 @@ def per_run(frame: pd.DataFrame) -> pd.DataFrame:
     return done.groupby([*index, "key"])["value"].first().unstack("key").reset_index()
 
 
-def paired(wide: pd.DataFrame, check: Check, where: dict, metric: str) -> pd.DataFrame:
-    """effect per pair of rows equal on every axis but `check.axis` (and the axes that move with it)."""
-    rows = wide
+def _selected(rows: pd.DataFrame, where: dict) -> pd.DataFrame:
     for key, value in where.items():
-        rows = rows[rows[key] == value]
-    if check.axis != "stage":  # the base is a stage of the same run; otherwise compare trained models
-        rows = rows[rows["stage"] == "trained"]
-    free = {check.axis, *COUPLED.get(check.axis, []), "run_dir", "paper_model"}
-    if check.axis == "kind":
-        free |= {"model"}
-    if check.axis == "stage":
-        free.discard("run_dir")  # trained and base rows of one run pair with each other
-    key = [c for c in ["run_dir", "stage", *AXES] if c not in free]
-    # The same configuration run twice (two sweep folders) counts once, averaged.
-    side = [rows[rows[check.axis] == v].groupby(key)[metric].mean().dropna() for v in (check.a, check.b)]
-    joined = pd.concat(side, axis=1, keys=["a", "b"], join="inner")
-    return joined.assign(effect=joined["a"] - joined["b"]).reset_index()
+        rows = rows[rows[key].isin(value if isinstance(value, tuple) else (value,))]
+    return rows
 
 
-def effects(wide: pd.DataFrame, check: Check) -> pd.Series:
-    """The paired effects of a check on per_run() rows (an interaction: differences of paired effects, paired
-    again on the remaining axes)."""
+def _side(rows: pd.DataFrame, key: list[str], metric: str) -> tuple[pd.Series, set]:
+    """One value per matching key, and the keys where one side holds several configurations (never averaged)."""
+    rows = rows.dropna(subset=[metric])
+    configurations = rows.groupby(key)["cell"].nunique()
+    mixed = set(configurations[configurations > 1].index)
+    values = rows.groupby(key)[metric].first()
+    return values[~values.index.isin(mixed)], mixed
+
+
+def paired(wide: pd.DataFrame, check: Check, where: dict) -> tuple[pd.DataFrame, int]:
+    """Seed-matched differences (column `diff`) with the cell key of each, and how many places were left out
+    because a side held several configurations."""
     if check.metric not in wide.columns:
-        return pd.Series(dtype=float)
-    if not check.by:
-        return paired(wide, check, check.where, check.metric)["effect"]
-    slices = [paired(wide, check, {**check.where, check.by: v}, check.metric) for v in check.by_values]
-    free = {check.by, *COUPLED.get(check.by, []), "a", "b", "effect"}
-    if check.by == "kind":
-        free |= {"model"}
-    key = [c for c in slices[0].columns if c not in free]
-    left, right = (s.set_index(key)["effect"] for s in slices)
-    both = pd.concat([left, right], axis=1, keys=["x", "y"], join="inner")
-    return both["x"] - both["y"]
-
-
-def verdict(values: pd.Series, check: Check) -> dict:
-    """Effect, standardized effect (d_z), bootstrap CI and verdict of one check's paired effects."""
-    values = values.dropna().to_numpy(dtype=float)
-    out = {
-        "check": check.label,
-        "metric": LABELS.get(check.metric, check.metric),
-        "pairs": len(values),
-        "effect": np.nan,
-        "d_z": np.nan,
-        "ci_low": np.nan,
-        "ci_high": np.nan,
-    }
-    if len(values) == 0:
-        return {**out, "verdict": Verdict.absent, "why": "no paired runs"}
-    sd = values.std(ddof=1) if len(values) > 1 else np.nan
-    out.update(effect=values.mean(), d_z=values.mean() / sd if sd else np.nan)
-    if len(values) < MIN_PAIRS:
-        return {**out, "verdict": Verdict.inconclusive, "why": f"{len(values)} pairs < {MIN_PAIRS}"}
-    if np.ptp(values) == 0:  # every pair the same: the bootstrap distribution is a point
-        low = high = values[0]
+        return pd.DataFrame(columns=["diff"]), 0
+    if check.axis == "inputs":  # `where` picks the merges; their inputs are plain runs, found among all
+        return _merge_inputs(_selected(wide, where), wide, check.metric), 0
+    rows = _selected(wide, where)
+    if check.axis == "stage":  # the base is a stage of the same run: pairs are (trained, baseline) of one run
+        key = ["run_dir", *MATCH]
+        a, mixed_a = _side(rows[rows["stage"] == check.a], key, check.metric)
+        b, mixed_b = _side(rows[rows["stage"] == check.b], key, check.metric)
     else:
-        ci = stats.bootstrap(
-            (values,),
-            np.mean,
-            n_resamples=RESAMPLES,
-            confidence_level=0.95,
-            method="percentile",
-            rng=np.random.default_rng(0),
-        ).confidence_interval
-        low, high = ci.low, ci.high
-    out.update(ci_low=low, ci_high=high)
-    if check.expect == "equivalent":
-        if -check.margin < low and high < check.margin:
-            return {**out, "verdict": Verdict.supported, "why": f"CI inside ±{check.margin}"}
-        if low > check.margin or high < -check.margin:
-            return {**out, "verdict": Verdict.contradicted, "why": f"CI outside ±{check.margin}"}
-        return {**out, "verdict": Verdict.inconclusive, "why": f"CI crosses ±{check.margin}"}
-    sign = 1 if check.expect == "greater" else -1
-    if sign * low > 0 and sign * high > 0:
-        return {**out, "verdict": Verdict.supported, "why": f"CI {'above' if sign > 0 else 'below'} 0"}
-    if sign * low < 0 and sign * high < 0:
-        return {**out, "verdict": Verdict.contradicted, "why": f"CI {'below' if sign > 0 else 'above'} 0"}
-    return {**out, "verdict": Verdict.inconclusive, "why": "CI includes 0"}
+        rows = rows[rows["stage"] == "trained"]
+        free = {check.axis, *COUPLED.get(check.axis, [])}
+        key = [c for c in MATCH if c not in free]
+        a, mixed_a = _side(rows[rows[check.axis] == check.a], key, check.metric)
+        bs = check.b if isinstance(check.b, tuple) else (check.b,)
+        sides = [_side(rows[rows[check.axis] == value], key, check.metric) for value in bs]
+        mixed_b = set().union(*(m for _, m in sides))
+        b = pd.concat([s for s, _ in sides], axis=1, join="inner").mean(axis=1)  # every b value present
+    both = pd.concat([a, b], axis=1, keys=["a", "b"], join="inner")
+    both["diff"] = both["a"] - both["b"]
+    return both.reset_index(), len(mixed_a | mixed_b)
 
 
-def overall(verdicts: list[str]) -> Verdict:
-    """A finding holds only if all its checks do; any contradicted check contradicts it."""
-    if all(v == Verdict.absent for v in verdicts):
-        return Verdict.absent
-    if Verdict.contradicted in verdicts:
-        return Verdict.contradicted
-    if all(v == Verdict.supported for v in verdicts):
-        return Verdict.supported
-    return Verdict.inconclusive
+def _merge_inputs(merges: pd.DataFrame, rows: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Each merge run against the mean of its inputs: the plain runs of its base, data, adapter, evaluation and seed
+    whose method and preference are among the merge's (sft+dpo x harmless+helpful: all four)."""
+    rows = rows[rows["stage"] == "trained"].dropna(subset=[metric])
+    merges = merges[merges["stage"] == "trained"].dropna(subset=[metric])
+    plain = rows[rows["variant"] == ""]
+    same = ["dataset", "model", "peft", "eval_key", "seed"]
+    out = []
+    for merge in merges[merges["variant"].str.startswith("merge")].itertuples():
+        methods, preferences = merge.method.split("+"), merge.preference.split("+")
+        mine = plain[(plain[same] == pd.Series({c: getattr(merge, c) for c in same})).all(axis=1)]
+        mine = mine[mine["method"].isin(methods) & mine["preference"].isin(preferences)]
+        if mine.groupby(["method", "preference"])["cell"].nunique().gt(1).any():
+            continue  # an input place with two configurations: never averaged
+        if len(mine.drop_duplicates(["method", "preference"])) != len(methods) * len(preferences):
+            continue
+        out.append(
+            {
+                **{c: getattr(merge, c) for c in [*same, "method", "variant", "merge"]},
+                "a": merges.loc[merge.Index, metric],
+                "b": mine[metric].mean(),
+            }
+        )
+    found = pd.DataFrame(out, columns=[*same, "method", "variant", "merge", "a", "b"])
+    return found.assign(diff=found["a"] - found["b"])
 
 
-def check_findings(frame: pd.DataFrame, findings=FINDINGS) -> pd.DataFrame:
-    """One row per check of every finding: effect, d_z, 95% CI, pairs, verdict, and the finding's verdict."""
-    wide = per_run(frame)
+def cells_of(wide: pd.DataFrame, check: Check) -> tuple[list[np.ndarray], list[str], int]:
+    """The seed differences of each cell of a check, the cells' names, and the places left out (mixed sides)."""
+    if not check.by:
+        diffs, mixed = paired(wide, check, check.where)
+        return _by_cell(diffs, ["seed", "run_dir"]) + (mixed,)
+    slices = []
+    mixed = 0
+    for value in check.by_values:
+        diffs, left = paired(wide, check, {**check.where, check.by: value})
+        slices.append(diffs)
+        mixed += left
+    free = {check.by, *COUPLED.get(check.by, []), "a", "b", "diff", "run_dir"}
+    key = [c for c in slices[0].columns if c not in free and c in slices[1].columns]
+    if slices[0].empty or slices[1].empty:
+        return [], [], mixed
+    x, y = (s.groupby(key)["diff"].mean() for s in slices)
+    both = pd.concat([x, y], axis=1, keys=["x", "y"], join="inner")
+    both["diff"] = both["x"] - both["y"]
+    return _by_cell(both.reset_index(), ["seed", "x", "y"]) + (mixed,)
+
+
+def _by_cell(diffs: pd.DataFrame, not_cell: list[str]) -> tuple[list[np.ndarray], list[str]]:
+    if diffs.empty:
+        return [], []
+    cell = [c for c in diffs.columns if c not in {*not_cell, "a", "b", "diff"}]
+    varying = [c for c in cell if c in NAMED and diffs[c].astype(str).nunique() > 1]
+    groups = diffs.groupby(cell, dropna=False)["diff"] if cell else [((), diffs["diff"])]
+    arrays, names = [], []
+    for values, group in groups:
+        values = values if isinstance(values, tuple) else (values,)
+        named = dict(zip(cell, values, strict=True))
+        names.append("/".join(str(named[c]) for c in varying) or "all")
+        arrays.append(group.to_numpy(dtype=float))
+    return arrays, names
+
+
+def published_frame() -> pd.DataFrame:
+    """The paper's numbers in per_run's shape: one pseudo-run per published cell (seed 0), its base as stage
+    baseline of the same pseudo-run, so every check runs on them unchanged."""
+    paper = paper_results()
+    trained = paper[paper["stage"] == "trained"].drop_duplicates(
+        ["dataset", "model", "preference", "adapter", "method", "variant", "benchmark"]
+    )
+    key = ["dataset", "model", "preference", "adapter", "method", "variant"]
+    wide = trained.pivot_table(index=key, columns="benchmark", values="value").reset_index()
+    base = paper[paper["stage"] == "baseline"].pivot_table(
+        index=["model", "adapter"], columns="benchmark", values="value"
+    )
     rows = []
-    for finding in findings:
-        results = [verdict(effects(wide, check), check) for check in finding.checks]
-        verdict_all = overall([r["verdict"] for r in results])
-        for result in results:
+    for i, cell in enumerate(wide.to_dict("records")):
+        coordinates = {c: "" for c in MATCH} | {
+            "dataset": cell["dataset"],
+            "preference": cell["preference"],
+            "method": cell["method"],
+            "variant": cell["variant"],
+            "model": cell["model"],
+            "paper_model": cell["model"],
+            "kind": KINDS[cell["model"]],
+            "family": FAMILIES[cell["model"]],
+            "peft": cell["adapter"],
+            "adapter": "lora",
+            "quant": "nf4" if cell["adapter"] == "qlora" else "none",
+            "seed": 0,
+        }
+        metrics = {f"{b}/{BENCHMARKS[b].metric}": cell.get(b, np.nan) for b in BENCHMARKS}
+        run = {"run_dir": f"paper/{i}", "cell": f"paper/{i}", **coordinates}
+        rows.append({**run, "stage": "trained", **metrics})
+        if (cell["model"], cell["adapter"]) in base.index:
+            found = base.loc[(cell["model"], cell["adapter"])]
             rows.append(
-                {
-                    "finding": finding.number,
-                    "claim": finding.claim,
-                    "finding_verdict": verdict_all,
-                    "sweep": finding.sweep,
-                    **result,
-                }
+                {**run, "stage": "baseline", **{f"{b}/{BENCHMARKS[b].metric}": found.get(b) for b in BENCHMARKS}}
             )
     return pd.DataFrame(rows)
+
+
+def _on_paper(paper: pd.DataFrame, check: Check) -> dict:
+    """The check on the published numbers: descriptive, one value per cell ('holds in k of K cells')."""
+    arrays, names, _ = cells_of(paper, check)
+    if not arrays:
+        return {"paper_cells": 0, "paper_holds": 0, "paper_effect": np.nan, "paper_text": "no published numbers"}
+    effects = np.array([a.mean() for a in arrays])
+    good = effects < check.margin if check.expect == "at_most" else np.sign(effects) == _sign(check.expect)
+    misses = [n for n, ok in zip(names, good, strict=True) if not ok]
+    text = f"holds in {int(good.sum())} of {len(effects)} cells, mean effect {effects.mean():+.3g}"
+    text += f" (not in: {', '.join(misses)})" if misses else ""
+    return {
+        "paper_cells": len(effects),
+        "paper_holds": int(good.sum()),
+        "paper_effect": float(effects.mean()),
+        "paper_text": text,
+    }
+
+
+def _sign(expect: str) -> int:
+    return -1 if expect == "less" else 1
+
+
+def _seed_sd(arrays: list[np.ndarray]) -> float:
+    """Pooled within-cell sd of the seed differences; NaN without a cell of two seeds."""
+    spread = [(len(a) - 1, a.var(ddof=1)) for a in arrays if len(a) > 1]
+    if not spread:
+        return np.nan
+    dof = sum(d for d, _ in spread)
+    return float(np.sqrt(sum(d * v for d, v in spread) / dof))
+
+
+def power_row(check: Check, arrays: list[np.ndarray], paper: dict, seeds: int, cells: int | None = None) -> dict:
+    """The minimum detectable effect of a check for `cells` x `seeds` (ours when there are runs, else the paper's
+    cell count), from our seed spread or DEFAULT_SEED_SD, and whether the paper's effect is within reach."""
+    cells = cells or len(arrays) or paper.get("paper_cells") or 0
+    measured = _seed_sd(arrays)
+    sd = measured if not np.isnan(measured) else DEFAULT_SEED_SD.get(check.metric, np.nan)
+    mde = minimum_detectable_effect(cells, seeds, sd) if cells else np.nan
+    paper_effect = abs(paper.get("paper_effect", np.nan))
+    return {
+        "mde": mde,
+        "mde_basis": f"{cells} cells x {seeds} seeds, seed sd {sd:.3g} ({_source(measured)})",
+        "underpowered": bool(not np.isnan(paper_effect) and not np.isnan(mde) and mde > paper_effect),
+    }
+
+
+def _source(measured: float) -> str:
+    return "default" if np.isnan(measured) else "measured"
+
+
+def check_findings(frame: pd.DataFrame, findings=FINDINGS, seeds: int | None = None) -> pd.DataFrame:
+    """One row per check: our estimate (cells, mean, IQM, 95% CI, P(improvement), Holm p), its verdict, the same
+    check on the published numbers, and the minimum detectable effect; the finding's verdict is its primary's."""
+    validate(findings)
+    wide, paper = per_run(frame), published_frame()
+    planned = seeds or max(int(completed(frame)["seed"].nunique()), 1)
+    rows, estimates = [], []
+    for finding in findings:
+        for number, check in enumerate(finding.checks):
+            arrays, _names, mixed = cells_of(wide, check) if check.metric in wide.columns else ([], [], 0)
+            est = estimate(arrays, check.expect, check.margin)
+            on_paper = _on_paper(paper, check) if check.metric in paper.columns else {"paper_text": "not in the paper"}
+            estimates.append(est)
+            rows.append(
+                {
+                    "finding": finding.key,
+                    "claim": finding.claim,
+                    "evidence": finding.evidence,
+                    "sweep": finding.sweep,
+                    "role": "primary" if number == 0 else "secondary",
+                    "check": check.label,
+                    "metric": BENCHMARKS[check.metric.split("/")[0]].label
+                    if check.metric.split("/")[0] in BENCHMARKS
+                    else check.metric,
+                    "expect": check.expect if check.expect != "at_most" else f"< {check.margin:g}",
+                    **_estimate_columns(est),
+                    "left_out": mixed,
+                    **on_paper,
+                    **power_row(check, arrays, on_paper, planned),
+                }
+            )
+    adjusted = holm([e.p_value for e in estimates])
+    for row, est, p, check in zip(rows, estimates, adjusted, [c for f in findings for c in f.checks], strict=True):
+        row["p_holm"] = p
+        row["verdict"], row["why"] = decide(est, check.expect, p, check.margin, ALPHA)
+    table = pd.DataFrame(rows)
+    primary = table[table["role"] == "primary"].set_index("finding")["verdict"]
+    table.insert(1, "finding_verdict", table["finding"].map(primary))
+    return table
+
+
+def _estimate_columns(est: Estimate) -> dict:
+    return {
+        "cells": est.cells,
+        "seeds": est.seeds,
+        "effect": est.mean,
+        "iqm": est.iqm,
+        "ci_low": est.ci_low,
+        "ci_high": est.ci_high,
+        "holds": est.holds,
+        "p_improvement": est.prob_improvement,
+        "p": est.p_value,
+        "basis": est.basis,
+    }

@@ -13,7 +13,24 @@ from alignbench.report.figures import Figure
 from alignbench.report.render import flat, markdown
 from alignbench.report.tables import Absent, Table
 
-FINDING_COLUMNS = ["finding", "check", "metric", "pairs", "effect", "d_z", "ci_low", "ci_high", "verdict", "why"]
+FINDING_COLUMNS = [
+    "finding",
+    "role",
+    "check",
+    "expect",
+    "cells",
+    "seeds",
+    "effect",
+    "iqm",
+    "ci_low",
+    "ci_high",
+    "p_improvement",
+    "p_holm",
+    "verdict",
+    "why",
+    "paper_text",
+    "mde",
+]
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1500px; padding: 0 1em; color: #222; }
 table { border-collapse: collapse; font-size: 12px; margin: 0.6em 0 1.4em; }
@@ -30,16 +47,23 @@ code { background: #f1f3f5; padding: 0 3px; }
 
 
 def _summary_lines(summary: dict) -> list[str]:
-    return [
+    lines = [
         f"Runs found: {summary['runs']} ({summary['completed']} completed, {summary['failed']} failed, "
         f"{summary['other']} running or interrupted); unreadable records skipped: {summary['unreadable']}.",
         f"Sources: {', '.join(summary['sources'])}.",
     ]
+    lines += [f"Split into separate tables, never averaged: {line}." for line in summary.get("splits", [])]
+    if summary.get("derived"):
+        lines.append(f"{summary['derived']} old records (no study block): axes derived from their config.")
+    if summary.get("duplicates"):
+        lines.append(f"{summary['duplicates']} records reached twice (same run key) were counted once.")
+    lines += [f"Power: {line}" for line in summary.get("power", [])]
+    return lines
 
 
 def _findings_frame(findings: pd.DataFrame) -> pd.DataFrame:
     shown = findings[FINDING_COLUMNS].copy()
-    for column in ("effect", "d_z", "ci_low", "ci_high"):
+    for column in ("effect", "iqm", "ci_low", "ci_high", "p_improvement", "p_holm", "mde"):
         shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:+.3g}")
     return shown
 
@@ -51,15 +75,18 @@ def index_md(summary: dict, tables: list, figures: list, findings: pd.DataFrame,
         "",
         *_summary_lines(summary),
         "",
-        "## Findings of the paper, checked",
+        "## The paper's takeaways, checked",
         "",
-        f"Test: {test}. Effect = mean paired difference (a - b) in the metric's unit; d_z = effect / std of "
-        "the differences.",
+        f"Test: {test}. Effect = mean over cells of the mean seed-paired difference (a - b), in the metric's unit; "
+        "the paper column runs the same check on the published numbers (one value per cell).",
         "",
     ]
     for row in findings.drop_duplicates("finding").itertuples():
         hint = f" (runs from `sweep={row.sweep}`)" if row.finding_verdict == "absent" else ""
-        out.append(f"{row.finding}. **{row.finding_verdict}**{hint}: {row.claim}")
+        out.append(
+            f"- {row.finding} **{row.finding_verdict}**{hint}: {row.claim} _Evidence: {row.evidence}._ "
+            f"Paper's numbers: {row.paper_text}."
+        )
     out += ["", _findings_frame(findings).to_markdown(index=False), "", "## Tables", ""]
     for table in tables:
         if isinstance(table, Absent):
@@ -111,17 +138,19 @@ def _findings_html(findings: pd.DataFrame) -> str:
 def index_html(summary: dict, tables: list, figures: list, findings: pd.DataFrame, test: str, prov: dict) -> str:
     """One file with every table as HTML and every figure embedded (base64 PNG): mail it, open it offline."""
     body = ["<h1>Study report</h1>", *[f'<p class="note">{escape(line)}</p>' for line in _summary_lines(summary)]]
-    body.append("<h2>Findings of the paper, checked</h2><ol>")
+    body.append("<h2>The paper's takeaways, checked</h2><ul>")
     for row in findings.drop_duplicates("finding").itertuples():
         hint = f" (runs from <code>sweep={escape(row.sweep)}</code>)" if row.finding_verdict == "absent" else ""
         klass = "absent-v" if row.finding_verdict == "absent" else row.finding_verdict
         body.append(
-            f'<li><span class="{klass}"><b>{escape(row.finding_verdict)}</b></span>{hint}: {escape(row.claim)}</li>'
+            f'<li>{escape(row.finding)} <span class="{klass}"><b>{escape(row.finding_verdict)}</b></span>{hint}: '
+            f"{escape(row.claim)} <i>Evidence: {escape(row.evidence)}.</i> Paper's numbers: "
+            f"{escape(row.paper_text)}.</li>"
         )
     body += [
-        "</ol>",
-        f'<p class="note">Test: {escape(test)}. Effect = mean paired difference (a - b) in the '
-        "metric's unit; d_z = effect / std of the differences.</p>",
+        "</ul>",
+        f'<p class="note">Test: {escape(test)}. Effect = mean over cells of the mean seed-paired difference '
+        "(a - b), in the metric's unit; the paper column runs the same check on the published numbers.</p>",
         _findings_html(findings),
     ]
     body.append("<h2>Tables</h2>")

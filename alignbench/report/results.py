@@ -16,38 +16,44 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from alignbench.report.study import ADAPTERS, FAMILIES, TINY_PREFIX
+from alignbench.report.study import BASE_METHOD, FAMILIES, PEFT
 from alignbench.runs.record import Status
+from alignbench.runs.study import SECTIONS, VERSION, study_of
 
 RECORD = "record.json"
 STAGES = {"eval": "trained", "baseline": "baseline"}  # metric prefix in record.json -> `stage`
-RUN_COLUMNS = [
-    "run_key",
-    "sweep",
-    "run_dir",
-    "status",
-    "error",
-    "started_at",
-    "finished_at",
+# The record's own fields, then its study coordinates (runs.study), then the report's names for the paper's
+# vocabulary (peft, family) and where a row comes from (derived: an old record; point: an eval.at_steps adapter).
+RECORD_COLUMNS = ["run_key", "sweep", "run_dir", "status", "error", "started_at", "finished_at"]
+SETTINGS = [f"{section}_settings" for section in SECTIONS]
+COORDINATES = [
     "dataset",
     "preference",
     "mixture_harmless",
     "method",
     "variant",
+    "loss",
+    "beta",
+    "sft_loss",
+    "parent",
+    "merge",
+    "merge_inputs",
     "model",
     "paper_model",
     "kind",
-    "family",
     "adapter",
     "quant",
     "r",
     "alpha",
     "steps",
-    "batch_size",
     "samples",
-    "seed",
+    "selection_seed",
+    "eval",
+    "eval_settings",
     "eval_key",
+    *SETTINGS,
 ]
+RUN_COLUMNS = [*RECORD_COLUMNS, *COORDINATES, "seed", "cell", "peft", "family", "derived", "point"]
 COLUMNS = [*RUN_COLUMNS, "stage", "benchmark", "metric", "value"]
 
 
@@ -56,7 +62,7 @@ class NoRecords(Exception):
 
 
 class UnreadableRecord(UserWarning):
-    """A record.json that is not valid JSON or not a run record: skipped and counted."""
+    """A record.json that is not valid JSON, not a run record, or from a newer alignbench: skipped and counted."""
 
 
 def find_records(paths: Iterable[str | Path]) -> list[Path]:
@@ -80,61 +86,39 @@ def read_record(path: Path) -> dict:
         raise ValueError(f"{path}: unreadable ({type(err).__name__}: {err})") from err
     if not isinstance(record, dict) or not {"run_key", "status", "choices"} <= record.keys():
         raise ValueError(f"{path}: not a run record (needs run_key, status and choices)")
+    study = record.get("study")
+    if study is not None and not isinstance(study, dict):
+        raise ValueError(f"{path}: its study block is not a mapping")
+    if (study or {}).get("version", VERSION) > VERSION:
+        raise ValueError(f"{path}: study block version {study['version']} is newer than this alignbench ({VERSION})")
     return record
 
 
 def run_axes(record: dict) -> dict:
-    """The run's place in the study: every axis it could differ on, from its choices and resolved config."""
-    choices, config = record.get("choices") or {}, record.get("config") or {}
-    dataset, method = config.get("dataset") or {}, config.get("method") or {}
-    model, adapter = config.get("model") or {}, config.get("adapter") or {}
-    name = choices.get("model") or model.get("name")
-    paper_model = name.removeprefix(TINY_PREFIX) if name else None
-    quant = choices.get("quant") or (config.get("quant") or {}).get("name") or "none"
-    method_name = choices.get("method") or method.get("name")
-    # A merge (method=merge_*) is the paper's variant merge_<combination> of the methods and preferences of its
-    # inputs (Table 3: "sft+dpo", "harmless+helpful"). A mixture is the preference `mixed`.
-    variant, preference = "", dataset.get("preference")
-    if merge := method.get("merge"):
-        inputs = [selector.get("choices") or {} for selector in merge.get("inputs") or []]
-        variant = f"merge_{merge.get('combination')}"
-        method_name = _joined(c.get("method") for c in inputs) or method_name
-        preference = _joined(c.get("dataset.preference") for c in inputs) or preference
-    steps, batch = method.get("max_steps"), method.get("batch_size")
+    """The run's place in the study, as its record's `study` block says (runs.study); a record from before runs
+    wrote one gets it derived from its config by the same code, and `derived` says so."""
+    study, derived = study_of(record)
+    settings = study.get("sections") or {}
+    paper_model, quant = study.get("paper_model"), study.get("quant") or "none"
     return {
-        "run_key": record.get("run_key"),
-        "sweep": record.get("sweep"),
-        "run_dir": record.get("run_dir"),
-        "status": record.get("status"),
-        "error": record.get("error"),
-        "started_at": record.get("started_at"),
-        "finished_at": record.get("finished_at"),
-        "eval_key": record.get("eval_key"),
-        "dataset": choices.get("dataset") or dataset.get("name"),
-        "preference": preference,
-        "mixture_harmless": dataset.get("mixture_harmless") if preference == "mixed" else None,
-        "method": method_name,
-        "variant": variant or ("mixture" if preference == "mixed" else ""),
-        "model": name,
-        "paper_model": paper_model,
-        "kind": model.get("kind"),
+        **{column: record.get(column) for column in RECORD_COLUMNS},
+        **{column: study.get(column) for column in COORDINATES if column not in SETTINGS},
+        **{f"{section}_settings": settings.get(section) for section in SECTIONS},
+        "seed": study.get("seed"),
+        "cell": study.get("cell"),
+        "peft": peft_label(study.get("adapter") or "lora", quant),
         "family": FAMILIES.get(paper_model, paper_model),
-        "adapter": ADAPTERS.get(quant, "qlora"),
-        "quant": quant,
-        "r": adapter.get("r"),
-        "alpha": adapter.get("alpha"),
-        "steps": steps,
-        "batch_size": batch,
-        "samples": steps * batch * method.get("grad_accum", 1) if steps and batch else None,
-        "seed": config.get("seed"),
+        "derived": derived,
+        "point": "",
     }
 
 
-def _joined(values: Iterable) -> str:
-    """sft, dpo -> "sft+dpo"; harmless, helpful -> "harmless+helpful" (the paper's names), in a fixed order."""
-    order = ["sft", "dpo", "harmless", "helpful"]
-    found = {str(v) for v in values if v}
-    return "+".join(sorted(found, key=lambda v: (order.index(v) if v in order else len(order), v)))
+def peft_label(adapter: str, quant: str) -> str:
+    """The paper's names for its two adapters (LoRA; QLoRA = LoRA on a 4-bit NF4 base); any other adapter or
+    quantization keeps its own name (dora, dora+nf4, lora+int8), so it never joins a published cell."""
+    if adapter == "lora" and quant in PEFT:
+        return PEFT[quant]
+    return adapter if quant == "none" else f"{adapter}+{quant}"
 
 
 def step_metrics(record: dict) -> dict[int, dict[str, float]]:
@@ -167,20 +151,33 @@ def run_metrics(record: dict) -> list[tuple[str, str, str, float]]:
 
 
 def records_frame(records: Iterable[dict]) -> pd.DataFrame:
-    """Long form: one row per (run, stage, benchmark, metric); a run without metrics keeps one row of NaN."""
-    rows = []
+    """Long form: one row per (run, stage, benchmark, metric); a run without metrics keeps one row of NaN.
+
+    A run reached twice (a copied sweep folder: same run key, evaluated alike) counts once:
+    `frame.attrs["duplicates"]` lists the run keys seen again. The same training evaluated two ways is two rows. A run of method `base` (sweep=paper_bases: nothing trained) measured the unaligned base: stage baseline.
+    """
+    rows, seen, duplicates = [], set(), []
     for record in records:
+        identity = (record.get("run_key"), record.get("eval_key"))
+        if identity in seen:
+            duplicates.append(record["run_key"])
+            continue
+        seen.add(identity)
         axes = run_axes(record)
         metrics = run_metrics(record) or [(None, None, None, np.nan)]
+        if axes["method"] == BASE_METHOD:
+            metrics = [("baseline" if stage == "trained" else stage, *rest) for stage, *rest in metrics]
         rows += [{**axes, "stage": s, "benchmark": b, "metric": m, "value": v} for s, b, m, v in metrics]
         # An adapter evaluated during training (eval.at_steps) is a point of the data-quantity curve: the same run
-        # at fewer steps and samples, after the run's own rows (runs_of keeps a run's first row).
+        # at fewer steps and samples, marked so that tables (own_rows) never take it for a run of its own.
         for step, found in step_metrics(record).items():
-            at = {**axes, "steps": step, "samples": step * axes["samples"] // axes["steps"] if axes["steps"] else None}
+            samples = step * axes["samples"] // axes["steps"] if axes["steps"] else None
+            at = {**axes, "steps": step, "samples": samples, "point": "at_step"}
             trained = run_metrics({**record, "metrics": found})
             rows += [{**at, "stage": s, "benchmark": b, "metric": m, "value": v} for s, b, m, v in trained]
-    frame = pd.DataFrame(rows, columns=COLUMNS)
-    return frame.astype({"value": float})
+    frame = pd.DataFrame(rows, columns=COLUMNS).astype({"value": float})
+    frame.attrs["duplicates"] = duplicates
+    return frame
 
 
 def read_records(paths: Iterable[str | Path], on_unreadable=None) -> tuple[list[dict], list[str]]:
@@ -215,18 +212,10 @@ def runs_of(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop_duplicates("run_dir")[RUN_COLUMNS].reset_index(drop=True)
 
 
-def usual_setting(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows of runs at their method's most common (steps, r, alpha): a table cell never averages different
-    training budgets or ranks together (paper_quantity and paper_rank runs have their own figures). A merge trains
-    nothing, so its own settings do not count: every merge is kept."""
-    runs = runs_of(frame)
-    merged = runs["variant"].str.startswith("merge")
-    setting = ["method", "steps", "r", "alpha"]
-    sizes = runs[~merged].groupby(setting, dropna=False).size().rename("runs").reset_index()
-    usual = sizes.sort_values("runs", ascending=False, kind="stable").drop_duplicates("method")
-    kept = pd.concat([runs[~merged].merge(usual[setting], on=setting), runs[merged]])[["run_dir", "steps"]]
-    # a run's own rows only: its adapters evaluated during training (eval.at_steps) are the quantity curve's points
-    return frame.merge(kept, on=["run_dir", "steps"])[frame.columns]
+def own_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of each run's own adapter, without the adapters it evaluated during training (eval.at_steps): those
+    are points of the data-quantity figures, never cells of a table."""
+    return frame[frame["point"] == ""]
 
 
 def completed(frame: pd.DataFrame) -> pd.DataFrame:
@@ -244,7 +233,11 @@ def baselines(frame: pd.DataFrame) -> pd.DataFrame:
     """The base's scores, once per evaluation: every run on a base carries the same (cached) baseline, so it is
     one measurement per model, quantization and evaluation config, not one per run."""
     base = completed(frame)[lambda f: f["stage"] == "baseline"]
-    return base.drop_duplicates(["model", "quant", "eval_key", "benchmark", "metric"])
+    base = base.drop_duplicates(["model", "quant", "eval_key", "benchmark", "metric"])
+    # One measurement of a base, whichever run carried it: its cell is the base's, not that run's.
+    return base.assign(
+        cell="base:" + base["model"].astype(str) + ":" + base["quant"] + ":" + base["eval_key"].astype(str)
+    )
 
 
 def confidence_interval(values: pd.Series, level: float = 0.95) -> tuple[float, float]:
@@ -257,11 +250,14 @@ def confidence_interval(values: pd.Series, level: float = 0.95) -> tuple[float, 
 
 
 def aggregate(frame: pd.DataFrame, by: list[str], level: float = 0.95) -> pd.DataFrame:
-    """Mean, std, n and a `level` t-interval of `value` over seeds, per `by` + stage/benchmark/metric.
+    """Mean, std, n and a `level` t-interval of `value` over seeds, per `by` + cell + stage/benchmark/metric.
+
+    `cell` is always a key: runs that differ in anything but the seed are never averaged, whatever `by` says (two
+    rows with the same `by` values are two configurations; add the coordinate that tells them apart to `by`).
 
     Only completed runs are averaged; groups are those present (a missing cell is absent, never 0).
     """
-    keys = [*by, *[c for c in ("stage", "benchmark", "metric") if c not in by]]
+    keys = [*by, *[c for c in ("cell", "stage", "benchmark", "metric") if c not in by]]
     done = completed(frame).dropna(subset=["value"])
     grouped = done.groupby(keys, dropna=False, sort=True)["value"]
     out = grouped.agg(mean="mean", std="std", n="count")

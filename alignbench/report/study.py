@@ -52,8 +52,8 @@ COUPLED = {
     "preference": ["mixture_harmless", "variant"],  # a mixture is its own variant
 }
 
-ADAPTERS = {"none": "lora"}  # quant -> adapter; any bitsandbytes quantization (nf4, int8) makes it QLoRA
-TINY_PREFIX = "tiny_"  # tiny_vicuna stands in for vicuna: the paper's numbers are joined on the name without it
+BASE_METHOD = "base"  # method=base (sweep=paper_bases): nothing trained, the run's scores are its base's
+PEFT = {"none": "lora", "nf4": "qlora"}  # quant of a plain LoRA run -> the paper's adapter name (Tables 4, 5)
 # The pre-trained / instruction-tuned pairs the paper compares (Fig. 5, finding 6), by paper model name.
 FAMILIES = {"llama": "llama", "vicuna": "llama", "mistral": "mistral", "mistral_instruct": "mistral"}
 SAMPLES_PER_UNIT = 1600  # the paper's data-quantity axis: training samples relative to 1,600 (100 steps x 16)

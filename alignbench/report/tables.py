@@ -1,4 +1,10 @@
-"""The study's tables (main results per adapter, mixture, merging, and each beside the paper) from a runs frame."""
+"""The study's tables (main results per adapter, mixture, merging as the paper prints it, each published table beside
+ours, the unaligned bases against the paper) from a runs frame.
+
+A table cell is one configuration except the seed (the records' `cell`). Where the runs at one place of a table are
+more than one configuration (two eval settings, LoRA and DoRA, two mixture shares), the table is split into one
+table per value of the coordinates that tell them apart, each labelled, and the report says so at the top (`splits`).
+"""
 
 from __future__ import annotations
 
@@ -8,15 +14,42 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from alignbench.report.paper import TABLES, compare
-from alignbench.report.results import aggregate, baselines, headline, runs_of, usual_setting
-from alignbench.report.study import BENCHMARKS, SWEEPS
+from alignbench.report.paper import TABLES, compare, paper_results
+from alignbench.report.results import COORDINATES, SETTINGS, aggregate, baselines, headline, own_rows, runs_of
+from alignbench.report.study import BASE_METHOD, BENCHMARKS, SWEEPS
 from alignbench.runs.record import Status
 
 MISSING = "—"  # a cell without a completed run: never 0
-CELL = ["dataset", "model", "paper_model", "preference", "adapter", "method", "variant"]
 METHOD_ORDER = ["sft", "dpo", "sft+dpo", "sft_dpo"]
-ADAPTER_LABELS = {"lora": "LoRA", "qlora": "QLoRA"}
+PEFT_TABLES = {"qlora": 4, "lora": 5}  # the paper's main table of each of its adapters
+# Coordinates a table may split on, in the order a label names them; the digests of settings and the eval key last,
+# as they only tell configurations apart when no readable coordinate does.
+SPLITTABLE = [c for c in COORDINATES if c not in (*SETTINGS, "eval_key", "paper_model", "kind")] + [
+    "eval_key",
+    *SETTINGS,
+]
+# Table 3's rows: the four inputs, then the merges (variant, method), as the paper prints them.
+MERGE_ROWS = {
+    "SFT harmless": ("", "sft", "harmless"),
+    "SFT helpful": ("", "sft", "helpful"),
+    "DPO harmless": ("", "dpo", "harmless"),
+    "DPO helpful": ("", "dpo", "helpful"),
+    "SLERP SFT": ("merge_slerp", "sft", "harmless+helpful"),
+    "SLERP DPO": ("merge_slerp", "dpo", "harmless+helpful"),
+    "DARE SFT": ("merge_dare_ties", "sft", "harmless+helpful"),
+    "DARE DPO": ("merge_dare_ties", "dpo", "harmless+helpful"),
+    "DARE SFT+DPO": ("merge_dare_ties", "sft+dpo", "harmless+helpful"),
+}
+# The base against the paper's Table 2 "Original" rows: how far off is still the protocol, and which setting to
+# look at first when it is not (paper-spec: shots, scorer input and prompt selection are [N]).
+TOLERANCE = {"mmlu": 0.02, "bbh": 0.02, "real_toxicity": 0.3, "alpaca_eval": 2.0, "red_instruct": 5.0}
+SUSPECT = {
+    "mmlu": "shots (eval.mmlu.num_fewshot: the paper's bases fit lm-eval's 0-shot default)",
+    "bbh": "shots and chain-of-thought (eval.bbh.tasks, eval.bbh.num_fewshot)",
+    "real_toxicity": "scorer input and prompts (eval.real_toxicity.score_with_prompt, num_prompts)",
+    "alpaca_eval": "judge and max_new_tokens (judge.pairwise, eval.alpaca_eval.max_new_tokens)",
+    "red_instruct": "judge and template (judge.harm, eval.red_instruct.template)",
+}
 
 
 @dataclass
@@ -29,6 +62,7 @@ class Table:
     cells: pd.DataFrame
     counts: dict = field(default_factory=dict)  # expected / completed / failed / missing runs
     note: str = ""
+    split: dict = field(default_factory=dict)  # the coordinates this part of a split table holds fixed
 
 
 @dataclass
@@ -40,6 +74,15 @@ class Absent:
     sweep: str
 
 
+@dataclass
+class Part:
+    """Runs whose places in a table each hold one configuration; `split` names what sets them apart from the other
+    parts (empty when nothing had to be split)."""
+
+    split: dict
+    runs: pd.DataFrame
+
+
 def cell_text(mean: float, std: float, n: int, digits: int, pm: str = "±") -> str:
     """'0.251 ± 0.012 (3)'; one run has no spread; no run is MISSING."""
     if not n or np.isnan(mean):
@@ -48,11 +91,43 @@ def cell_text(mean: float, std: float, n: int, digits: int, pm: str = "±") -> s
     return f"{mean:.{digits}f}{spread} ({int(n)})"
 
 
+def split_label(split: dict) -> str:
+    return ", ".join(f"{k}={'—' if v is None or v == '' else v}" for k, v in split.items())
+
+
+def parts(runs: pd.DataFrame, shown: list[str]) -> list[Part]:
+    """`runs` cut so that each combination of the `shown` coordinates holds one configuration (cell)."""
+    varying: set[str] = set()
+    for _, group in runs.groupby(shown, dropna=False):
+        if group["cell"].nunique() > 1:
+            varying |= {c for c in SPLITTABLE if c not in shown and group[c].astype(str).nunique() > 1}
+    if not varying:
+        return [Part({}, runs)]
+    by = [c for c in SPLITTABLE if c in varying]
+    readable = [c for c in by if c not in SETTINGS and c != "eval_key"]
+    # Labelled by the readable coordinates when they alone cut the runs the same way; by the digests only if not.
+    if readable and runs.groupby(readable, dropna=False).ngroups == runs.groupby(by, dropna=False).ngroups:
+        by = readable
+    return [
+        Part(dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)), part)
+        for key, part in runs.groupby(by, dropna=False, sort=True)
+    ]
+
+
+def splits_found(tables: list) -> list[str]:
+    """One line per coordinate a table had to be split on: 'eval_settings: 2 values (mmlu 0-shot; mmlu 5-shot)'."""
+    values: dict[str, set] = {}
+    for table in tables:
+        for key, value in getattr(table, "split", {}).items():
+            values.setdefault(key, set()).add(str(value))
+    return [f"{k}: {len(v)} values ({'; '.join(sorted(v))})" for k, v in values.items()]
+
+
 def study_cells(frame: pd.DataFrame) -> pd.DataFrame:
-    """Mean, std, n and CI over seeds of every headline metric, per study cell, trained and baseline alike."""
-    scores = headline(frame, BENCHMARKS)
-    trained = aggregate(scores[scores["stage"] == "trained"], CELL)
-    base = aggregate(baselines(scores), ["model", "paper_model", "adapter"])
+    """Mean, std, n and CI over seeds of every headline metric, per cell, trained and baseline alike."""
+    scores = headline(own_rows(frame), BENCHMARKS)
+    trained = aggregate(scores[scores["stage"] == "trained"], ["cell"])
+    base = aggregate(baselines(scores), ["cell"])
     return pd.concat([trained, base], ignore_index=True)
 
 
@@ -67,13 +142,19 @@ def _counts(runs: pd.DataFrame, expected: int) -> dict:
     return {"expected": expected, "completed": done, "failed": failed, "missing": max(expected - done - failed, 0)}
 
 
-def _base_rows(cells: pd.DataFrame, models: list[str], adapter: str, benchmarks: list[str]) -> pd.DataFrame:
-    base = cells[(cells["stage"] == "baseline") & (cells["adapter"] == adapter)].set_index(["model", "benchmark"])
+def _base_rows(base: pd.DataFrame, runs: pd.DataFrame, models: list[str], benchmarks: list[str]) -> pd.DataFrame:
+    """The unaligned base of each model, as measured with this part's evaluation and quantization."""
     rows = {}
     for model in models:
+        mine = base[
+            (base["model"] == model)
+            & base["quant"].isin(runs["quant"].unique())
+            & base["eval_key"].isin(runs["eval_key"].unique())
+        ].drop_duplicates("benchmark")
+        found = mine.set_index("benchmark")
         rows[("base", model, "unaligned")] = {
-            BENCHMARKS[b].label: cell_text(*base.loc[(model, b), ["mean", "std", "n"]], BENCHMARKS[b].digits)
-            if (model, b) in base.index
+            BENCHMARKS[b].label: cell_text(found.loc[b, "value"], np.nan, 1, BENCHMARKS[b].digits)
+            if b in found.index
             else MISSING
             for b in benchmarks
         }
@@ -84,47 +165,42 @@ def grid_table(
     name: str,
     title: str,
     frame: pd.DataFrame,
-    cells: pd.DataFrame,
-    select: dict,
+    part: Part,
     rows: list[str],
-    universe: pd.DataFrame,
     full_factorial: bool,
     with_base: bool,
 ) -> Table:
     """Rows = `rows` levels, columns = benchmarks, each cell 'SFT / DPO' (the methods present).
 
-    With `full_factorial`, the rows are every combination of the row values seen in `universe` (the study's
-    grid), so a combination without runs shows as missing; otherwise the rows are the combinations that ran.
+    With `full_factorial`, the rows are every combination of the row values seen in the part, so a combination
+    without runs shows as missing; otherwise the rows are the combinations that ran.
     """
-    runs = runs_of(frame)
-    mask = np.logical_and.reduce([runs[k].isin(v) for k, v in select.items()])
-    mine = runs[mask]
-    methods = _ordered((universe if full_factorial else mine)["method"].dropna())
+    runs = part.runs
+    methods = _ordered(runs["method"].dropna())
     benchmarks = [b for b in BENCHMARKS if b in set(frame["benchmark"])]
     if full_factorial:
-        levels = [sorted(universe[k].dropna().unique()) for k in rows]
-        keys = list(itertools.product(*levels))
+        keys = list(itertools.product(*[sorted(runs[k].dropna().unique()) for k in rows]))
     else:
-        keys = sorted(set(mine[rows].itertuples(index=False, name=None)))
-    seeds = max(universe["seed"].nunique(), 1)
-    counts = _counts(mine, len(keys) * len(methods) * seeds)
-
-    chosen = cells[(cells["stage"] == "trained")]
-    chosen = chosen[np.logical_and.reduce([chosen[k].isin(v) for k, v in select.items()])]
-    indexed = chosen.groupby([*rows, "method", "benchmark"])[["mean", "std", "n"]].first()
-    failed = mine[mine["status"] == Status.failed].groupby([*rows, "method"]).size()
+        keys = sorted(set(runs[rows].itertuples(index=False, name=None)))
+    seeds = max(runs["seed"].nunique(), 1)
+    counts = _counts(runs, len(keys) * len(methods) * seeds)
+    scores = headline(own_rows(frame[frame["run_dir"].isin(runs["run_dir"])]), BENCHMARKS)
+    cells = aggregate(scores[scores["stage"] == "trained"], [*rows, "method"])
+    indexed = cells.set_index([*rows, "method", "benchmark"])[["mean", "std", "n"]]
+    if not indexed.index.is_unique:  # parts() guarantees one configuration per place: a bug if not
+        raise AssertionError(f"{name}: a place of the table holds more than one configuration")
+    failed = runs[runs["status"] == Status.failed].groupby([*rows, "method"]).size()
     tidy, display = [], {}
     for key in keys:
         line = {}
         for b in benchmarks:
             texts = []
             for method in methods:
-                mean, std, n = (
-                    indexed.loc[(*key, method, b)] if (*key, method, b) in indexed.index else (np.nan, np.nan, 0)
-                )
+                found = (*key, method, b) in indexed.index
+                mean, std, n = indexed.loc[(*key, method, b)] if found else (np.nan, np.nan, 0)
                 tidy.append(
                     {
-                        **dict(zip(rows, key, strict=False)),
+                        **dict(zip(rows, key, strict=True)),
                         "method": method,
                         "benchmark": b,
                         "mean": mean,
@@ -139,120 +215,249 @@ def grid_table(
     shown = pd.DataFrame.from_dict(display, orient="index", columns=[BENCHMARKS[b].label for b in benchmarks])
     if with_base and "model" in rows and len(rows) == 3:
         models = sorted({key[rows.index("model")] for key in keys})
-        adapter = next(iter(select.get("adapter", ["lora"])))
-        shown = pd.concat([_base_rows(cells, models, adapter, benchmarks), shown])
+        base = headline(baselines(frame), BENCHMARKS)
+        shown = pd.concat([_base_rows(base, runs, models, benchmarks), shown])
     shown.index = pd.MultiIndex.from_tuples(shown.index, names=rows) if len(shown) else shown.index
     heading = " / ".join(m.upper() for m in methods)
     note = (
-        f"cells: {heading} as mean ± std over seeds (n completed runs); {MISSING} = no completed run. "
+        f"cells: {heading} as mean ± std over seeds (n seeds, one configuration each); {MISSING} = no completed run. "
         f"Runs: {counts['expected']} expected ({len(keys)} rows x {len(methods)} methods x {seeds} seeds), "
         f"{counts['completed']} completed, {counts['failed']} failed, {counts['missing']} missing."
     )
-    return Table(name, title, shown, pd.DataFrame(tidy), counts, note)
+    if part.split:
+        note = f"Only runs with {split_label(part.split)}. " + note
+    return Table(name, title, shown, pd.DataFrame(tidy), counts, note, part.split)
+
+
+def _named(name: str, title: str, found: list[Part], i: int) -> tuple[str, str]:
+    if len(found) == 1:
+        return name, title
+    return f"{name}_{i + 1}", f"{title} [{split_label(found[i].split)}]"
 
 
 def study_tables(frame: pd.DataFrame) -> list[Table | Absent]:
-    """The paper's Tables 4/5 (one per adapter present), 2 (mixture) and 3 (merging) from whatever ran."""
-    frame = usual_setting(frame)
-    cells = study_cells(frame)
-    runs = runs_of(frame)
+    """The paper's Tables 4/5 (one per adapter present: LoRA, QLoRA, then any other), 2 (mixture) and 3 (merging)."""
+    runs = runs_of(own_rows(frame))
+    runs = runs[runs["method"] != BASE_METHOD]
     plain = runs[runs["variant"] == ""]
     out: list[Table | Absent] = []
-    for adapter, paper_table in (("qlora", 4), ("lora", 5)):
-        label = ADAPTER_LABELS[adapter]
-        name, title = f"main_{adapter}", f"Main results, {label} (paper Table {paper_table})"
-        if (plain["adapter"] == adapter).any():
-            out.append(
-                grid_table(
-                    name,
-                    title,
-                    frame,
-                    cells,
-                    {"adapter": [adapter], "variant": [""]},
-                    ["dataset", "model", "preference"],
-                    plain,
-                    True,
-                    True,
-                )
-            )
-        else:
-            out.append(Absent(name, title, f"{SWEEPS['main']} (quant={'nf4' if adapter == 'qlora' else 'none'})"))
+    rows = ["dataset", "model", "preference"]
+    for peft in [*PEFT_TABLES, *sorted(set(plain["peft"]) - set(PEFT_TABLES))]:
+        label = peft.upper().replace("LORA", "LoRA").replace("DORA", "DoRA")
+        paper = f" (paper Table {PEFT_TABLES[peft]})" if peft in PEFT_TABLES else ""
+        name, title = f"main_{peft.replace('+', '_')}", f"Main results, {label}{paper}"
+        mine = plain[plain["peft"] == peft]
+        if mine.empty:
+            out.append(Absent(name, title, f"{SWEEPS['main']} (quant={'nf4' if peft == 'qlora' else 'none'})"))
+            continue
+        found = parts(mine, [*rows, "method"])
+        out += [grid_table(*_named(name, title, found, i), frame, p, rows, True, True) for i, p in enumerate(found)]
     mixed = runs[runs["variant"] == "mixture"]
+    title = "Preference mixture (paper Table 2)"
     if len(mixed):
         # Table 2: the mixture beside the single-preference runs of the same models, data and adapter.
-        select = {
-            "dataset": mixed["dataset"].unique(),
-            "model": mixed["model"].unique(),
-            "adapter": mixed["adapter"].unique(),
-            "variant": ["", "mixture"],
-        }
-        out.append(
-            grid_table(
-                "mixture",
-                "Preference mixture (paper Table 2)",
-                frame,
-                cells,
-                select,
-                ["dataset", "model", "preference"],
-                runs[runs["model"].isin(select["model"])],
-                False,
-                True,
-            )
-        )
+        near = plain[
+            plain["dataset"].isin(mixed["dataset"])
+            & plain["model"].isin(mixed["model"])
+            & plain["peft"].isin(mixed["peft"])
+        ]
+        found = parts(pd.concat([mixed, near]), [*rows, "method"])
+        out += [
+            grid_table(*_named("mixture", title, found, i), frame, p, rows, False, True) for i, p in enumerate(found)
+        ]
     else:
-        out.append(Absent("mixture", "Preference mixture (paper Table 2)", SWEEPS["mixture"]))
-    merged = runs[runs["variant"].str.startswith("merge")]
-    if len(merged):
-        out.append(
-            grid_table(
-                "merging",
-                "Merging (paper Table 3)",
-                frame,
-                cells,
-                {"variant": merged["variant"].unique(), "model": merged["model"].unique()},
-                ["dataset", "model", "variant"],
-                merged,
-                False,
-                False,
-            )
-        )
-    else:
-        out.append(Absent("merging", "Merging (paper Table 3)", SWEEPS["merge"]))
+        out.append(Absent("mixture", title, SWEEPS["mixture"]))
+    out += merge_tables(frame, runs)
     return out
+
+
+def merge_tables(frame: pd.DataFrame, runs: pd.DataFrame) -> list[Table | Absent]:
+    """Table 3 as the paper prints it: per model, the four input rows then SLERP/DARE of SFT and of DPO and DARE of
+    all four, each cell (mean ± std (n)) beside the published value and ours - paper. Rows the paper never ran
+    (SLERP of all four) are not expected, so never missing."""
+    title = "Merging (paper Table 3)"
+    merged = runs[runs["variant"].str.startswith("merge")]
+    if merged.empty:
+        return [Absent("merging", title, SWEEPS["merge"])]
+    wanted = {(v, m, p) for v, m, p in MERGE_ROWS.values()}
+    places = ["dataset", "model", "peft", "variant", "method", "preference"]
+    inputs = runs[
+        runs["variant"].eq("")
+        & runs[["dataset", "model", "peft"]]
+        .apply(tuple, axis=1)
+        .isin(set(merged[["dataset", "model", "peft"]].apply(tuple, axis=1)))
+        & runs[["variant", "method", "preference"]].apply(tuple, axis=1).isin(wanted)
+    ]
+    chosen = pd.concat([merged, inputs])
+    paper = paper_results()
+    paper = paper[paper["table"] == 3]
+    tables: list[Table | Absent] = []
+    found = parts(chosen, places)
+    for i, part in enumerate(found):
+        scores = headline(own_rows(frame[frame["run_dir"].isin(part.runs["run_dir"])]), BENCHMARKS)
+        cells = aggregate(scores[scores["stage"] == "trained"], places).set_index([*places, "benchmark"])
+        benchmarks = [b for b in BENCHMARKS if b in set(scores["benchmark"]) | set(paper["benchmark"])]
+        display, tidy = {}, []
+        groups = part.runs.drop_duplicates(["dataset", "model", "peft", "paper_model"])
+        for model_row in groups.sort_values(["dataset", "model", "peft"]).itertuples():
+            for label, (variant, method, preference) in MERGE_ROWS.items():
+                line = {}
+                for b in benchmarks:
+                    spec = BENCHMARKS[b]
+                    key = (model_row.dataset, model_row.model, model_row.peft, variant, method, preference, b)
+                    mean, std, n = cells.loc[key, ["mean", "std", "n"]] if key in cells.index else (np.nan, np.nan, 0)
+                    published = paper[
+                        (paper["dataset"] == model_row.dataset)
+                        & (paper["model"] == model_row.paper_model)
+                        & (paper["adapter"] == model_row.peft)
+                        & (paper["variant"] == variant)
+                        & (paper["method"] == method)
+                        & (paper["preference"] == preference)
+                        & (paper["benchmark"] == b)
+                    ]["value"]
+                    value = published.iloc[0] if len(published) else np.nan
+                    line[f"{spec.label} ours"] = cell_text(mean, std, n, spec.digits)
+                    line[f"{spec.label} paper"] = MISSING if np.isnan(value) else f"{value:.{spec.digits}f}"
+                    both = n and not np.isnan(value)
+                    line[f"{spec.label} Δ"] = f"{mean - value:+.{spec.digits}f}" if both else MISSING
+                    tidy.append(
+                        {
+                            "dataset": model_row.dataset,
+                            "model": model_row.model,
+                            "peft": model_row.peft,
+                            "row": label,
+                            "benchmark": b,
+                            "mean": mean,
+                            "std": std,
+                            "n": int(n),
+                            "paper": value,
+                            "diff": mean - value,
+                        }
+                    )
+                display[(model_row.dataset, model_row.model, model_row.peft, label)] = line
+        shown = pd.DataFrame.from_dict(display, orient="index")
+        shown.index = pd.MultiIndex.from_tuples(shown.index, names=["dataset", "model", "adapter", "row"])
+        cells_frame = pd.DataFrame(tidy)
+        seeds = max(part.runs["seed"].nunique(), 1)
+        counts = _counts(part.runs, len(groups) * len(MERGE_ROWS) * seeds)
+        counts["published"] = int(cells_frame["paper"].notna().sum())
+        counts["joined"] = int((cells_frame["paper"].notna() & (cells_frame["n"] > 0)).sum())
+        note = (
+            f"rows: the four inputs, then the merges of the harmless and the helpful adapter (SLERP, DARE-TIES) and "
+            f"DARE of all four; ours as mean ± std (n seeds) beside the paper's value and Δ = ours - paper. "
+            f"{counts['joined']} of {counts['published']} published values joined (tiny stand-ins join the paper model "
+            f"they stand for; the paper's Table 3 is QLoRA, so quant=nf4). Runs: {counts['expected']} expected, "
+            f"{counts['completed']} completed, {counts['failed']} failed, {counts['missing']} missing."
+        )
+        if part.split:
+            note = f"Only runs with {split_label(part.split)}. " + note
+        name, shown_title = _named("merging", title, found, i)
+        tables.append(Table(name, shown_title, shown, cells_frame, counts, note, part.split))
+    return tables
 
 
 def paper_tables(frame: pd.DataFrame) -> list[Table]:
     """Each published table (2-5) cell by cell: our mean over seeds, the paper's value, and ours - paper."""
-    joined = compare(study_cells(usual_setting(frame)))
+    runs = runs_of(own_rows(frame))
+    key = ["dataset", "paper_model", "preference", "peft", "method", "variant"]
     tables = []
-    for number, about in TABLES.items():
-        part = joined[joined["table"] == number]
-        part = part.sort_values("benchmark", key=lambda b: b.map(list(BENCHMARKS).index), kind="stable")
-        rows = ["dataset", "model", "preference", "variant", "method"]
-        display = {}
-        for key, group in part.groupby(rows, sort=True):
-            line = {}
-            for row in group.itertuples():
-                spec = BENCHMARKS[row.benchmark]
-                line[f"{spec.label} ours"] = cell_text(row.ours, row.ours_std, row.ours_n or 0, spec.digits)
-                line[f"{spec.label} paper"] = f"{row.paper:.{spec.digits}f}"
-                line[f"{spec.label} Δ"] = MISSING if np.isnan(row.diff) else f"{row.diff:+.{spec.digits}f}"
-            display[key] = line
-        shown = pd.DataFrame.from_dict(display, orient="index")
-        shown.index = pd.MultiIndex.from_tuples(shown.index, names=rows)
-        matched = int(part["ours"].notna().sum())
-        note = (
-            f"{len(part)} published values, {matched} with runs of ours (tiny stand-ins join on the paper "
-            f"model they stand for); Δ = ours - paper."
-        )
-        tables.append(
-            Table(
-                f"paper_table{number}",
-                f"Paper Table {number} ({about}) beside ours",
-                shown,
-                part.reset_index(drop=True),
-                {"published": len(part), "matched": matched},
-                note,
-            )
-        )
+    found = parts(runs, key)
+    for i, part in enumerate(found):
+        mine = frame[frame["run_dir"].isin(part.runs["run_dir"])]
+        scores = headline(own_rows(mine), BENCHMARKS)
+        trained = aggregate(scores[scores["stage"] == "trained"], key)
+        base = aggregate(baselines(scores), ["paper_model", "quant", "peft"])
+        joined = compare(trained, base)
+        suffix = f" [{split_label(part.split)}]" if part.split else ""
+        for number, about in TABLES.items():
+            table = _paper_table(joined[joined["table"] == number], number, about)
+            table.split = part.split
+            if len(found) > 1:
+                table.name, table.title = f"{table.name}_{i + 1}", table.title + suffix
+            tables.append(table)
     return tables
+
+
+def _paper_table(part: pd.DataFrame, number: int, about: str) -> Table:
+    part = part.sort_values("benchmark", key=lambda b: b.map(list(BENCHMARKS).index), kind="stable")
+    rows = ["dataset", "model", "preference", "variant", "method"]
+    display = {}
+    for key, group in part.groupby(rows, sort=True):
+        line = {}
+        for row in group.itertuples():
+            spec = BENCHMARKS[row.benchmark]
+            line[f"{spec.label} ours"] = cell_text(row.ours, row.ours_std, row.ours_n or 0, spec.digits)
+            line[f"{spec.label} paper"] = f"{row.paper:.{spec.digits}f}"
+            line[f"{spec.label} Δ"] = MISSING if np.isnan(row.diff) else f"{row.diff:+.{spec.digits}f}"
+        display[key] = line
+    shown = pd.DataFrame.from_dict(display, orient="index")
+    shown.index = pd.MultiIndex.from_tuples(shown.index, names=rows)
+    matched = int(part["ours"].notna().sum())
+    note = (
+        f"{len(part)} published values, {matched} with runs of ours (tiny stand-ins join on the paper "
+        f"model they stand for); Δ = ours - paper."
+    )
+    return Table(
+        f"paper_table{number}",
+        f"Paper Table {number} ({about}) beside ours",
+        shown,
+        part.reset_index(drop=True),
+        {"published": len(part), "matched": matched},
+        note,
+    )
+
+
+def base_calibration(frame: pd.DataFrame) -> Table | Absent:
+    """The unaligned bases against the paper's Table 2 "Original" rows (and every other base measured, without a
+    published value): ours, paper, Δ, and the protocol setting to look at where |Δ| exceeds the tolerance."""
+    title = "Unaligned bases vs the paper (Table 2 Original rows)"
+    base = headline(baselines(frame), BENCHMARKS)
+    if base.empty:
+        return Absent("bases", title, "paper_bases")
+    paper = paper_results()
+    paper = paper[paper["stage"] == "baseline"]
+    tidy, display = [], {}
+    for (model, paper_model, quant, settings), group in base.groupby(
+        ["model", "paper_model", "quant", "eval_settings"], dropna=False, sort=True
+    ):
+        peft = "qlora" if quant == "nf4" else "lora"
+        flags, line = [], {}
+        for row in group.drop_duplicates("benchmark").itertuples():
+            spec = BENCHMARKS[row.benchmark]
+            published = paper[
+                (paper["model"] == paper_model) & (paper["adapter"] == peft) & (paper["benchmark"] == row.benchmark)
+            ]["value"]
+            value = published.iloc[0] if len(published) else np.nan
+            diff = row.value - value
+            off = bool(abs(diff) > TOLERANCE[row.benchmark]) if not np.isnan(diff) else False
+            line[f"{spec.label} ours"] = f"{row.value:.{spec.digits}f}"
+            line[f"{spec.label} paper"] = MISSING if np.isnan(value) else f"{value:.{spec.digits}f}"
+            line[f"{spec.label} Δ"] = MISSING if np.isnan(diff) else f"{diff:+.{spec.digits}f}" + (" ⚠" if off else "")
+            flags += [f"{spec.label}: {SUSPECT[row.benchmark]}"] if off else []
+            tidy.append(
+                {
+                    "model": model,
+                    "quant": quant,
+                    "eval_settings": settings,
+                    "benchmark": row.benchmark,
+                    "ours": row.value,
+                    "paper": value,
+                    "diff": diff,
+                    "tolerance": TOLERANCE[row.benchmark],
+                    "outside": off,
+                }
+            )
+        line["look at"] = "; ".join(flags) or ""
+        display[(model, quant, settings)] = line
+    shown = pd.DataFrame.from_dict(display, orient="index")
+    shown.index = pd.MultiIndex.from_tuples(shown.index, names=["model", "quant", "eval settings"])
+    cells = pd.DataFrame(tidy)
+    published = int(cells["paper"].notna().sum())
+    outside = int(cells["outside"].sum())
+    tolerance = ", ".join(f"{BENCHMARKS[b].label} {t:g}" for b, t in TOLERANCE.items())
+    note = (
+        f"One measurement per base, quantization and evaluation. {published} values have a published counterpart, "
+        f"{outside} outside the tolerance ({tolerance}; ⚠). Run this before a grid: "
+        f"`python -m alignbench -m sweep=paper_bases` (tiny stand-ins: no published values)."
+    )
+    return Table("bases", title, shown, cells, {"published": published, "outside": outside}, note)

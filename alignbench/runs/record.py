@@ -52,6 +52,7 @@ LATE = (
     "resumed_from",
     "resumes",
     "reason",
+    "study",
 )
 # What a record must keep when a full disk leaves it only the space of the previous one (write_last).
 ESSENTIAL = (
@@ -70,6 +71,7 @@ ESSENTIAL = (
     "finished_at",
     "trained_at",
     "adapter_path",
+    "study",
 )
 
 
@@ -111,6 +113,8 @@ class RunRecord:
     resumed_from: str | None = None
     resumes: list[dict[str, Any]] | None = None
     reason: str | None = None  # why it failed or stopped (runs.failures.Reason); some reasons spend no retry
+    # The run's place in the study (runs.study): every axis it can differ on and its cell (configuration sans seed).
+    study: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know: kept on rewrite
 
     @classmethod

@@ -52,7 +52,7 @@ def test_benchmarks_registry_matches_the_eval_sections_and_the_paper_suite(compo
 
 
 def test_an_unknown_name_fails_with_the_valid_ones():
-    with pytest.raises(ConfigError, match=r"method.trainer='ppo' has no implementation; valid: dpo, merge, sft"):
+    with pytest.raises(ConfigError, match=r"method.trainer='ppo' has no implementation; valid: base, dpo, merge, sft"):
         METHODS.pick("ppo")
     with pytest.raises(ConfigError, match=r"eval.benchmarks='mmlu_pro'.*valid: alpaca_eval, bbh, mmlu"):
         BENCHMARKS.pick("mmlu_pro")

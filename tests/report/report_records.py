@@ -6,6 +6,8 @@ import json
 import uuid
 from pathlib import Path
 
+from alignbench.runs.study import study_coordinates
+
 KINDS = {"llama": "pretrained", "vicuna": "instruct", "mistral": "pretrained", "mistral_instruct": "instruct"}
 
 
@@ -23,9 +25,12 @@ def make_record(
     steps=20,
     errors=None,
     sweep="hand",
+    adapter="lora",
+    study=True,
     **extra,
 ) -> dict:
-    """A record with its choices, resolved config and flat metrics; `metrics` like {"eval/mmlu/acc": 0.3}."""
+    """A record with its choices, resolved config, study block (as the pipeline computes it; study=False: a record
+    from before runs had one) and flat metrics; `metrics` like {"eval/mmlu/acc": 0.3}."""
     run_key = uuid.uuid4().hex[:16]
     r = r if r is not None else (64 if method == "sft" else 16)
     alpha = alpha if alpha is not None else (16 if method == "sft" else 32)
@@ -39,7 +44,7 @@ def make_record(
             "model": model,
             "dataset": dataset,
             "method": method,
-            "adapter": "lora",
+            "adapter": adapter,
             "quant": quant,
             "logger": "none",
             "eval": "sample",
@@ -53,7 +58,7 @@ def make_record(
             "model": {"name": model, "kind": KINDS[model.removeprefix("tiny_")]},
             "dataset": {"name": dataset, "preference": preference, "mixture_harmless": 0.5},
             "method": {"name": method, "max_steps": steps, "batch_size": 8, "grad_accum": 1},
-            "adapter": {"name": "lora", "r": r, "alpha": alpha},
+            "adapter": {"name": adapter, "r": r, "alpha": alpha},
             "quant": {"name": quant},
             "seed": seed,
         },
@@ -66,6 +71,14 @@ def make_record(
     }
     if status == "failed":
         record["error"] = "RuntimeError: boom"
+    if study:
+        record["study"] = study_coordinates(record["config"])
+    return record
+
+
+def restudy(record: dict) -> dict:
+    """The record's study block computed again after its config was edited by hand."""
+    record["study"] = study_coordinates(record["config"])
     return record
 
 

@@ -95,7 +95,7 @@ def test_every_file_is_written_and_the_pages_have_no_broken_links(written):
     assert len(targets) > 10
     assert [t for t in targets if not (out / t).is_file()] == []
     findings = pd.read_csv(out / "findings.csv")
-    assert set(findings["finding"]) == set(range(1, 9))
+    assert set(findings["finding"]) == {f"P{i}" for i in range(1, 9)}
     provenance = json.loads((out / "provenance.json").read_text())
     assert provenance["runs"] == 11 and "torch" in provenance["versions"]
 

@@ -64,6 +64,7 @@ def test_absent_figures_name_their_sweep(tmp_path):
         "base_vs_instruct": "paper",
         "lora_vs_qlora": "paper",
         "quantity": "paper_quantity",
+        "quantity_relative": "paper_quantity",
         "rank_alpha": "paper_rank",
     }
     assert sorted(p.name for p in tmp_path.iterdir()) == [

@@ -1,107 +1,156 @@
-"""Findings: synthetic runs built to support, contradict or leave open a finding get that verdict."""
+"""Findings: the paper's takeaways on its own numbers, and the cell-level statistic on synthetic runs."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from report_records import make_record
 
-from alignbench.report.findings import FINDINGS, Verdict, check_findings
+from alignbench.report.findings import Check, Finding, FindingError, check_findings, published_frame
 from alignbench.report.results import records_frame
 
-FINDING_4 = (next(f for f in FINDINGS if f.number == 4),)  # DPO beats SFT (held-out preference accuracy)
+MODELS = ("tiny_llama", "tiny_vicuna", "tiny_mistral", "tiny_mistral_instruct")
 
 
-def runs(sft: list[float], dpo: list[float], preference="harmless") -> list[dict]:
-    """Seed-matched SFT and DPO runs of tiny_llama with the given held-out preference accuracies."""
-    return [
-        make_record(method=method, seed=seed, preference=preference, metrics={"eval/pref/accuracy": value})
-        for method, values in (("sft", sft), ("dpo", dpo))
-        for seed, value in enumerate(values)
-    ]
+def mine(*checks: Check) -> tuple[Finding, ...]:
+    return (Finding("X1", "a claim of my own", "my sweep", "adhoc", checks),)
 
 
-def verdicts(records, findings=FINDING_4) -> list[str]:
-    return check_findings(records_frame(records), findings)["verdict"].tolist()
+DPO_BEATS_SFT = Check("DPO - SFT, MMLU", "mmlu/acc", "method", "dpo", "sft")
 
 
-def test_supported_when_dpo_beats_sft_on_every_seed():
-    records = runs([0.50, 0.55, 0.52, 0.58], [0.70, 0.74, 0.69, 0.80])
-    records += runs([0.50, 0.52, 0.55, 0.51], [0.60, 0.61, 0.63, 0.58], preference="helpful")
-    table = check_findings(records_frame(records), FINDING_4)
-    main, interaction = table.to_dict("records")
-    assert main["verdict"] == Verdict.supported and main["pairs"] == 8
-    assert main["effect"] == pytest.approx((0.70 + 0.74 + 0.69 + 0.80 - 2.15 + 2.42 - 2.08) / 8)
-    assert main["ci_low"] > 0
-    assert interaction["verdict"] == Verdict.supported  # the gain is larger on harmless pairs, seed by seed
-    assert set(table["finding_verdict"]) == {Verdict.supported}
-
-
-def test_contradicted_when_sft_beats_dpo():
-    assert verdicts(runs([0.70, 0.74, 0.69, 0.80], [0.50, 0.55, 0.52, 0.58]))[0] == Verdict.contradicted
-
-
-def test_inconclusive_when_the_interval_includes_zero_or_pairs_are_few():
-    mixed = runs([0.50, 0.60, 0.55, 0.62], [0.58, 0.52, 0.60, 0.55])
-    assert verdicts(mixed)[0] == Verdict.inconclusive
-    assert verdicts(runs([0.5, 0.5], [0.9, 0.9]))[0] == Verdict.inconclusive  # 2 pairs: too few for a verdict
-
-
-def test_failed_runs_never_make_a_pair():
-    records = runs([0.50, 0.55, 0.52], [0.70, 0.74, 0.69])
-    records += [
-        make_record(method="sft", seed=s, status="failed", metrics={"eval/pref/accuracy": 0.99}) for s in (3, 4, 5)
-    ]
-    table = check_findings(records_frame(records), FINDING_4)
-    assert table["pairs"].iloc[0] == 3
-
-
-def test_absent_findings_name_the_sweep_that_produces_them():
-    table = check_findings(records_frame(runs([0.5, 0.5, 0.5], [0.7, 0.7, 0.7])))  # no baselines, one model
-    absent = table[table["finding_verdict"] == Verdict.absent].drop_duplicates("finding")
-    assert dict(zip(absent["finding"], absent["sweep"], strict=False)) == {
-        1: "paper",
-        2: "paper",
-        3: "paper_mixture",
-        5: "paper_chain",
-        6: "paper",
-        7: "paper_merge",
-        8: "paper",
-    }
-
-
-def test_equivalence_finding_8_lora_vs_qlora():
-    finding = (next(f for f in FINDINGS if f.number == 8),)
-
-    def adapters(delta):
-        return [
-            make_record(
-                quant=quant,
-                seed=seed,
-                metrics={"eval/mmlu/acc": 0.40 + seed * 0.01 + shift, "eval/bbh/exact_match": 0.30 + shift},
-            )
-            for quant, shift in (("none", 0.0), ("nf4", delta))
-            for seed in range(4)
-        ]
-
-    assert verdicts(adapters(0.005), finding) == [Verdict.supported, Verdict.supported]
-    assert verdicts(adapters(0.2), finding) == [Verdict.contradicted, Verdict.contradicted]
-
-
-def test_finding_5_pairs_sft_then_dpo_records_with_plain_dpo():
-    """A chain's record (method sft_dpo, the SFT preset's LoRA shape, its SFT stage under `parent` and in its config)
-    reads as method sft_dpo, variant "", and pairs with the plain DPO run of the same cell and seed."""
-    from alignbench.report.results import run_axes
-
-    finding = (next(f for f in FINDINGS if f.number == 5),)
+def runs(gains: dict[str, list[float]], base=0.40) -> list[dict]:
+    """Per model (a cell), seed-matched SFT and DPO runs whose MMLU differ by the given gains."""
     records = []
-    for seed, (dpo, chain) in enumerate([(0.60, 0.70), (0.62, 0.75), (0.58, 0.66), (0.61, 0.72)]):
-        records.append(make_record(method="dpo", seed=seed, metrics={"eval/pref/accuracy": dpo}))
-        chained = make_record(
-            method="sft_dpo", seed=seed, r=64, alpha=16, metrics={"eval/pref/accuracy": chain},
-            parent={"stage": "sft", "run_key": f"sft{seed}", "run_dir": "/stages", "where": "shared", "reused": True},
-        )  # fmt: skip
-        chained["config"]["method"] |= {"sft": {"name": "sft", "max_steps": 20}, "parent_key": f"sft{seed}"}
-        records.append(chained)
-    assert {(a["method"], a["variant"]) for a in map(run_axes, records)} == {("dpo", ""), ("sft_dpo", "")}
-    (row,) = check_findings(records_frame(records), finding).to_dict("records")
-    assert row["pairs"] == 4 and row["verdict"] == Verdict.supported and row["effect"] == pytest.approx(0.105)
+    for model, seed_gains in gains.items():
+        for seed, gain in enumerate(seed_gains):
+            records.append(make_record(model=model, method="sft", seed=seed, metrics={"eval/mmlu/acc": base}))
+            records.append(make_record(model=model, method="dpo", seed=seed, metrics={"eval/mmlu/acc": base + gain}))
+    return records
+
+
+def test_a_consistent_gain_over_cells_is_supported_with_cells_as_the_unit():
+    gains = {m: [0.05 + 0.01 * i, 0.06, 0.04 + 0.005 * i] for i, m in enumerate(MODELS)}
+    (row,) = check_findings(records_frame(runs(gains)), mine(DPO_BEATS_SFT)).to_dict("records")
+    cell_effects = [np.mean(v) for v in gains.values()]
+    assert row["cells"] == 4 and row["seeds"] == 12
+    assert row["effect"] == pytest.approx(np.mean(cell_effects))
+    assert row["verdict"] == "supported" and row["finding_verdict"] == "supported"
+    assert row["holds"] == 4 and row["p_improvement"] == 1.0
+
+
+def test_three_agreeing_but_noisy_seeds_of_one_cell_are_not_enough():
+    (row,) = check_findings(records_frame(runs({"tiny_llama": [0.01, 0.5, 0.02]})), mine(DPO_BEATS_SFT)).to_dict(
+        "records"
+    )
+    assert row["cells"] == 1 and row["verdict"] == "inconclusive"
+    assert "1 cell" in row["basis"]
+
+
+def test_cells_that_disagree_are_inconclusive_even_if_each_is_precise():
+    gains = {"tiny_llama": [0.1, 0.1, 0.1], "tiny_vicuna": [-0.1, -0.1, -0.1], "tiny_mistral": [0.1, 0.1, 0.1]}
+    (row,) = check_findings(records_frame(runs(gains)), mine(DPO_BEATS_SFT)).to_dict("records")
+    assert row["verdict"] == "inconclusive" and row["holds"] == 2
+
+
+def test_sft_beating_dpo_contradicts():
+    gains = {m: [-0.05, -0.06, -0.04] for m in MODELS}
+    assert check_findings(records_frame(runs(gains)), mine(DPO_BEATS_SFT))["verdict"].item() == "contradicted"
+
+
+def test_a_side_with_two_configurations_is_left_out_never_averaged():
+    records = runs({"tiny_llama": [0.05, 0.06, 0.04], "tiny_vicuna": [0.05, 0.06, 0.04]})
+    # tiny_vicuna's SFT also ran at another rank: which SFT is "the" SFT of that cell is not for the report to pick
+    records += [
+        make_record(model="tiny_vicuna", method="sft", r=8, seed=s, metrics={"eval/mmlu/acc": 0.9}) for s in range(3)
+    ]
+    (row,) = check_findings(records_frame(records), mine(DPO_BEATS_SFT)).to_dict("records")
+    assert row["cells"] == 1 and row["left_out"] == 3
+
+
+def test_holm_adjusts_across_the_checks_of_the_report():
+    gains = {m: [0.02, 0.05, 0.0] for m in MODELS[:3]}
+    frame = records_frame(runs(gains))
+    alone = check_findings(frame, mine(DPO_BEATS_SFT))
+    many = check_findings(frame, mine(*[DPO_BEATS_SFT] * 5))
+    assert many["p_holm"].iloc[0] == pytest.approx(min(1.0, 5 * alone["p"].iloc[0]))
+
+
+def test_a_finding_naming_an_unknown_metric_or_axis_is_one_clear_error():
+    frame = records_frame(runs({"tiny_llama": [0.1, 0.1]}))
+    with pytest.raises(FindingError, match="finding X1, check 'bad': unknown metric 'mmlu/accuracy'"):
+        check_findings(frame, mine(Check("bad", "mmlu/accuracy", "method", "dpo", "sft")))
+    with pytest.raises(FindingError, match="unknown coordinate 'methd'"):
+        check_findings(frame, mine(Check("bad", "mmlu/acc", "methd", "dpo", "sft")))
+
+
+def test_absent_takeaways_name_the_sweep_that_produces_them():
+    table = check_findings(records_frame(runs({"tiny_llama": [0.1, 0.1, 0.1]})))
+    absent = table[table["finding_verdict"] == "absent"].drop_duplicates("finding")
+    assert dict(zip(absent["finding"], absent["sweep"], strict=True)) == {
+        "P1": "paper",
+        "P2": "paper",
+        "P3": "paper_mixture",
+        "P4": "paper",
+        "P5": "paper_chain",
+        "P6": "paper",
+        "P7": "paper",
+        "P8": "paper_merge",
+    }
+    assert set(table["finding"]) == {f"P{i}" for i in range(1, 9)}
+
+
+# Where the paper's text says each primary check holds (Sec. 4-6), and the exceptions it reports.
+PUBLISHED = {
+    "P1": (8, 8),  # BeaverTails beats HH-RLHF on MMLU, helpful, every model and method
+    "P2": (4, 4),  # Mistral-Instruct SFT at or below its base, both datasets and preferences
+    "P3": (4, 4),  # the mixture loses RealToxicity against its two single preferences
+    "P4": (6, 8),  # DPO beats SFT on harmlessness except for pre-trained Mistral-7B (both adapters)
+    "P6": (12, 12),  # DPO's advantage over SFT on AlpacaEval is larger on the instruct model of each family
+    "P7": (4, 4),  # Mistral-Instruct's BBH drops after SFT
+    "P8": (3, 3),  # DARE beats the mean of its inputs on MMLU (Mistral-Instruct: the paper prints MMLU for it)
+}
+
+
+def test_every_takeaway_holds_on_the_published_numbers_where_the_paper_says_it_does():
+    table = check_findings(records_frame(runs({"tiny_llama": [0.1, 0.1]})))
+    primary = table[table["role"] == "primary"].set_index("finding")
+    for key, (holds, cells) in PUBLISHED.items():
+        assert (primary.loc[key, "paper_holds"], primary.loc[key, "paper_cells"]) == (holds, cells), key
+    assert "not in: mistral/qlora, mistral/lora" in primary.loc["P4", "paper_text"]
+    assert primary.loc["P5", "paper_text"] == "no published numbers"  # advice the paper did not run
+    collapse = table[table["check"].str.startswith("collapse")].iloc[0]
+    assert (collapse["paper_holds"], collapse["paper_cells"]) == (2, 2)
+
+
+def test_published_frame_has_one_pseudo_run_per_published_cell_with_its_base():
+    paper = published_frame()
+    trained = paper[paper["stage"] == "trained"]
+    assert len(trained) == len(trained.drop_duplicates(["dataset", "model", "preference", "peft", "method", "variant"]))
+    base = paper[(paper["stage"] == "baseline") & (paper["model"] == "mistral")]
+    assert set(base["mmlu/acc"]) == {0.59}
+
+
+def test_power_is_reported_and_flags_a_design_too_small_for_the_papers_effect():
+    table = check_findings(records_frame(runs({"tiny_mistral_instruct": [0.1, 0.1]})), seeds=2)
+    primary = table[table["role"] == "primary"].set_index("finding")
+    assert primary.loc["P2", "mde"] > 0 and "2 seeds" in primary.loc["P2", "mde_basis"]
+    assert "default" in primary.loc["P2", "mde_basis"]  # no cell of ours has two seeds of that check yet
+    assert primary.loc["P8", "underpowered"]  # 3 cells x 2 seeds at MMLU's default sd cannot see +0.007
+    assert not primary.loc["P1", "underpowered"]  # 8 cells x 2 seeds can see +0.013
+
+
+def test_the_chain_record_pairs_with_plain_dpo_of_the_same_cell_and_seed():
+    """A chain's record (method sft_dpo, the SFT preset's LoRA shape, its SFT stage in its config) pairs with the
+    plain DPO run of the same model and seed: P5's primary check."""
+    records = []
+    for model in MODELS[::2]:  # two pre-trained models: two cells
+        for seed, (dpo, chain) in enumerate([(1.0, 1.6), (1.1, 1.8), (0.9, 1.5)]):
+            records.append(make_record(model=model, method="dpo", seed=seed, metrics={"eval/real_toxicity/score": dpo}))
+            chained = make_record(
+                model=model, method="sft_dpo", seed=seed, r=64, alpha=16, metrics={"eval/real_toxicity/score": chain}
+            )
+            records.append(chained)
+    table = check_findings(records_frame(records))
+    row = table[(table["finding"] == "P5") & (table["role"] == "primary")].iloc[0]
+    assert row["cells"] == 2 and row["seeds"] == 6 and row["effect"] == pytest.approx(0.6333, abs=1e-3)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from report_records import make_record, write_records
+from report_records import make_record, restudy, write_records
 from scipy import stats
 
 from alignbench.report import aggregate, load_runs, runs_of
-from alignbench.report.results import NoRecords, UnreadableRecord, records_frame, usual_setting
+from alignbench.report.results import NoRecords, UnreadableRecord, own_rows, records_frame
 
 
 def test_long_form_has_axes_stages_and_adapter():
@@ -20,7 +20,7 @@ def test_long_form_has_axes_stages_and_adapter():
         ("baseline", 0.3),
     }  # train/ is not a result
     row = frame.iloc[0]
-    assert (row.adapter, row.quant, row.seed, row.paper_model, row.kind, row.family) == (
+    assert (row.peft, row.quant, row.seed, row.paper_model, row.kind, row.family) == (
         "qlora",
         "nf4",
         3,
@@ -28,7 +28,8 @@ def test_long_form_has_axes_stages_and_adapter():
         "pretrained",
         "llama",
     )
-    assert records_frame([make_record(quant="none")])["adapter"].iloc[0] == "lora"
+    assert records_frame([make_record(quant="none")])["peft"].iloc[0] == "lora"
+    assert records_frame([make_record(adapter="dora", quant="nf4")])["peft"].iloc[0] == "dora+nf4"  # not QLoRA
 
 
 def test_a_benchmark_that_could_not_run_is_missing_not_zero():
@@ -125,7 +126,7 @@ def test_wandb_runs_load_into_the_same_shape():
 
 
 def test_merges_are_table_3_variants_and_steps_are_quantity_points():
-    merge = make_record(metrics={"eval/mmlu/acc": 0.5})
+    merge = make_record(metrics={"eval/mmlu/acc": 0.5}, study=False)  # an old record: axes derived from its config
     merge["choices"]["method"] = "merge_dare_all"
     merge["config"]["method"] = {
         "name": "merge_dare_all",
@@ -142,11 +143,13 @@ def test_merges_are_table_3_variants_and_steps_are_quantity_points():
     }
     row = records_frame([merge]).iloc[0]
     assert (row.variant, row.method, row.preference) == ("merge_dare_ties", "sft+dpo", "harmless+helpful")
+    assert row.derived
 
     stepped = make_record(metrics={"eval/mmlu/acc": 0.5, "eval@100/mmlu/acc": 0.3, "eval@700/mmlu/acc": 0.5})
     stepped["config"]["method"].update(max_steps=700, batch_size=16)
+    restudy(stepped)
     frame = records_frame([stepped])
     points = frame[frame["benchmark"] == "mmlu"][["steps", "samples", "value"]].values.tolist()
     assert points == [[700, 11200, 0.5], [100, 1600, 0.3]]  # step 700 is the run's own evaluation, not twice
     assert len(runs_of(frame)) == 1 and runs_of(frame)["steps"].item() == 700
-    assert usual_setting(frame)["steps"].unique().tolist() == [700]  # tables never average a curve's points
+    assert own_rows(frame)["steps"].unique().tolist() == [700]  # tables never take a curve's points for runs

@@ -91,7 +91,9 @@ def test_the_paper_join_covers_every_cell_of_tables_2_to_5():
         metrics |= {f"baseline/{row.benchmark}/{_metric(row.benchmark)}": row.value for row in base.itertuples()}
         quant = "nf4" if adapter == "qlora" else "none"
         if variant.startswith("merge"):  # a merge run as method=merge_* writes it: its inputs' methods/preferences
-            record = make_record(model=model, dataset=dataset, method=variant, quant=quant, metrics=metrics)
+            record = make_record(
+                model=model, dataset=dataset, method=variant, quant=quant, metrics=metrics, study=False
+            )
             record["config"]["method"]["merge"] = {
                 "combination": variant.removeprefix("merge_"),
                 "inputs": [
@@ -148,13 +150,12 @@ def test_a_sweep_where_every_run_failed_still_reports_its_counts(tmp_path):
         tmp_path / "sweep", [make_record(method=m, seed=s, status="failed") for m in ("sft", "dpo") for s in range(2)]
     )
     built = build_report([tmp_path / "sweep"])
-    assert built.summary | {"sources": None} == {
+    assert {k: built.summary[k] for k in ("runs", "completed", "failed", "unreadable", "other")} == {
         "runs": 4,
         "completed": 0,
         "failed": 4,
         "unreadable": 0,
         "other": 0,
-        "sources": None,
     }
     main = next(t for t in built.tables if t.name == "main_lora")
     assert main.counts == {"expected": 4, "completed": 0, "failed": 4, "missing": 0}
@@ -166,7 +167,12 @@ def test_a_cell_never_averages_other_step_counts_or_ranks():
     usual = [make_record(method="sft", seed=s, metrics={"eval/mmlu/acc": 0.3}) for s in range(3)]
     other = [
         make_record(method="sft", seed=0, steps=100, metrics={"eval/mmlu/acc": 0.9}),
-        make_record(method="sft", seed=0, r=8, metrics={"eval/mmlu/acc": 0.9}),
+        make_record(method="sft", seed=0, r=8, metrics={"eval/mmlu/acc": 0.8}),
     ]
-    table = main_lora(records_frame(usual + other))
-    assert table.display.loc[("beavertails", "tiny_llama", "harmless"), "MMLU"] == "0.300 ± 0.000 (3)"
+    tables = [t for t in study_tables(records_frame(usual + other)) if t.name.startswith("main_lora")]
+    cells = {t.title: t.display.loc[("beavertails", "tiny_llama", "harmless"), "MMLU"] for t in tables}
+    assert cells == {
+        "Main results, LoRA (paper Table 5) [r=8, steps=20, samples=160]": "0.800 (1)",
+        "Main results, LoRA (paper Table 5) [r=64, steps=20, samples=160]": "0.300 ± 0.000 (3)",
+        "Main results, LoRA (paper Table 5) [r=64, steps=100, samples=800]": "0.900 (1)",
+    }

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from alignbench.config.registry import Registry
+from alignbench.training.methods.base import build_identity_adapter
 from alignbench.training.methods.common import TrainerInputs
 from alignbench.training.methods.dpo import build_dpo_trainer
 from alignbench.training.methods.merge import build_merger
@@ -18,6 +19,7 @@ METHODS: Registry[Callable[[TrainerInputs], object]] = Registry(
         "sft": build_sft_trainer,
         "dpo": build_dpo_trainer,
         "merge": build_merger,
+        "base": build_identity_adapter,  # nothing trained: the base itself, through the same evaluation
         "sft_dpo": build_sft_dpo_trainer,  # DPO from its SFT stage's model (runs.stages trains or finds the stage)
     },
 )
