@@ -154,7 +154,8 @@ def records_frame(records: Iterable[dict]) -> pd.DataFrame:
     """Long form: one row per (run, stage, benchmark, metric); a run without metrics keeps one row of NaN.
 
     A run reached twice (a copied sweep folder: same run key, evaluated alike) counts once:
-    `frame.attrs["duplicates"]` lists the run keys seen again. The same training evaluated two ways is two rows. A run of method `base` (sweep=paper_bases: nothing trained) measured the unaligned base: stage baseline.
+    `frame.attrs["duplicates"]` lists the run keys seen again. The same training evaluated two ways is two runs.
+    A run of method `base` (sweep=paper_bases: nothing trained) measured the unaligned base: stage baseline.
     """
     rows, seen, duplicates = [], set(), []
     for record in records:

@@ -37,9 +37,8 @@ def sweep(folder: Path, *overrides: str) -> Path:
 
 
 def test_lora_and_dora_runs_are_separate_tables(tmp_path, tiny_cache):
-    folder = sweep(
-        tmp_path / "adapters", "model=tiny_llama", "method=sft", "adapter=lora,dora", "seed=0,1", "eval.benchmarks=[mmlu]"
-    )
+    overrides = ["model=tiny_llama", "method=sft", "adapter=lora,dora", "seed=0,1", "eval.benchmarks=[mmlu]"]
+    folder = sweep(tmp_path / "adapters", *overrides)
     records = [json.loads(p.read_text()) for p in folder.rglob("record.json")]
     assert sorted(r["study"]["adapter"] for r in records) == ["dora", "dora", "lora", "lora"]
     assert len({r["study"]["cell"] for r in records}) == 2  # two configurations, two seeds each
