@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from alignbench.report.paper import KINDS, paper_results
-from alignbench.report.results import COORDINATES, completed, own_rows
+from alignbench.report.results import COORDINATES, completed, own_rows, peft_label
 from alignbench.report.statistics import ALPHA, Estimate, decide, estimate, holm, minimum_detectable_effect
 from alignbench.report.study import BENCHMARKS, FAMILIES, SWEEPS
 
@@ -499,3 +499,40 @@ def _estimate_columns(est: Estimate) -> dict:
         "p": est.p_value,
         "basis": est.basis,
     }
+
+
+def planned_power(studies: list[dict]) -> list[str]:
+    """Before a grid is spent (dry_run=true): per takeaway, the cells and seeds its primary check would get from the
+    planned runs' study coordinates, and the smallest effect that design detects (default seed spread) beside the
+    paper's effect."""
+    if not studies:
+        return []
+    metrics = {f"{b}/{spec.metric}": 0.0 for b, spec in BENCHMARKS.items()} | {"pref/accuracy": 0.0}
+    rows = []
+    for i, study in enumerate(studies):
+        run = {c: study.get(c, "") for c in MATCH} | {
+            "run_dir": f"planned/{i}",
+            "cell": study.get("cell"),
+            "peft": peft_label(study.get("adapter") or "lora", study.get("quant") or "none"),
+            "family": FAMILIES.get(study.get("paper_model"), study.get("paper_model")),
+            **{f"{k}_settings": v for k, v in (study.get("sections") or {}).items()},
+        }
+        run = {k: ("" if v is None else v) for k, v in run.items()}
+        rows += [{**run, "stage": stage, **metrics} for stage in ("trained", "baseline")]
+    wide, paper = pd.DataFrame(rows), published_frame()
+    lines = []
+    for finding in FINDINGS:
+        check = finding.checks[0]
+        arrays, _, _ = cells_of(wide, check)
+        if not arrays:
+            continue
+        seeds = int(np.median([len(a) for a in arrays]))
+        power = power_row(check, [], _on_paper(paper, check), seeds, cells=len(arrays))
+        effect = _on_paper(paper, check).get("paper_effect", np.nan)
+        size = "no published effect" if np.isnan(effect) else f"paper's effect {abs(effect):.3g}"
+        warn = "  <- cannot detect the paper's effect: add seeds or cells" if power["underpowered"] else ""
+        lines.append(
+            f"power {finding.key} ({check.label}): detects >= {power['mde']:.3g} with {power['mde_basis']}; "
+            f"{size}{warn}"
+        )
+    return lines
