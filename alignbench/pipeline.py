@@ -25,7 +25,7 @@ from alignbench.runs.record import RunRecord, Status, now, timed
 from alignbench.runs.recovery import previous_record
 from alignbench.runs.stages import ChainStage, ensure_stage, with_stage
 from alignbench.runs.state import claim
-from alignbench.runs.study import study_coordinates, study_of
+from alignbench.runs.study import input_studies, study_coordinates
 from alignbench.runs.tracking import TrackedRun, axis_tags, start_tracker, sweep_axes, wandb_run_id
 from alignbench.training.checkpoints import discard, pick
 from alignbench.training.preemption import Preempted
@@ -54,7 +54,7 @@ def run(config: DictConfig, run_dir: Path, job: JobInfo) -> RunRecord | None:
     inputs = with_inputs(resolved)  # the runs a merge is made of: part of its run key
     stage = with_stage(config, resolved)  # the SFT run an sft_dpo run starts from: part of its run key
     keys = run_key(resolved), eval_key(resolved)
-    study = study_coordinates(resolved, [study_of(found.record.to_json())[0] for found in inputs if found.record])
+    study = study_coordinates(resolved, input_studies(found.record.to_json() for found in inputs if found.record))
     # Checked before the run directory is claimed: a config that cannot run here touches nothing.
     precision = check_device(cfg, input_problems(inputs))
     with claim(run_dir) as claimed:

@@ -47,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     primary = report.findings[report.findings["role"] == "primary"]
     print("  takeaways: " + ", ".join(f"{row.finding} {row.verdict}" for row in primary.itertuples()))
+    if s.get("derived"):
+        print(f"  {s['derived']} old records (no study block): axes derived from their config")
+    if s.get("duplicates"):
+        print(f"  {s['duplicates']} records reached twice (same run and eval key) counted once")
     for line in s.get("splits", []):
         print(f"  split, never averaged: {line}")
     for line in s.get("power", []):

@@ -34,13 +34,14 @@ def scores(frame: pd.DataFrame, own: bool = True) -> pd.DataFrame:
     return done[(done["stage"] == "trained") & (done["variant"] == "") & (done["method"] != BASE_METHOD)]
 
 
-def one_configuration(data: pd.DataFrame, shown: list[str]) -> tuple[pd.DataFrame, str]:
-    """The rows of the largest part of `data` in which each combination of `shown` is one configuration (so a bar
-    or point never averages unlike runs), and a note naming what was left out."""
+def one_configuration(data: pd.DataFrame, shown: list[str], rank=len) -> tuple[pd.DataFrame, str]:
+    """The rows of one part of `data` in which each combination of `shown` is one configuration (so a bar or point
+    never averages unlike runs): the part whose runs `rank` highest (default: the most runs), and a note naming
+    what was left out."""
     found = parts(data.drop_duplicates("run_dir"), shown)
     if len(found) == 1:
         return data, ""
-    biggest = max(found, key=lambda p: len(p.runs))
+    biggest = max(found, key=lambda p: rank(p.runs))
     others = "; ".join(split_label(p.split) for p in found if p is not biggest)
     kept = data[data["run_dir"].isin(biggest.runs["run_dir"])]
     return kept, f"only {split_label(biggest.split)} (not shown: {others})"
@@ -145,61 +146,82 @@ def lora_vs_qlora(frame: pd.DataFrame):
     return _drawn(data, ["model", "method", "preference"], "peft", title, "base model, method, preference")
 
 
+LINE = ["model", "method", "preference", "peft"]  # one curve of the data-quantity figures, per dataset
+
+
 def _curves(data: pd.DataFrame, y: str, ylabel: str, title: str):
-    """One panel per benchmark, one line per (model, method, preference) over training samples / 1,600."""
+    """A row of panels per dataset, a panel per benchmark, one line per (model, method, preference, adapter) over
+    training samples / 1,600."""
     present = [b for b in BENCHMARKS if b in set(data["benchmark"])]
-    fig, used, spare = _panels(len(present))
-    line_of = ["model", "method", "preference"]
-    for ax, benchmark in zip(used, present, strict=False):
-        stats = over_seeds(data[data["benchmark"] == benchmark].assign(value=data[y]), [*line_of, "relative"])
-        for key, line in stats.groupby(level=[0, 1, 2]):
-            line = line.droplevel([0, 1, 2])
-            ax.errorbar(
-                line.index, line["mean"], yerr=line["std"].fillna(0), marker="o", capsize=3, label=" ".join(key)
-            )
-        spec = BENCHMARKS[benchmark]
-        ax.set_title(spec.label)
-        ax.set_xlabel(f"training samples / {SAMPLES_PER_UNIT:,}")
-        ax.set_ylabel(ylabel.format(label=spec.label, unit=spec.unit))
-        ax.grid(alpha=0.3)
-    _finish(fig, used, spare, f"{title}\n({ERRORS})", "model, method, preference")
+    datasets = sorted(data["dataset"].unique())
+    fig, grid = plt.subplots(
+        len(datasets), len(present), figsize=(4.6 * len(present) + 2.6, 3.9 * len(datasets) + 0.8), squeeze=False
+    )
+    for row, dataset in zip(grid, datasets, strict=True):
+        for ax, benchmark in zip(row, present, strict=True):
+            mine = data[(data["dataset"] == dataset) & (data["benchmark"] == benchmark)]
+            stats = over_seeds(mine.assign(value=mine[y]), [*LINE, "relative"])
+            for key, line in stats.groupby(level=list(range(len(LINE)))):
+                line = line.droplevel(list(range(len(LINE))))
+                label = " ".join(map(str, key))
+                ax.errorbar(line.index, line["mean"], yerr=line["std"].fillna(0), marker="o", capsize=3, label=label)
+            spec = BENCHMARKS[benchmark]
+            ax.set_title(f"{spec.label}, {dataset}")
+            ax.set_xlabel(f"training samples / {SAMPLES_PER_UNIT:,}")
+            ax.set_ylabel(ylabel.format(label=spec.label, unit=spec.unit))
+            ax.grid(alpha=0.3)
+    handles, labels = grid[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, title="model, method, preference, adapter", loc="center right", frameon=False)
+    fig.suptitle(f"{title}\n({ERRORS})", fontsize=13)
+    fig.tight_layout(rect=(0, 0, 0.82, 1))
     return fig
 
 
-def _quantity_points(frame: pd.DataFrame) -> pd.DataFrame:
-    """Scores at several amounts of data (eval.at_steps points and runs of several step counts), of lines that have
-    more than one amount; each point one configuration."""
+def _quantity_points(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """Scores at several amounts of data (eval.at_steps points and runs of several step counts) of the lines that
+    have more than one amount, one configuration per point (and a note on what was left out for that)."""
     data = scores(frame, own=False).dropna(subset=["samples"])
-    line = ["dataset", "model", "method", "preference", "peft"]
-    data = data[data.groupby(line)["samples"].transform("nunique") > 1]
-    return data.assign(relative=data["samples"] / SAMPLES_PER_UNIT)
+    data = data[data.groupby(["dataset", *LINE])["samples"].transform("nunique") > 1]
+    if data.empty:
+        return data.assign(relative=[]), ""
+    data, left_out = one_configuration(data, ["dataset", *LINE, "samples"])
+    return data.assign(relative=data["samples"] / SAMPLES_PER_UNIT), left_out
 
 
 def quantity(frame: pd.DataFrame):
-    """Paper Fig. 2: score vs training samples relative to 1,600, per dataset (the first dataset with curves;
-    the paper's is BeaverTails)."""
-    data = _quantity_points(frame)
+    """Paper Fig. 2: score vs training samples relative to 1,600, a row of panels per dataset."""
+    data, left_out = _quantity_points(frame)
     if data.empty:
         return None
-    dataset = "beavertails" if (data["dataset"] == "beavertails").any() else sorted(data["dataset"].unique())[0]
-    data = data[data["dataset"] == dataset]
-    return _curves(data, "value", "{label} ({unit})", f"Score vs amount of preference data ({dataset})")
+    title = "Score vs amount of preference data" + (f"; {left_out}" if left_out else "")
+    return _curves(data, "value", "{label} ({unit})", title)
+
+
+def relative_points(frame: pd.DataFrame) -> pd.DataFrame:
+    """BeaverTails quantity points with `percent`: each score as % of the 1,600-sample score of the same model,
+    method, preference, adapter, benchmark and seed."""
+    data, _ = _quantity_points(frame)
+    data = data[data["dataset"] == "beavertails"]
+    key = [*LINE, "benchmark", "seed"]
+    reference = data[data["samples"] == SAMPLES_PER_UNIT].set_index(key)["value"].rename("reference")
+    data = data.join(reference, on=key).dropna(subset=["reference"])
+    data = data[data["reference"] != 0]
+    return data.assign(percent=100 * data["value"] / data["reference"])
 
 
 def quantity_relative(frame: pd.DataFrame):
     """Paper Fig. 3: BeaverTails, each point as % of the 1,600-sample score of the same model, method and
-    preference (seed by seed, so the error bars are seed spread of the ratio)."""
-    data = _quantity_points(frame)
-    data = data[data["dataset"] == "beavertails"]
-    line = ["model", "method", "preference", "peft", "benchmark", "seed"]
-    reference = data[data["samples"] == SAMPLES_PER_UNIT].set_index(line)["value"].rename("reference")
-    data = data.join(reference, on=line).dropna(subset=["reference"])
-    data = data[data["reference"] != 0]
+    preference (seed by seed, so the error bars are the seed spread of the ratio)."""
+    data = relative_points(frame)
     if data.empty:
         return None
-    data = data.assign(percent=100 * data["value"] / data["reference"])
     title = "Score as % of the 1,600-sample score (BeaverTails)"
     return _curves(data, "percent", "{label}, % of 1,600 samples", title)
+
+
+def _grid_size(runs: pd.DataFrame) -> int:
+    """How much of a rank x alpha grid search a part holds."""
+    return len(runs.drop_duplicates(["r", "alpha"]))
 
 
 def rank_alpha(frame: pd.DataFrame):
@@ -207,7 +229,7 @@ def rank_alpha(frame: pd.DataFrame):
     the paper picked its ranks by a validation metric."""
     done = completed(own_rows(frame))
     pref = done[(done["stage"] == "trained") & (done["benchmark"] + "/" + done["metric"] == PREFERENCE_ACCURACY)]
-    pref, left_out = one_configuration(pref, ["method", "r", "alpha"]) if len(pref) else (pref, "")
+    pref, left_out = one_configuration(pref, ["method", "r", "alpha"], _grid_size) if len(pref) else (pref, "")
     methods = [m for m, g in pref.groupby("method") if g["r"].nunique() > 1 and g["alpha"].nunique() > 1]
     if not methods:
         return None

@@ -19,12 +19,13 @@ Write a claim of your own study in a few lines and get the same statistics:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from alignbench.report.paper import KINDS, paper_results
-from alignbench.report.results import COORDINATES, completed, own_rows, peft_label
+from alignbench.report.results import COORDINATES, completed, load_runs, own_rows, peft_label
 from alignbench.report.statistics import ALPHA, Estimate, decide, estimate, holm, minimum_detectable_effect
 from alignbench.report.study import BENCHMARKS, FAMILIES, SWEEPS
 
@@ -58,8 +59,9 @@ COUPLED = {
 MATCH = [c for c in COORDINATES if c not in ("eval", "eval_settings")] + ["family", "peft", "seed"]
 # What a cell is called in "not in: ..." (the readable coordinates that differ between the check's cells).
 NAMED = ["dataset", "preference", "method", "model", "peft", "variant", "merge", "eval_settings", "steps", "samples"]
-# The seed sd assumed for a power estimate before any run has two seeds (a documented guess, in the metric's unit).
-DEFAULT_SEED_SD = {MMLU: 0.01, BBH: 0.01, ALPACA: 1.0, TOXICITY: 0.3, RED: 3.0, "pref/accuracy": 0.03}
+# The sd of one seed-paired difference (a - b of one seed) assumed for a power estimate before any cell has two
+# seeds: a documented guess in the metric's unit, about sqrt(2) x the seed-to-seed sd of one configuration.
+DEFAULT_DIFF_SD = {MMLU: 0.01, BBH: 0.01, ALPACA: 1.0, TOXICITY: 0.3, RED: 3.0, "pref/accuracy": 0.03}
 
 
 class FindingError(ValueError):
@@ -151,7 +153,8 @@ FINDINGS = (
         "P4",
         "DPO beats SFT and is more faithful to explicit preferences (harmlessness) than to broad ones "
         "(helpfulness).",
-        "Sec. 5, Fig. 4, Table 4 (BeaverTails, all four models; not for pre-trained Mistral-7B)",
+        "Sec. 5, Fig. 4, Table 4 (BeaverTails, all four models; not for pre-trained Mistral-7B). That the gain on "
+        "harmlessness exceeds the one on helpfulness is shown side by side, not tested: the metrics' units differ",
         SWEEPS["main"],
         (
             Check("DPO - SFT, RealToxicity, harmless, BeaverTails", TOXICITY, "method", "dpo", "sft",
@@ -196,15 +199,14 @@ FINDINGS = (
     Finding(
         "P7",
         "Instruction-tuned models lose performance when the SFT data is unlike the evaluation task.",
-        "Sec. 6.1-6.3, Fig. 5, Table 2: Mistral-Instruct MMLU/BBH below base after SFT",
+        "Sec. 6.1-6.3, Fig. 5, Table 2: Mistral-Instruct MMLU/BBH below base after SFT (that AlpacaEval drops less "
+        "is not tested: the paper prints no base AlpacaEval, and drops in two units do not compare)",
         SWEEPS["main"],
         (
             Check("SFT - base, BBH, instruct models", BBH, "stage", "trained", "baseline", "less",
                   _plain(kind="instruct", method="sft")),
             Check("SFT - base, MMLU, instruct models", MMLU, "stage", "trained", "baseline", "less",
                   _plain(kind="instruct", method="sft")),
-            Check("SFT - base, AlpacaEval, instruct models (closer to the data)", ALPACA, "stage", "trained",
-                  "baseline", "less", _plain(kind="instruct", method="sft")),
         ),
     ),
     Finding(
@@ -226,6 +228,9 @@ FINDINGS = (
 
 def validate(findings) -> None:
     """One clear FindingError for a finding that names an unknown metric, coordinate or expectation."""
+    keys = [finding.key for finding in findings]
+    if len(set(keys)) != len(keys):
+        raise FindingError(f"findings share a key: {', '.join(sorted({k for k in keys if keys.count(k) > 1}))}")
     known = set(MATCH) | {"stage"}
     metrics = {f"{b}/{spec.metric}" for b, spec in BENCHMARKS.items()} | {"pref/accuracy"}
     for finding in findings:
@@ -238,12 +243,16 @@ def validate(findings) -> None:
                     raise FindingError(f"{where}: unknown coordinate {axis!r} (known: {', '.join(sorted(known))})")
             if check.expect not in EXPECTS:
                 raise FindingError(f"{where}: expect must be one of {', '.join(EXPECTS)}, not {check.expect!r}")
+            if check.by and len(check.by_values) != 2:
+                raise FindingError(
+                    f"{where}: an interaction (by={check.by}) needs two by_values, not {check.by_values}"
+                )
 
 
 def per_run(frame: pd.DataFrame) -> pd.DataFrame:
     """Completed runs as one row per (run, stage), the metrics as columns named benchmark/metric."""
     done = completed(own_rows(frame)).dropna(subset=["value"])
-    index = ["run_dir", "stage", "cell", *MATCH]
+    index = ["run_dir", "run_key", "merge_input_keys", "stage", "cell", *MATCH]
     # A coordinate a run does not have (the mixture share of a single-preference run) must still match in a pair.
     done = done.assign(
         key=done["benchmark"] + "/" + done["metric"],
@@ -272,8 +281,8 @@ def paired(wide: pd.DataFrame, check: Check, where: dict) -> tuple[pd.DataFrame,
     because a side held several configurations."""
     if check.metric not in wide.columns:
         return pd.DataFrame(columns=["diff"]), 0
-    if check.axis == "inputs":  # `where` picks the merges; their inputs are plain runs, found among all
-        return _merge_inputs(_selected(wide, where), wide, check.metric), 0
+    if check.axis == "inputs":  # `where` picks the merges; their inputs are found among all runs
+        return _merge_inputs(_selected(wide, where), wide, check.metric)
     rows = _selected(wide, where)
     if check.axis == "stage":  # the base is a stage of the same run: pairs are (trained, baseline) of one run
         key = ["run_dir", *MATCH]
@@ -293,45 +302,56 @@ def paired(wide: pd.DataFrame, check: Check, where: dict) -> tuple[pd.DataFrame,
     return both.reset_index(), len(mixed_a | mixed_b)
 
 
-def _merge_inputs(merges: pd.DataFrame, rows: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Each merge run against the mean of its inputs: the plain runs of its base, data, adapter, evaluation and seed
-    whose method and preference are among the merge's (sft+dpo x harmless+helpful: all four)."""
+def _merge_inputs(merges: pd.DataFrame, rows: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, int]:
+    """Each merge run against the mean of its inputs, and how many merges could not be compared. A merge's record
+    names its input runs (study.merge_input_keys): exactly those. Without them (the published numbers, records
+    from before study blocks) its inputs are the plain runs of its base, data, adapter, evaluation and seed whose
+    method and preference are among the merge's (sft+dpo x harmless+helpful: all four), one configuration each."""
     rows = rows[rows["stage"] == "trained"].dropna(subset=[metric])
-    merges = merges[merges["stage"] == "trained"].dropna(subset=[metric])
+    merges = merges[(merges["stage"] == "trained") & merges["variant"].str.startswith("merge")]
+    merges = merges.dropna(subset=[metric])
     plain = rows[rows["variant"] == ""]
     same = ["dataset", "model", "peft", "eval_key", "seed"]
-    out = []
-    for merge in merges[merges["variant"].str.startswith("merge")].itertuples():
-        methods, preferences = merge.method.split("+"), merge.preference.split("+")
-        mine = plain[(plain[same] == pd.Series({c: getattr(merge, c) for c in same})).all(axis=1)]
-        mine = mine[mine["method"].isin(methods) & mine["preference"].isin(preferences)]
-        if mine.groupby(["method", "preference"])["cell"].nunique().gt(1).any():
-            continue  # an input place with two configurations: never averaged
-        if len(mine.drop_duplicates(["method", "preference"])) != len(methods) * len(preferences):
+    out, skipped = [], 0
+    for merge in merges.itertuples():
+        if merge.merge_input_keys:
+            keys = merge.merge_input_keys.split(",")
+            mine = rows[rows["run_key"].isin(keys)]
+            complete = mine["run_key"].nunique() == len(set(keys))
+        else:
+            methods, preferences = merge.method.split("+"), merge.preference.split("+")
+            mine = plain[(plain[same] == pd.Series({c: getattr(merge, c) for c in same})).all(axis=1)]
+            mine = mine[mine["method"].isin(methods) & mine["preference"].isin(preferences)]
+            one_each = not mine.groupby(["method", "preference"])["cell"].nunique().gt(1).any()
+            complete = one_each and len(mine.drop_duplicates(["method", "preference"])) == len(methods) * len(
+                preferences
+            )
+        if not complete:  # an input missing from the report, or a place with two configurations: never guessed
+            skipped += 1
             continue
         out.append(
             {
-                **{c: getattr(merge, c) for c in [*same, "method", "variant", "merge"]},
+                **{c: getattr(merge, c) for c in [*same, "method", "variant", "merge", "merge_input_cells"]},
                 "a": merges.loc[merge.Index, metric],
                 "b": mine[metric].mean(),
             }
         )
-    found = pd.DataFrame(out, columns=[*same, "method", "variant", "merge", "a", "b"])
-    return found.assign(diff=found["a"] - found["b"])
+    found = pd.DataFrame(out, columns=[*same, "method", "variant", "merge", "merge_input_cells", "a", "b"])
+    return found.assign(diff=found["a"] - found["b"]), skipped
 
 
 def cells_of(wide: pd.DataFrame, check: Check) -> tuple[list[np.ndarray], list[str], int]:
     """The seed differences of each cell of a check, the cells' names, and the places left out (mixed sides)."""
     if not check.by:
         diffs, mixed = paired(wide, check, check.where)
-        return _by_cell(diffs, ["seed", "run_dir"]) + (mixed,)
+        return _by_cell(diffs, ["seed", "run_dir", "run_key", "merge_input_keys"]) + (mixed,)
     slices = []
     mixed = 0
     for value in check.by_values:
         diffs, left = paired(wide, check, {**check.where, check.by: value})
         slices.append(diffs)
         mixed += left
-    free = {check.by, *COUPLED.get(check.by, []), "a", "b", "diff", "run_dir"}
+    free = {check.by, *COUPLED.get(check.by, []), "a", "b", "diff", "run_dir", "run_key", "merge_input_keys"}
     key = [c for c in slices[0].columns if c not in free and c in slices[1].columns]
     if slices[0].empty or slices[1].empty:
         return [], [], mixed
@@ -385,7 +405,8 @@ def published_frame() -> pd.DataFrame:
             "seed": 0,
         }
         metrics = {f"{b}/{BENCHMARKS[b].metric}": cell.get(b, np.nan) for b in BENCHMARKS}
-        run = {"run_dir": f"paper/{i}", "cell": f"paper/{i}", **coordinates}
+        run = {"run_dir": f"paper/{i}", "run_key": f"paper/{i}", "merge_input_keys": "", "cell": f"paper/{i}"}
+        run |= coordinates
         rows.append({**run, "stage": "trained", **metrics})
         if (cell["model"], cell["adapter"]) in base.index:
             found = base.loc[(cell["model"], cell["adapter"])]
@@ -426,17 +447,35 @@ def _seed_sd(arrays: list[np.ndarray]) -> float:
     return float(np.sqrt(sum(d * v for d, v in spread) / dof))
 
 
-def power_row(check: Check, arrays: list[np.ndarray], paper: dict, seeds: int, cells: int | None = None) -> dict:
+def power_row(
+    check: Check,
+    arrays: list[np.ndarray],
+    paper: dict,
+    seeds: int,
+    checks: int,
+    cells: int | None = None,
+    est: Estimate | None = None,
+) -> dict:
     """The minimum detectable effect of a check for `cells` x `seeds` (ours when there are runs, else the paper's
-    cell count), from our seed spread or DEFAULT_SEED_SD, and whether the paper's effect is within reach."""
+    cell count) at Holm's worst case over `checks` checks (alpha / checks), from our seed spread and between-cell
+    spread (else DEFAULT_DIFF_SD and none), and whether the paper's effect is within reach."""
     cells = cells or len(arrays) or paper.get("paper_cells") or 0
     measured = _seed_sd(arrays)
-    sd = measured if not np.isnan(measured) else DEFAULT_SEED_SD.get(check.metric, np.nan)
-    mde = minimum_detectable_effect(cells, seeds, sd) if cells else np.nan
-    paper_effect = abs(paper.get("paper_effect", np.nan))
+    sd = measured if not np.isnan(measured) else DEFAULT_DIFF_SD.get(check.metric, np.nan)
+    between = 0.0
+    if est is not None and est.cells >= 2 and not np.isnan(est.sd_cells) and not np.isnan(measured):
+        between = float(np.sqrt(max(est.sd_cells**2 - measured**2 / seeds, 0.0)))
+    alpha = ALPHA / max(checks, 1)
+    mde = minimum_detectable_effect(cells, seeds, sd, between, alpha) if cells else np.nan
+    # What the paper found, as a distance from what the check tests against (0, or the margin of an at_most check).
+    paper_effect = abs(paper.get("paper_effect", np.nan) - check.margin)
+    spread = f", between-cell sd {between:.3g}" if between else ""
     return {
         "mde": mde,
-        "mde_basis": f"{cells} cells x {seeds} seeds, seed sd {sd:.3g} ({_source(measured)})",
+        "mde_basis": (
+            f"{cells} cells x {seeds} seed{'s' * (seeds != 1)}, seed-difference sd {sd:.3g} ({_source(measured)})"
+            f"{spread}, alpha {alpha:.2g} (Holm, {checks} checks)"
+        ),
         "underpowered": bool(not np.isnan(paper_effect) and not np.isnan(mde) and mde > paper_effect),
     }
 
@@ -473,13 +512,16 @@ def check_findings(frame: pd.DataFrame, findings=FINDINGS, seeds: int | None = N
                     **_estimate_columns(est),
                     "left_out": mixed,
                     **on_paper,
-                    **power_row(check, arrays, on_paper, planned),
+                    "_arrays": arrays,
                 }
             )
     adjusted = holm([e.p_value for e in estimates])
+    tested = max(int(np.sum(~np.isnan([e.p_value for e in estimates]))), 1)
     for row, est, p, check in zip(rows, estimates, adjusted, [c for f in findings for c in f.checks], strict=True):
         row["p_holm"] = p
         row["verdict"], row["why"] = decide(est, check.expect, p, check.margin, ALPHA)
+        on_paper = {k: row.get(k, np.nan) for k in ("paper_effect", "paper_cells")}
+        row.update(power_row(check, row.pop("_arrays"), on_paper, planned, tested, est=est))
     table = pd.DataFrame(rows)
     primary = table[table["role"] == "primary"].set_index("finding")["verdict"]
     table.insert(1, "finding_verdict", table["finding"].map(primary))
@@ -501,17 +543,27 @@ def _estimate_columns(est: Estimate) -> dict:
     }
 
 
-def planned_power(studies: list[dict]) -> list[str]:
+def planned_power(studies: list[dict], folders=()) -> list[str]:
     """Before a grid is spent (dry_run=true): per takeaway, the cells and seeds its primary check would get from the
-    planned runs' study coordinates, and the smallest effect that design detects (default seed spread) beside the
-    paper's effect."""
+    planned runs' study coordinates, and the smallest effect that design detects beside the paper's effect: from the
+    seed spread of the records already in `folders` (the sweep's own, its inputs'), else DEFAULT_DIFF_SD."""
     if not studies:
         return []
+    existing = [folder for folder in map(Path, folders) if folder.is_dir() and any(folder.rglob("record.json"))]
+    done = per_run(load_runs(existing)) if existing else pd.DataFrame()
+    measured = {
+        finding.key: cells_of(done, finding.checks[0])[0]
+        for finding in FINDINGS
+        if finding.checks[0].metric in done.columns
+    }
+    checks = sum(len(finding.checks) for finding in FINDINGS)  # Holm's worst case: every check has data
     metrics = {f"{b}/{spec.metric}": 0.0 for b, spec in BENCHMARKS.items()} | {"pref/accuracy": 0.0}
     rows = []
     for i, study in enumerate(studies):
         run = {c: study.get(c, "") for c in MATCH} | {
             "run_dir": f"planned/{i}",
+            "run_key": f"planned/{i}",
+            "merge_input_keys": "",  # a merge's inputs are not among the planned runs: matched by coordinates
             "cell": study.get("cell"),
             "peft": peft_label(study.get("adapter") or "lora", study.get("quant") or "none"),
             "family": FAMILIES.get(study.get("paper_model"), study.get("paper_model")),
@@ -527,7 +579,7 @@ def planned_power(studies: list[dict]) -> list[str]:
         if not arrays:
             continue
         seeds = int(np.median([len(a) for a in arrays]))
-        power = power_row(check, [], _on_paper(paper, check), seeds, cells=len(arrays))
+        power = power_row(check, measured.get(finding.key, []), _on_paper(paper, check), seeds, checks, len(arrays))
         effect = _on_paper(paper, check).get("paper_effect", np.nan)
         size = "no published effect" if np.isnan(effect) else f"paper's effect {abs(effect):.3g}"
         warn = "  <- cannot detect the paper's effect: add seeds or cells" if power["underpowered"] else ""

@@ -63,8 +63,10 @@ def _summary_lines(summary: dict) -> list[str]:
 
 def _findings_frame(findings: pd.DataFrame) -> pd.DataFrame:
     shown = findings[FINDING_COLUMNS].copy()
-    for column in ("effect", "iqm", "ci_low", "ci_high", "p_improvement", "p_holm", "mde"):
-        shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:+.3g}")
+    signed, plain = ("effect", "iqm", "ci_low", "ci_high"), ("p_improvement", "p_holm", "mde")
+    for column in signed + plain:
+        form = "+.3g" if column in signed else ".3g"  # effects carry their sign; probabilities and sizes do not
+        shown[column] = shown[column].map(lambda v, form=form: "" if pd.isna(v) else format(v, form))
     return shown
 
 

@@ -38,6 +38,7 @@ COORDINATES = [
     "parent",
     "merge",
     "merge_inputs",
+    "merge_input_cells",
     "model",
     "paper_model",
     "kind",
@@ -53,7 +54,7 @@ COORDINATES = [
     "eval_key",
     *SETTINGS,
 ]
-RUN_COLUMNS = [*RECORD_COLUMNS, *COORDINATES, "seed", "cell", "peft", "family", "derived", "point"]
+RUN_COLUMNS = [*RECORD_COLUMNS, *COORDINATES, "seed", "cell", "merge_input_keys", "peft", "family", "derived", "point"]
 COLUMNS = [*RUN_COLUMNS, "stage", "benchmark", "metric", "value"]
 
 
@@ -86,12 +87,28 @@ def read_record(path: Path) -> dict:
         raise ValueError(f"{path}: unreadable ({type(err).__name__}: {err})") from err
     if not isinstance(record, dict) or not {"run_key", "status", "choices"} <= record.keys():
         raise ValueError(f"{path}: not a run record (needs run_key, status and choices)")
-    study = record.get("study")
-    if study is not None and not isinstance(study, dict):
-        raise ValueError(f"{path}: its study block is not a mapping")
-    if (study or {}).get("version", VERSION) > VERSION:
-        raise ValueError(f"{path}: study block version {study['version']} is newer than this alignbench ({VERSION})")
+    if "study" in record and (problem := study_problem(record["study"])):
+        raise ValueError(f"{path}: {problem}")
     return record
+
+
+def study_problem(study) -> str | None:
+    """Why a record's study block cannot be read (a hand-edited or newer one), or None."""
+    if not isinstance(study, dict):
+        return "its study block is not a mapping"
+    version = study.get("version")
+    if not isinstance(version, int):
+        return f"its study block has no integer version (found {version!r})"
+    if version > VERSION:
+        return f"study block version {version} is newer than this alignbench ({VERSION})"
+    missing = [
+        k for k in (*[c for c in COORDINATES if c not in SETTINGS], "cell", "seed", "sections") if k not in study
+    ]
+    if missing:
+        return f"its study block lacks {', '.join(missing)} (rebuild it: delete the block to have it derived)"
+    if not isinstance(study["sections"], dict) or not isinstance(study["cell"], str):
+        return "its study block's sections or cell has the wrong type"
+    return None
 
 
 def run_axes(record: dict) -> dict:
@@ -106,6 +123,7 @@ def run_axes(record: dict) -> dict:
         **{f"{section}_settings": settings.get(section) for section in SECTIONS},
         "seed": study.get("seed"),
         "cell": study.get("cell"),
+        "merge_input_keys": ",".join(map(str, study.get("merge_input_keys") or [])),
         "peft": peft_label(study.get("adapter") or "lora", quant),
         "family": FAMILIES.get(paper_model, paper_model),
         "derived": derived,
@@ -230,11 +248,15 @@ def headline(frame: pd.DataFrame, benchmarks: dict) -> pd.DataFrame:
     return frame[frame["benchmark"].map(wanted).eq(frame["metric"])]
 
 
+BASE = ["model", "model_settings", "quant", "quant_settings"]  # what a base is: its weights and how they are loaded
+
+
 def baselines(frame: pd.DataFrame) -> pd.DataFrame:
     """The base's scores, once per evaluation: every run on a base carries the same (cached) baseline, so it is
-    one measurement per model, quantization and evaluation config, not one per run."""
+    one measurement per base (weights and quantization) and evaluation config, not one per run. Two measurements
+    that disagree (a changed cache, another library version) both stay, so nothing hides the disagreement."""
     base = completed(frame)[lambda f: f["stage"] == "baseline"]
-    base = base.drop_duplicates(["model", "quant", "eval_key", "benchmark", "metric"])
+    base = base.drop_duplicates(BASE + ["eval_key", "benchmark", "metric", "value"])
     # One measurement of a base, whichever run carried it: its cell is the base's, not that run's.
     return base.assign(
         cell="base:" + base["model"].astype(str) + ":" + base["quant"] + ":" + base["eval_key"].astype(str)

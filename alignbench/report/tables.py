@@ -15,7 +15,16 @@ import numpy as np
 import pandas as pd
 
 from alignbench.report.paper import TABLES, compare, paper_results
-from alignbench.report.results import COORDINATES, SETTINGS, aggregate, baselines, headline, own_rows, runs_of
+from alignbench.report.results import (
+    COORDINATES,
+    SETTINGS,
+    aggregate,
+    baselines,
+    headline,
+    own_rows,
+    peft_label,
+    runs_of,
+)
 from alignbench.report.study import BASE_METHOD, BENCHMARKS, SWEEPS
 from alignbench.runs.record import Status
 
@@ -24,10 +33,8 @@ METHOD_ORDER = ["sft", "dpo", "sft+dpo", "sft_dpo"]
 PEFT_TABLES = {"qlora": 4, "lora": 5}  # the paper's main table of each of its adapters
 # Coordinates a table may split on, in the order a label names them; the digests of settings and the eval key last,
 # as they only tell configurations apart when no readable coordinate does.
-SPLITTABLE = [c for c in COORDINATES if c not in (*SETTINGS, "eval_key", "paper_model", "kind")] + [
-    "eval_key",
-    *SETTINGS,
-]
+DIGESTS = ["merge_input_cells", "eval_key", *SETTINGS]
+SPLITTABLE = [c for c in COORDINATES if c not in (*DIGESTS, "paper_model", "kind")] + DIGESTS
 # Table 3's rows: the four inputs, then the merges (variant, method), as the paper prints them.
 MERGE_ROWS = {
     "SFT harmless": ("", "sft", "harmless"),
@@ -95,23 +102,38 @@ def split_label(split: dict) -> str:
     return ", ".join(f"{k}={'—' if v is None or v == '' else v}" for k, v in split.items())
 
 
-def parts(runs: pd.DataFrame, shown: list[str]) -> list[Part]:
-    """`runs` cut so that each combination of the `shown` coordinates holds one configuration (cell)."""
-    varying: set[str] = set()
-    for _, group in runs.groupby(shown, dropna=False):
-        if group["cell"].nunique() > 1:
-            varying |= {c for c in SPLITTABLE if c not in shown and group[c].astype(str).nunique() > 1}
-    if not varying:
-        return [Part({}, runs)]
-    by = [c for c in SPLITTABLE if c in varying]
-    readable = [c for c in by if c not in SETTINGS and c != "eval_key"]
-    # Labelled by the readable coordinates when they alone cut the runs the same way; by the digests only if not.
-    if readable and runs.groupby(readable, dropna=False).ngroups == runs.groupby(by, dropna=False).ngroups:
-        by = readable
-    return [
-        Part(dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)), part)
-        for key, part in runs.groupby(by, dropna=False, sort=True)
-    ]
+def parts(runs: pd.DataFrame, shown: list[str], split: dict | None = None) -> list[Part]:
+    """`runs` cut so that each combination of the `shown` coordinates holds one configuration (cell).
+
+    At the first place holding several configurations, the first coordinate (readable ones before digests) that
+    tells them apart cuts the runs: one part per value. A run that has no value there (a plain run has no mixture
+    share) belongs to every part, so the rows a table compares stay together; each part is cut again until no
+    place holds two configurations.
+    """
+    split = split or {}
+    conflict = next((g for _, g in runs.groupby(shown, dropna=False) if g["cell"].nunique() > 1), None)
+    if conflict is None:
+        return [Part(split, runs)]
+    differs = (c for c in SPLITTABLE if c not in shown and c not in split and _values(conflict[c]).nunique() > 1)
+    coordinate = next(differs, "cell")  # nothing named tells them apart: the configuration itself
+    values = _values(runs[coordinate])
+    blank = values.isin(BLANK)
+    # A blank beside a value at the same place is itself what differs there: then it is a value like the others.
+    if _values(conflict[coordinate]).isin(BLANK).any():
+        blank = pd.Series(False, index=runs.index)
+    found = []
+    for value in sorted(values[~blank].unique()):
+        label = runs.loc[values == value, coordinate].iloc[0]
+        found += parts(runs[(values == value) | blank], shown, {**split, coordinate: label})
+    return found
+
+
+BLANK = [""]  # a coordinate a run does not have, as text
+
+
+def _values(column: pd.Series) -> pd.Series:
+    """A coordinate as text, missing values as "" (pandas' astype(str) may keep them as NaN)."""
+    return column.map(lambda value: "" if pd.isna(value) else str(value)).astype(object)
 
 
 def splits_found(tables: list) -> list[str]:
@@ -366,7 +388,8 @@ def paper_tables(frame: pd.DataFrame) -> list[Table]:
         mine = frame[frame["run_dir"].isin(part.runs["run_dir"])]
         scores = headline(own_rows(mine), BENCHMARKS)
         trained = aggregate(scores[scores["stage"] == "trained"], key)
-        base = aggregate(baselines(scores), ["paper_model", "quant", "peft"])
+        base = baselines(scores)
+        base = aggregate(base.assign(peft=[peft_label("lora", q) for q in base["quant"]]), ["paper_model", "peft"])
         joined = compare(trained, base)
         suffix = f" [{split_label(part.split)}]" if part.split else ""
         for number, about in TABLES.items():
@@ -417,37 +440,45 @@ def base_calibration(frame: pd.DataFrame) -> Table | Absent:
     paper = paper_results()
     paper = paper[paper["stage"] == "baseline"]
     tidy, display = [], {}
-    for (model, paper_model, quant, settings), group in base.groupby(
-        ["model", "paper_model", "quant", "eval_settings"], dropna=False, sort=True
-    ):
+    keys = ["model", "model_settings", "quant", "eval_settings"]
+    for (model, _, quant, settings), group in base.groupby(keys, dropna=False, sort=True):
         peft = "qlora" if quant == "nf4" else "lora"
         flags, line = [], {}
-        for row in group.drop_duplicates("benchmark").itertuples():
-            spec = BENCHMARKS[row.benchmark]
+        for benchmark, measured in group.groupby("benchmark", sort=False):
+            spec = BENCHMARKS[benchmark]
+            # A tiny stand-in is random-init: beside the paper's base it would only say the two differ.
             published = paper[
-                (paper["model"] == paper_model) & (paper["adapter"] == peft) & (paper["benchmark"] == row.benchmark)
-            ]["value"]
-            value = published.iloc[0] if len(published) else np.nan
-            diff = row.value - value
-            off = bool(abs(diff) > TOLERANCE[row.benchmark]) if not np.isnan(diff) else False
-            line[f"{spec.label} ours"] = f"{row.value:.{spec.digits}f}"
+                (paper["model"] == model) & (paper["adapter"] == peft) & (paper["benchmark"] == benchmark)
+            ]
+            value = published["value"].iloc[0] if len(published) else np.nan
+            # Every measurement of this base (one per evaluation config): disagreeing ones are all shown.
+            ours = sorted(measured["value"].unique())
+            diffs = [v - value for v in ours]
+            off = any(abs(d) > TOLERANCE[benchmark] for d in diffs if not np.isnan(d))
+            line[f"{spec.label} ours"] = " / ".join(f"{v:.{spec.digits}f}" for v in ours)
             line[f"{spec.label} paper"] = MISSING if np.isnan(value) else f"{value:.{spec.digits}f}"
-            line[f"{spec.label} Δ"] = MISSING if np.isnan(diff) else f"{diff:+.{spec.digits}f}" + (" ⚠" if off else "")
-            flags += [f"{spec.label}: {SUSPECT[row.benchmark]}"] if off else []
-            tidy.append(
+            line[f"{spec.label} Δ"] = (
+                MISSING
+                if np.isnan(value)
+                else " / ".join(f"{d:+.{spec.digits}f}" for d in diffs) + (" ⚠" if off else "")
+            )
+            flags += [f"{spec.label}: {SUSPECT[benchmark]}"] if off else []
+            flags += [f"{spec.label}: {len(ours)} measurements disagree"] if len(ours) > 1 else []
+            tidy += [
                 {
                     "model": model,
                     "quant": quant,
                     "eval_settings": settings,
-                    "benchmark": row.benchmark,
-                    "ours": row.value,
+                    "benchmark": benchmark,
+                    "ours": v,
                     "paper": value,
-                    "diff": diff,
-                    "tolerance": TOLERANCE[row.benchmark],
-                    "outside": off,
+                    "diff": d,
+                    "tolerance": TOLERANCE[benchmark],
+                    "outside": bool(not np.isnan(d) and abs(d) > TOLERANCE[benchmark]),
                 }
-            )
-        line["look at"] = "; ".join(flags) or ""
+                for v, d in zip(ours, diffs, strict=True)
+            ]
+        line["look at"] = "; ".join(flags)
         display[(model, quant, settings)] = line
     shown = pd.DataFrame.from_dict(display, orient="index")
     shown.index = pd.MultiIndex.from_tuples(shown.index, names=["model", "quant", "eval settings"])
@@ -456,7 +487,8 @@ def base_calibration(frame: pd.DataFrame) -> Table | Absent:
     outside = int(cells["outside"].sum())
     tolerance = ", ".join(f"{BENCHMARKS[b].label} {t:g}" for b, t in TOLERANCE.items())
     note = (
-        f"One measurement per base, quantization and evaluation. {published} values have a published counterpart, "
+        "Each base (weights and quantization) per evaluation; disagreeing measurements are all shown. "
+        f"{published} values have a published counterpart, "
         f"{outside} outside the tolerance ({tolerance}; ⚠). Run this before a grid: "
         f"`python -m alignbench -m sweep=paper_bases` (tiny stand-ins: no published values)."
     )

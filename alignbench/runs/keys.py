@@ -37,7 +37,7 @@ def keyed_config(config: dict[str, Any]) -> dict[str, Any]:
     keyed["model"] = {k: v for k, v in keyed["model"].items() if k != "path"}  # where the weights are, not what
     # Speed and resumability, not the result: a resumed run ends exactly as an uninterrupted one (tests/training).
     keyed["train"] = {k: v for k, v in keyed["train"].items() if k not in ("shared_caches", "save_steps")}
-    keyed["checkpoints"] = config["eval"]["at_steps"]  # adapters saved while training: training writes them
+    keyed["checkpoints"] = config["eval"].get("at_steps", [])  # adapters saved while training: training writes them
     if "merge" in keyed["method"]:  # where a merge's inputs are found, not which (method.merge.input_keys)
         keyed["method"] = {
             **keyed["method"],

@@ -35,6 +35,10 @@ def study_coordinates(resolved: dict[str, Any], inputs: Iterable[dict[str, Any]]
     steps, batch = method.get("max_steps"), method.get("batch_size")
     samples = dataset.get("train_samples") or (steps * batch * method.get("grad_accum", 1) if steps and batch else 0)
     trainer = method.get("trainer")
+    shape = {"adapter": adapter.get("name"), "r": adapter.get("r"), "alpha": adapter.get("alpha")}
+    if merge:  # a merge trains nothing: what its adapter is made of is its inputs' (their shape, steps, data)
+        shape = {k: _common(i.get(k) for i in inputs) for k in shape}
+        steps, samples = _common(i.get("steps") for i in inputs), _common(i.get("samples") for i in inputs)
     coordinates = {
         "version": VERSION,
         "dataset": dataset.get("name"),
@@ -44,17 +48,22 @@ def study_coordinates(resolved: dict[str, Any], inputs: Iterable[dict[str, Any]]
         "variant": f"merge_{merge.get('combination')}" if merge else ("mixture" if preference == "mixed" else ""),
         "loss": "+".join(method["loss_type"]) if method.get("loss_type") else None,
         "beta": method.get("beta"),
+        # SFT trains on the reply tokens only (hard-wired in training.methods.sft while it is not a config key)
         "sft_loss": method.get("sft_loss", "completion") if trainer in ("sft", "sft_dpo") else None,
         "parent": next((name for name in ("sft",) if isinstance(method.get(name), dict)), None),
         "merge": _merge_label(merge) if merge else None,
         "merge_inputs": ",".join(f"{i.get('method')}:{i.get('preference')}" for i in inputs) if merge else None,
+        # the inputs' configurations (so merges of differently trained inputs are different cells) and, outside the
+        # cell, their runs (so a merge is compared with exactly the runs it was made of)
+        "merge_input_cells": digest(sorted(str(i.get("cell")) for i in inputs))[:8] if merge else None,
+        "merge_input_keys": [i.get("run_key") for i in inputs] if merge else None,
         "model": model.get("name"),
         "paper_model": (model.get("name") or "").removeprefix(TINY_PREFIX) or None,
         "kind": model.get("kind"),
-        "adapter": adapter.get("name"),
+        "adapter": shape["adapter"],
         "quant": quant.get("name") or "none",
-        "r": adapter.get("r"),
-        "alpha": adapter.get("alpha"),
+        "r": shape["r"],
+        "alpha": shape["alpha"],
         "steps": steps,
         "samples": samples,
         "selection_seed": dataset.get("selection_seed"),
@@ -68,9 +77,12 @@ def study_coordinates(resolved: dict[str, Any], inputs: Iterable[dict[str, Any]]
     return coordinates
 
 
+NOT_IN_CELL = ("seed", "cell", "version", "merge_input_keys")  # what differs between the seeds of one configuration
+
+
 def cell_of(coordinates: dict[str, Any]) -> str:
     """The configuration without its seed (and without the block's own bookkeeping)."""
-    return digest({k: v for k, v in coordinates.items() if k not in ("seed", "cell", "version")})
+    return digest({k: v for k, v in coordinates.items() if k not in NOT_IN_CELL})
 
 
 def section_digests(resolved: dict[str, Any]) -> dict[str, str]:
@@ -116,10 +128,23 @@ def _merge_label(merge: dict[str, Any]) -> str:
     return " ".join(str(w) for w in words)
 
 
+def _common(values: Iterable[Any]) -> Any:
+    """The inputs' shared value, or their values joined when they differ (a merge of r16 and r64 adapters: "16+64")."""
+    found = list(dict.fromkeys(v for v in values if v is not None))
+    if len(found) == 1:
+        return found[0]
+    return "+".join(sorted(map(str, found))) or None
+
+
 def _joined(values: Iterable[Any]) -> str:
     """sft, dpo -> "sft+dpo"; harmless, helpful -> "harmless+helpful" (the paper's names), in a fixed order."""
     found = {str(v) for v in values if v}
     return "+".join(sorted(found, key=lambda v: (ORDER.index(v) if v in ORDER else len(ORDER), v)))
+
+
+def input_studies(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The study blocks of a merge's input records, each with its run key (what study_coordinates' `inputs` are)."""
+    return [{**study_of(record)[0], "run_key": record.get("run_key")} for record in records]
 
 
 def study_of(record: dict[str, Any]) -> tuple[dict[str, Any], bool]:

@@ -37,7 +37,7 @@ from alignbench.runs.provenance import secret_override
 from alignbench.runs.record import write_json_atomic
 from alignbench.runs.stages import ChainStage, stage_dirs, trained_stage, with_stage
 from alignbench.runs.state import PLAN, Job, Status, count, describe, one_line, status_of, varying_axes
-from alignbench.runs.study import study_coordinates, study_of
+from alignbench.runs.study import input_studies, study_coordinates
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,8 @@ class GridSweeper(BasicSweeper):
                     print(f"  {line}")
             from alignbench.report.findings import planned_power  # pandas: a dry run's cost only
 
-            for line in planned_power([job.study for job in jobs if getattr(job, "study", None)]):
+            studies = [job.study for job in jobs if getattr(job, "study", None)]
+            for line in planned_power(studies, [sweep_dir, *filter(None, [settings.inputs_dir])]):
                 print(f"  {line}")
             return []
 
@@ -144,7 +145,7 @@ class GridSweeper(BasicSweeper):
                 for repo in hub_repos(resolved):
                     self._probe.prefetch(*repo)
                 job.gpu_minutes = gpu_minutes(resolved)
-                job.study = study_coordinates(resolved, [study_of(i.record.to_json())[0] for i in inputs if i.record])
+                job.study = study_coordinates(resolved, input_studies(i.record.to_json() for i in inputs if i.record))
                 self._unique.setdefault(_beyond_seed(resolved), config)
                 # the configuration's key first, replaced by its problems in _check_here once every job is planned
                 job.problems = [_beyond_seed(resolved), *input_problems(inputs)]

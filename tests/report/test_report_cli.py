@@ -123,6 +123,22 @@ def test_unreadable_record_is_named_skipped_and_counted(tmp_path):
     assert (tmp_path / "sweep" / "report" / "index.html").is_file()
 
 
+def test_old_and_newer_records_are_said_in_one_line_each(tmp_path):
+    """A record from before study blocks is read with its axes derived (and said so); one from a newer alignbench
+    is skipped with a line naming it, never guessed at."""
+    records = [make_record(seed=s, metrics={"eval/mmlu/acc": 0.3}) for s in range(2)]
+    records.append(make_record(seed=2, metrics={"eval/mmlu/acc": 0.3}, study=False))
+    newer = make_record(seed=3, metrics={"eval/mmlu/acc": 0.9})
+    newer["study"]["version"] = 99
+    write_records(tmp_path / "sweep", [*records, newer])
+    done = report(str(tmp_path / "sweep"))
+    assert done.returncode == 0, done.stderr
+    assert "1 old records (no study block): axes derived from their config" in done.stdout
+    (line,) = [line for line in done.stderr.splitlines() if newer["run_key"] in line]
+    assert "study block version 99 is newer than this alignbench (1)" in line
+    assert "runs 3: 3 completed" in done.stdout
+
+
 def test_the_report_command_imports_no_torch(tmp_path):
     write_records(tmp_path / "sweep", [make_record(seed=s, metrics={"eval/mmlu/acc": 0.3}) for s in range(2)])
     code = (

@@ -82,6 +82,10 @@ def test_a_finding_naming_an_unknown_metric_or_axis_is_one_clear_error():
         check_findings(frame, mine(Check("bad", "mmlu/accuracy", "method", "dpo", "sft")))
     with pytest.raises(FindingError, match="unknown coordinate 'methd'"):
         check_findings(frame, mine(Check("bad", "mmlu/acc", "methd", "dpo", "sft")))
+    with pytest.raises(FindingError, match="needs two by_values"):
+        check_findings(frame, mine(Check("bad", "mmlu/acc", "method", "dpo", "sft", by="model", by_values=("a",))))
+    with pytest.raises(FindingError, match="findings share a key: X1"):
+        check_findings(frame, mine(DPO_BEATS_SFT) * 2)
 
 
 def test_absent_takeaways_name_the_sweep_that_produces_them():

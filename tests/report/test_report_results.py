@@ -153,3 +153,22 @@ def test_merges_are_table_3_variants_and_steps_are_quantity_points():
     assert points == [[700, 11200, 0.5], [100, 1600, 0.3]]  # step 700 is the run's own evaluation, not twice
     assert len(runs_of(frame)) == 1 and runs_of(frame)["steps"].item() == 700
     assert own_rows(frame)["steps"].unique().tolist() == [700]  # tables never take a curve's points for runs
+
+
+@pytest.mark.parametrize(
+    ("edit", "says"),
+    [
+        (lambda s: s.update(version="1"), "no integer version"),
+        (lambda s: s.pop("variant"), "lacks variant"),
+        (lambda s: s.pop("cell"), "lacks cell"),
+        (lambda s: s.update(sections=[1]), "wrong type"),
+    ],
+)
+def test_a_malformed_study_block_is_named_and_skipped_never_guessed(tmp_path, edit, says):
+    good, bad = make_record(seed=0), make_record(seed=1)
+    edit(bad["study"])
+    write_records(tmp_path, [good, bad])
+    with pytest.warns(UnreadableRecord, match=says):
+        frame = load_runs(tmp_path)
+    assert runs_of(frame)["run_key"].tolist() == [good["run_key"]]
+    assert frame.attrs["unreadable"] == [str(tmp_path / bad["run_key"] / "record.json")]

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from report_records import make_record
+from report_records import make_record, restudy
 
 from alignbench.report.paper import paper_results
 from alignbench.report.render import latex, write_table
@@ -172,7 +172,65 @@ def test_a_cell_never_averages_other_step_counts_or_ranks():
     tables = [t for t in study_tables(records_frame(usual + other)) if t.name.startswith("main_lora")]
     cells = {t.title: t.display.loc[("beavertails", "tiny_llama", "harmless"), "MMLU"] for t in tables}
     assert cells == {
-        "Main results, LoRA (paper Table 5) [r=8, steps=20, samples=160]": "0.800 (1)",
-        "Main results, LoRA (paper Table 5) [r=64, steps=20, samples=160]": "0.300 ± 0.000 (3)",
-        "Main results, LoRA (paper Table 5) [r=64, steps=100, samples=800]": "0.900 (1)",
+        "Main results, LoRA (paper Table 5) [r=8]": "0.800 (1)",
+        "Main results, LoRA (paper Table 5) [r=64, steps=20]": "0.300 ± 0.000 (3)",
+        "Main results, LoRA (paper Table 5) [r=64, steps=100]": "0.900 (1)",
     }
+
+
+def test_bases_beside_the_paper_flag_the_setting_to_look_at():
+    """A paper base measured 0.06 above Table 2's MMLU and within BBH's tolerance; a tiny stand-in is never joined."""
+    from alignbench.report.tables import base_calibration
+
+    records = [
+        make_record(
+            model="mistral", quant="nf4", seed=s, metrics={"baseline/mmlu/acc": 0.65, "baseline/bbh/exact_match": 0.40}
+        )
+        for s in range(3)
+    ]
+    records.append(make_record(model="tiny_mistral", quant="nf4", metrics={"baseline/mmlu/acc": 0.25}))
+    table = base_calibration(records_frame(records))
+    cells = table.cells.set_index(["model", "benchmark"])
+    assert cells.loc[("mistral", "mmlu"), "diff"] == pytest.approx(0.06) and cells.loc[("mistral", "mmlu"), "outside"]
+    assert (
+        cells.loc[("mistral", "bbh"), "diff"] == pytest.approx(0.005) and not cells.loc[("mistral", "bbh"), "outside"]
+    )
+    assert np.isnan(cells.loc[("tiny_mistral", "mmlu"), "paper"])
+    look = table.display.xs("mistral", level="model")["look at"].item()
+    assert look.startswith("MMLU: shots") and "BBH" not in look
+    assert table.counts == {"published": 2, "outside": 1}
+
+
+def test_two_measurements_of_one_base_that_disagree_are_both_shown():
+    """A method=base run (sweep=paper_bases) and a trained run's cached baseline of the same base: neither hides the
+    other."""
+    from alignbench.report.tables import base_calibration
+
+    base_run = make_record(model="mistral", quant="nf4", method="base", metrics={"eval/mmlu/acc": 0.60})
+    trained = make_record(model="mistral", quant="nf4", metrics={"eval/mmlu/acc": 0.7, "baseline/mmlu/acc": 0.50})
+    table = base_calibration(records_frame([base_run, trained]))
+    assert sorted(table.cells["ours"]) == [0.50, 0.60]
+    line = table.display.xs("mistral", level="model").iloc[0]
+    assert line["MMLU ours"] == "0.500 / 0.600" and line["MMLU Δ"] == "-0.090 / +0.010 ⚠"
+    assert "2 measurements disagree" in line["look at"]
+
+
+def test_two_mixture_shares_split_table_2_and_each_keeps_the_single_preference_rows():
+    records = [
+        make_record(model="tiny_mistral", method="sft", preference=p, seed=s, metrics={"eval/mmlu/acc": v})
+        for p, v in (("harmless", 0.3), ("helpful", 0.4))
+        for s in range(2)
+    ]
+    for share, value in ((0.3, 0.5), (0.5, 0.6)):
+        for seed in range(2):
+            record = make_record(model="tiny_mistral", method="sft", preference="mixed", seed=seed)
+            record["config"]["dataset"]["mixture_harmless"] = share
+            record["metrics"] = {"eval/mmlu/acc": value}
+            records.append(restudy(record))
+    tables = [t for t in study_tables(records_frame(records)) if t.name.startswith("mixture")]
+    assert [t.split for t in tables] == [{"mixture_harmless": 0.3}, {"mixture_harmless": 0.5}]
+    for table, mixed in zip(tables, ("0.500 ± 0.000 (2)", "0.600 ± 0.000 (2)"), strict=True):
+        column = table.display["MMLU"].xs("tiny_mistral", level="model")
+        assert column.loc[("beavertails", "mixed")] == mixed
+        assert column.loc[("beavertails", "harmless")] == "0.300 ± 0.000 (2)"  # in both parts, never averaged away
+        assert column.loc[("beavertails", "helpful")] == "0.400 ± 0.000 (2)"
