@@ -88,14 +88,18 @@ def benchmark_table(record: RunRecord) -> list[str]:
     names = record.config["eval"]["benchmarks"]
     if not names or not outcome:
         return []
-    lines = [f"  {'benchmark':<14}{'metric':<13}{'base':>9}{'trained':>9}{'items':>7}  judged by"]
+    # A method=base run trained nothing: its own column is the unaligned base's score.
+    own = "unaligned" if (record.study or {}).get("method") == "base" else "trained"
+    width = len(own) + 2
+    lines = [f"  {'benchmark':<14}{'metric':<13}{'base':>9}{own:>{width}}{'items':>7}  judged by"]
     for name in names:
         metric = BENCHMARKS[name].headline
         if name in outcome["errors"]:
             lines.append(f"  {name:<14}not run (below)")
             continue
         base, trained = metrics.get(f"baseline/{name}/{metric}"), metrics.get(f"eval/{name}/{metric}")
-        base_text, trained_text = (f"{v:>9.3f}" if v is not None else f"{'-':>9}" for v in (base, trained))
+        base_text = f"{base:>9.3f}" if base is not None else f"{'-':>9}"
+        trained_text = f"{trained:>{width}.3f}" if trained is not None else f"{'-':>{width}}"
         lines.append(
             f"  {name:<14}{metric:<13}{base_text}{trained_text}"
             f"{int(metrics.get(f'eval/{name}/items', 0)):>7}  {outcome['judges'].get(name) or ''}"
