@@ -9,6 +9,7 @@ conf/config.yaml; the grid sweeper applies `config_problems` to each job it plan
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -79,8 +80,43 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def config_problems(cfg: DictConfig) -> list[str]:
-    """Secrets anywhere in a composed config (as written, and resolved for its values), then unknown keys."""
-    return list(dict.fromkeys([*secret_problems(cfg), *unknown_key_problems(cfg)]))
+    """Secrets anywhere in a composed config (as written, and resolved for its values), then unknown keys, then
+    numbers outside the bounds their schema field declares."""
+    problems = [*secret_problems(cfg), *unknown_key_problems(cfg)]
+    return list(dict.fromkeys(problems or range_problems(cfg)))
+
+
+def range_problems(node: DictConfig, path: str = "") -> list[str]:
+    """Each number of the config outside its schema field's bounds (config.schema: at_least, above, share), as
+    resolved (an adapter's r comes from its method's preset)."""
+    kind = OmegaConf.get_type(node)
+    if not dataclasses.is_dataclass(kind):
+        return []
+    problems = []
+    for spec in dataclasses.fields(kind):
+        if spec.name not in node or OmegaConf.is_missing(node, spec.name):
+            continue
+        key = f"{path}.{spec.name}" if path else spec.name
+        try:
+            value = node[spec.name]
+        except Exception:  # a broken interpolation fails with its own message
+            continue
+        if isinstance(value, DictConfig):
+            problems += range_problems(value, key)
+        elif spec.metadata and isinstance(value, int | float) and not isinstance(value, bool):
+            problems += [f"{key}={value}: {why}" for why in _out_of_bounds(value, spec.metadata)]
+    return problems
+
+
+def _out_of_bounds(value: float, bounds: dict[str, float]) -> list[str]:
+    found = []
+    if "min" in bounds and value < bounds["min"]:
+        found.append(f"must be at least {bounds['min']}")
+    if "above" in bounds and not value > bounds["above"]:
+        found.append(f"must be above {bounds['above']}")
+    if "max" in bounds and value > bounds["max"]:
+        found.append(f"must be at most {bounds['max']}")
+    return found
 
 
 def secret_problems(cfg: DictConfig) -> list[str]:

@@ -104,31 +104,7 @@ def _rule_problems(cfg: Config, cuda: bool, bf16: bool) -> list[str]:
         problems.append("adapter.use_dora=true on quant=int8 fails at the second step on CPU; use quant=nf4 or a GPU")
     if isinstance(cfg.method, DPOMethodConfig):
         problems += _loss_problems(cfg.method)
-    return problems + _count_problems(cfg)
-
-
-def _count_problems(cfg: Config) -> list[str]:
-    """Counts that cannot be zero or negative, caught here rather than in the middle of evaluation, after training
-    (eval.batch_size=0 used to fail there; eval.generations=-1 silently wrote all pairs but the last)."""
-    counts = {
-        "dataset.eval_samples": (cfg.dataset.eval_samples, 1),
-        "eval.generations": (cfg.eval.generations, 0),  # 0: no sample generations
-        "eval.max_new_tokens": (cfg.eval.max_new_tokens, 1),
-        "eval.batch_size": (cfg.eval.batch_size, 1),
-    }
-    if cfg.train.save_steps is not None:  # null: four checkpoints per run
-        counts["train.save_steps"] = (cfg.train.save_steps, 0)  # 0: no checkpoints
-    for name in cfg.eval.benchmarks:
-        bench = getattr(cfg.eval, name, None)
-        for field in ("batch_size", "limit", "max_new_tokens"):
-            value = getattr(bench, field, None)
-            if value is not None:  # limit: null means all
-                counts[f"eval.{name}.{field}"] = (value, 1)
-    return [
-        f"{key}={value} must be at least {least}" + ("" if least else " (0: none)")
-        for key, (value, least) in counts.items()
-        if value < least
-    ]
+    return problems
 
 
 def _is_method(value) -> bool:

@@ -4,10 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
+
+
+# Bounds of a number field, checked when a config is composed (config.guard.range_problems): a bad override is one
+# line before anything is written, never a failure after the data and the model loaded.
+def at_least(minimum: float, default: Any = MISSING) -> Any:
+    return field(default=default, metadata={"min": minimum})
+
+
+def above(bound: float, default: Any = MISSING) -> Any:
+    return field(default=default, metadata={"above": bound})
+
+
+def share(default: Any = MISSING) -> Any:
+    """A fraction or probability: 0 <= value <= 1."""
+    return field(default=default, metadata={"min": 0, "max": 1})
 
 
 class Preference(StrEnum):
@@ -35,13 +50,13 @@ class TinySpec:
     """A random-init architecture built locally, so the whole stack runs without a model hub."""
 
     arch: str = "llama"  # llama | mistral
-    hidden_size: int = 64
-    num_layers: int = 2
-    num_heads: int = 4
-    num_kv_heads: int = 2
-    intermediate_size: int = 256
-    vocab_size: int = 1024
-    max_position_embeddings: int = 512
+    hidden_size: int = at_least(1, 64)
+    num_layers: int = at_least(1, 2)
+    num_heads: int = at_least(1, 4)
+    num_kv_heads: int = at_least(1, 2)
+    intermediate_size: int = at_least(1, 256)
+    vocab_size: int = at_least(1, 1024)
+    max_position_embeddings: int = at_least(1, 512)
     seed: int = 0
     head: str = "causal_lm"  # causal_lm | score (a one-logit sequence classifier: a stand-in scorer or judge)
 
@@ -69,22 +84,22 @@ class DatasetConfig:
     data_dir: Optional[str] = None
     preference: Preference = Preference.harmless
     labels_both_preferences: bool = True  # each row carries both labels, so preference=mixed can draw from one source
-    mixture_harmless: float = 0.5  # preference=mixed: the harmless share of train and test pairs (ratio is [N])
+    mixture_harmless: float = share(0.5)  # preference=mixed: the harmless share of train and test pairs (ratio is [N])
     path: Optional[str] = None  # local raw files (file or folder) instead of the hub
     sample: bool = False  # the bundled miniature instead of the hub (a dataset.path, when set, wins)
-    train_samples: Optional[int] = None  # null: exactly what training consumes (max_steps x batch_size)
+    train_samples: Optional[int] = at_least(1, None)  # null: exactly what training consumes (max_steps x batch_size)
     # Which pairs a run sees (a seeded shuffle of the pool). Separate from the training `seed`, so the seeds of a
     # configuration train on the same pairs in their own order and share tokenization and reference log-probs.
     selection_seed: int = 0
-    eval_samples: int = 200
-    max_bad_fraction: float = 0.05
+    eval_samples: int = at_least(1, 200)
+    max_bad_fraction: float = share(0.05)
 
 
 @dataclass
 class LoraPreset:
-    r: int = MISSING
-    alpha: int = MISSING
-    dropout: float = MISSING
+    r: int = at_least(1)
+    alpha: int = above(0)
+    dropout: float = share()
     targets: str = MISSING  # a key of model.lora_targets
 
 
@@ -92,18 +107,18 @@ class LoraPreset:
 class MethodConfig:
     name: str = MISSING  # the option's label (directory names, tags, tables)
     trainer: str = MISSING  # which code trains it (training.methods.METHODS): an IPO preset is `trainer: dpo`
-    learning_rate: float = MISSING
-    batch_size: int = MISSING
-    grad_accum: int = 1
-    max_grad_norm: float = MISSING
-    weight_decay: float = MISSING
+    learning_rate: float = above(0)
+    batch_size: int = at_least(1)
+    grad_accum: int = at_least(1, 1)
+    max_grad_norm: float = above(0)
+    weight_decay: float = at_least(0)
     optimizer: str = MISSING
     scheduler: str = MISSING
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
-    warmup_steps: int = 0
-    max_steps: int = MISSING
-    max_length: int = MISSING
+    warmup_steps: int = at_least(0, 0)
+    max_steps: int = at_least(1)
+    max_length: int = at_least(1)
     lora: LoraPreset = field(default_factory=LoraPreset)
 
 
@@ -114,16 +129,16 @@ class SFTMethodConfig(MethodConfig):
 
 @dataclass
 class DPOMethodConfig(MethodConfig):
-    beta: float = 0.1
+    beta: float = above(0, 0.1)
     loss_type: List[str] = field(default_factory=lambda: ["sigmoid"])
     precompute_ref_log_probs: bool = True  # once before training (and cached across runs), not every step
-    precompute_ref_batch_size: Optional[int] = 64  # no gradients, so far larger batches than training fit
+    precompute_ref_batch_size: Optional[int] = at_least(1, 64)  # no gradients, so far larger batches than training fit
     # TRL 1.16 sets every dropout (LoRA's included) to 0 unless told otherwise; Table 6 trains DPO with LoRA dropout
     # 0.05, so it stays on. The record's train/lora_dropout says what was in force.
     disable_dropout: bool = False
     # The chance that a preference label is flipped, for the losses that model label noise (TRL 1.16 reads it in
     # robust, exo_pair, aot and aot_unpaired only; rules.py refuses it where it would be silently ignored).
-    label_smoothing: float = 0.0
+    label_smoothing: float = share(0.0)
     # One weight per loss_type entry (e.g. RPO's [sigmoid, sft]); null weighs each loss 1.0, as TRL does.
     loss_weights: Optional[List[float]] = None
 
@@ -153,10 +168,12 @@ class MergeConfig:
     sweep_dir: Optional[str] = None  # where `choices` are looked up, e.g. multirun/paper
     combination: str = "linear"  # training.merging.COMBINATIONS: linear | ties | dare_linear | dare_ties | slerp
     weights: Optional[List[float]] = None  # one per input; null: equal weights summing to 1
-    density: float = 0.5  # ties / dare: the share of each delta kept
-    t: float = 0.5  # slerp: the share of the second input
+    density: float = share(0.5)  # ties / dare: the share of each delta kept
+    t: float = share(0.5)  # slerp: the share of the second input
     seed: int = 0  # dare: its random drops
-    svd_rank: Optional[int] = None  # ties / dare: the merged adapter's rank; null: the inputs' ranks added up
+    svd_rank: Optional[int] = at_least(
+        1, None
+    )  # ties / dare: the merged adapter's rank; null: the inputs' ranks added up
 
 
 @dataclass
@@ -189,9 +206,9 @@ class BaseMethodConfig(UntrainedMethodConfig):
 class AdapterConfig:
     name: str = MISSING  # the option's label
     kind: str = "lora"  # which code builds the PEFT config (modeling.adapters.ADAPTERS)
-    r: int = MISSING
-    alpha: int = MISSING
-    dropout: float = MISSING
+    r: int = at_least(1)
+    alpha: int = above(0)
+    dropout: float = share()
     target_modules: List[str] = MISSING
     bias: str = "none"
     use_dora: bool = False  # weight-decomposed LoRA (DoRA): magnitude and direction trained apart
@@ -220,23 +237,23 @@ class LoggerConfig:
     log_adapter: bool = False  # upload each run's adapter as a W&B artifact (type model); run_dir/adapter has it anyway
     # Seconds wandb.init may wait for the server before the run goes on without W&B. W&B's own 90 s would be paid
     # by every job of a sweep while the server is down.
-    init_timeout: float = 30.0
+    init_timeout: float = at_least(0, 30.0)
     # Seconds run.finish may wait for uploads; past that W&B marks the run crashed and the job ends (record.json is
     # complete). A server lost mid-run would otherwise hold the job for good. 0: wait as long as it takes.
-    finish_timeout: float = 300.0
+    finish_timeout: float = at_least(0, 300.0)
 
 
 @dataclass
 class TrainConfig:
     precision: Precision = Precision.auto
     gradient_checkpointing: bool = False  # on only when memory needs it: it costs ~3x step time on small models
-    logging_steps: int = 10
+    logging_steps: int = at_least(1, 10)
     shared_caches: bool = (
         True  # tokenized data and DPO reference log-probs cached across runs (alignbench.training.caches)
     )
     # A resumable checkpoint (adapter, optimizer, scheduler, RNG) every this many optimizer steps; null: four per
     # run (max_steps // 4); 0: none (a SIGTERM/SIGUSR2 still checkpoints before the run stops). Not in the run key.
-    save_steps: Optional[int] = None
+    save_steps: Optional[int] = at_least(0, None)
 
 
 @dataclass
@@ -246,9 +263,9 @@ class LmEvalBenchmark:
     tasks: List[str] = field(default_factory=list)  # what lm-eval runs (tasks or groups)
     result: str = MISSING  # the task or group whose metric is reported
     metric: str = MISSING  # lm-eval's "<metric>,<filter>" key, e.g. "acc,none"
-    num_fewshot: Optional[int] = None
-    limit: Optional[int] = None  # items per task; null: all
-    batch_size: int = 8
+    num_fewshot: Optional[int] = at_least(0, None)
+    limit: Optional[int] = at_least(1, None)  # items per task; null: all
+    batch_size: int = at_least(1, 8)
     apply_chat_template: bool = False
     include_path: Optional[str] = (
         None  # a folder of task YAMLs (pkg://alignbench/evaluation/tasks: bundled); null: built-ins
@@ -288,15 +305,15 @@ class GenerationBenchmark:
     where: str = ""  # where to get the data when it has no hub copy
     path: Optional[str] = None  # a local file in the upstream schema
     sample: bool = False  # the bundled miniature
-    limit: Optional[int] = None  # the first N items; null: all
-    max_new_tokens: int = MISSING
-    batch_size: int = 8
+    limit: Optional[int] = at_least(1, None)  # the first N items; null: all
+    max_new_tokens: int = at_least(1)
+    batch_size: int = at_least(1, 8)
     apply_chat_template: bool = True
 
 
 @dataclass
 class ToxicityBenchmark(GenerationBenchmark):
-    num_prompts: int = 1000  # the most toxic prompts by prompt.toxicity
+    num_prompts: int = at_least(1, 1000)  # the most toxic prompts by prompt.toxicity
     score_with_prompt: bool = False  # score the continuation alone (false) or (prompt, continuation)
     scorer: ScorerConfig = field(default_factory=ScorerConfig)
 
@@ -327,9 +344,9 @@ class Stage(StrEnum):
 @dataclass
 class EvalConfig:
     name: str = "sample"
-    batch_size: int = 16  # held-out preference scoring
-    generations: int = 4  # sample completions written to generations.jsonl
-    max_new_tokens: int = 48
+    batch_size: int = at_least(1, 16)  # held-out preference scoring
+    generations: int = at_least(0, 4)  # sample completions written to generations.jsonl
+    max_new_tokens: int = at_least(1, 48)
     benchmarks: List[str] = field(default_factory=list)  # which of the sections below run, in this order
     baseline: bool = True  # also score the un-adapted base (cached per model, quant, eval and judge config)
     # Also evaluate the adapter as it was at these training steps (metrics eval@<step>/...), e.g. the paper's data
@@ -353,15 +370,15 @@ class JudgeSpec:
     api_key_env: str = "OPENAI_API_KEY"  # the environment variable that holds the key (never the key itself)
     annotators_config: Optional[str] = None  # alpaca_eval judges: the package's annotator; null: the version's own
     prompt: Optional[UpstreamFile] = None  # red_instruct judges: upstream's judge script, whose prompt is used
-    retries: int = 5  # red_instruct judges: asks per answer while the reply holds not exactly one verdict
-    max_tokens: int = 16
-    timeout_s: int = 60
+    retries: int = at_least(1, 5)  # red_instruct judges: asks per answer while the reply holds not exactly one verdict
+    max_tokens: int = at_least(1, 16)
+    timeout_s: int = at_least(1, 60)
     hub_id: Optional[str] = None  # local HF judges (classifier, reward model)
     revision: Optional[str] = None
     path: Optional[str] = None
     tiny: Optional[TinySpec] = None
     harmful_label: str = "1"  # classifier judges: the harmful class's label or index
-    batch_size: int = 16
+    batch_size: int = at_least(1, 16)
 
 
 @dataclass
@@ -381,12 +398,12 @@ class SweepConfig:
     """How a multirun is kept: where, under what name, how often a failing run is retried."""
 
     name: str = "adhoc"  # multirun/<name>/<run_key>; also the W&B group
-    max_failures: int = 3  # a run that failed this often is reported, not retried, on relaunch
+    max_failures: int = at_least(1, 3)  # a run that failed this often is reported, not retried, on relaunch
     objective: Optional[str] = None  # a metric key returned to optimising sweepers (optuna)
     inputs_dir: Optional[str] = None  # where merges find their input runs, e.g. multirun/paper (method.merge)
     # How long a chained run (method=sft_dpo) waits for another process that is training the SFT stage it needs,
     # before it fails (and a relaunch tries again): long enough for a 7B SFT run.
-    stage_wait_s: float = 12 * 3600
+    stage_wait_s: float = at_least(0, 12 * 3600)
 
 
 @dataclass
@@ -406,9 +423,8 @@ class Config:
     # What this job does to its run directory: train then evaluate, or (re-)evaluate its saved adapter only.
     stages: List[Stage] = field(default_factory=lambda: [Stage.train, Stage.evaluate])
     dry_run: bool = False  # plan the jobs (run_key, status) without importing torch or loading anything
-    cpu_threads: Optional[int] = (
-        None  # torch intra-op threads; null: torch's default (all cores, or the launcher's cap)
-    )
+    # torch intra-op threads; null: torch's default (all cores, or the launcher's cap)
+    cpu_threads: Optional[int] = at_least(1, None)
 
 
 def register_configs() -> None:

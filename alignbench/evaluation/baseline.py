@@ -1,10 +1,22 @@
 """The un-adapted base's benchmark scores, computed once per base and benchmark settings and reused by every run
-that shares them (cached under paths.cache_dir/baselines/<key>/)."""
+that shares them (cached under paths.cache_dir/baselines/<key>/).
+
+An entry carries a checksum of its result and is keyed with a cache version and the versions of the libraries that
+compute it (as the training caches are), so an upgrade of lm-eval never reuses a stale score. An entry that cannot
+be read or does not match its checksum (a hand edit, a torn copy) is set aside, named in one warning line, and
+computed again: never used, never the run's failure.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import os
+import time
+import uuid
 from dataclasses import asdict, replace
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +24,14 @@ from alignbench.config.schema import Config
 from alignbench.config.sources import base_identity
 from alignbench.evaluation.benchmarks import EvalContext, run_benchmarks
 from alignbench.runs.keys import digest
-from alignbench.runs.record import write_json_atomic
+from alignbench.runs.record import finite, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+CACHE_VERSION = 2  # 2: entries carry a checksum; the key holds the libraries' versions
+LIBRARIES = ("lm-eval", "transformers", "torch", "peft", "bitsandbytes")  # what computes a base's scores
+ENTRY = "baseline.json"
+SECTIONS = ("metrics", "errors", "judges", "sources")
 
 
 def baseline_benchmarks(model, tokenizer, context: EvalContext) -> dict[str, Any]:
@@ -22,25 +41,27 @@ def baseline_benchmarks(model, tokenizer, context: EvalContext) -> dict[str, Any
     result: dict[str, Any] = {"metrics": {}, "errors": {}, "judges": {}, "sources": {}, "reused": [], "computed": []}
     for name in context.cfg.eval.benchmarks:
         entry_dir = folder / baseline_key(context.cfg, name)
-        cached = entry_dir / "baseline.json"
-        if cached.is_file():
-            _merge(result, json.loads(cached.read_text()))
+        cached = read_entry(entry_dir / ENTRY)
+        if cached is not None:
+            _merge(result, cached)
             result["reused"].append(name)
             continue
         computed = run_benchmarks(model, tokenizer, replace(context, out_dir=entry_dir), "baseline", [name])
         _merge(result, computed)
         if not computed["errors"]:
-            write_json_atomic(cached, computed)
+            write_entry(entry_dir / ENTRY, computed)
             result["computed"].append(name)
     return result
 
 
 def baseline_key(cfg: Config, benchmark: str) -> str:
     """What the base's score on one benchmark depends on: its weights, the chat template the prompts are rendered
-    in, the judges and that benchmark's settings."""
+    in, the judges, that benchmark's settings, and the code that computes it (cache version, library versions)."""
     plain = asdict(cfg)
     return digest(
         {
+            "version": CACHE_VERSION,
+            "libraries": library_versions(),
             "base": base_identity(plain),
             "template": plain["model"]["chat_template"],
             "judge": plain["judge"],
@@ -50,6 +71,50 @@ def baseline_key(cfg: Config, benchmark: str) -> str:
     )
 
 
+def library_versions() -> dict[str, str | None]:
+    found = {}
+    for name in LIBRARIES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def read_entry(path: Path) -> dict[str, Any] | None:
+    """The cached result at `path`, verified against its checksum; None when there is none. A damaged one is set
+    aside (renamed beside it, named in a warning) so that it is computed again."""
+    if not path.is_file():
+        return None
+    try:
+        entry = json.loads(path.read_text())
+        result = entry["result"]
+        problem = None if entry["checksum"] == checksum(result) else "its result does not match its checksum"
+        if problem is None and not all(isinstance(result.get(s), dict) for s in SECTIONS):
+            problem = "it lacks a section of a result"
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
+        problem = f"it is unreadable ({type(err).__name__})"
+    if problem is None:
+        return result
+    aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}")
+    try:
+        os.replace(path, aside)
+    except OSError:  # another run set it aside first
+        aside = path
+    log.warning("alignbench: cached baseline %s: %s; set aside as %s and computed again", path, problem, aside.name)
+    return None
+
+
+def write_entry(path: Path, result: dict[str, Any]) -> None:
+    clean = finite(result)  # as it will read back: a NaN score is stored as null (and named)
+    write_json_atomic(path, {"checksum": checksum(clean), "result": clean})
+
+
+def checksum(result: dict[str, Any]) -> str:
+    # JSON of Python floats round-trips exactly, so the checksum covers every bit of every score.
+    return hashlib.sha256(json.dumps(result, sort_keys=True).encode()).hexdigest()
+
+
 def _merge(into: dict[str, Any], part: dict[str, Any]) -> None:
-    for section in ("metrics", "errors", "judges", "sources"):
+    for section in SECTIONS:
         into[section].update(part[section])

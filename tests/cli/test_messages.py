@@ -60,8 +60,6 @@ def test_a_config_that_does_not_compose_is_one_line(override, expected):
 def test_a_config_that_cannot_run_is_one_line_before_anything_runs(tmp_path):
     for i, (overrides, expected) in enumerate(
         [
-            (["eval.generations=-1"], "this run cannot start: eval.generations=-1 must be at least 0"),
-            (["eval.batch_size=0"], "this run cannot start: eval.batch_size=0 must be at least 1"),
             (["dataset.path=/nonexistent.jsonl", "dataset.sample=false"], "/nonexistent.jsonl does not exist"),
         ]
     ):
@@ -69,6 +67,20 @@ def test_a_config_that_cannot_run_is_one_line_before_anything_runs(tmp_path):
         assert_one_line(alignbench(*FAST, *overrides, f"hydra.run.dir={run_dir}"), expected)
         assert not (run_dir / "record.json").exists()
         assert expected in (run_dir / "alignbench.log").read_text()  # the run's log says it too
+
+
+@pytest.mark.slow
+def test_a_number_out_of_its_bounds_is_one_line_and_nothing_is_written(tmp_path):
+    for i, (override, expected) in enumerate(
+        [
+            ("eval.generations=-1", "eval.generations=-1: must be at least 0"),
+            ("eval.batch_size=0", "eval.batch_size=0: must be at least 1"),
+            ("train.save_steps=-1", "train.save_steps=-1: must be at least 0"),
+        ]
+    ):
+        run_dir = tmp_path / str(i)
+        assert_one_line(alignbench(*FAST, override, f"hydra.run.dir={run_dir}"), expected)
+        assert not run_dir.exists()  # refused when composed: not even .hydra/ or the log
 
 
 def test_hydra_full_error_brings_the_traceback_back():

@@ -155,6 +155,21 @@ def test_baseline_is_evaluated_once_and_reused_by_runs_on_the_same_base(tmp_path
     # One cached entry per benchmark, written once: the second run computed no baseline (its run dir has no copy).
     assert len(list((tmp_path / "cache" / "baselines").glob("*/baseline.json"))) == len(SAMPLE_ITEMS)
 
+    # A hand-edited entry (MMLU 0.25 -> 0.90, valid JSON) is never a run's base: set aside, computed again, same score.
+    (entry,) = [p for p in (tmp_path / "cache" / "baselines").glob("*/baseline.json") if "mmlu" in p.read_text()]
+    edited = json.loads(entry.read_text())
+    edited["result"]["metrics"]["baseline/mmlu/acc"] = 0.90
+    entry.write_text(json.dumps(edited))
+    again = alignbench(
+        "-m", "seed=2", *QUICK, f"paths.cache_dir={tmp_path / 'cache'}", f"hydra.sweep.dir={tmp_path / 'sweep'}"
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    third = next(r for r in records(tmp_path / "sweep").values() if r["config"]["seed"] == 2)
+    assert third["benchmarks"]["baseline"]["computed"] == ["mmlu"]
+    assert third["metrics"]["baseline/mmlu/acc"] == first["metrics"]["baseline/mmlu/acc"] != 0.90
+    assert "does not match its checksum" in again.stdout + again.stderr
+    assert len(list(entry.parent.glob("baseline.json.damaged-*"))) == 1
+
 
 @pytest.mark.slow
 def test_adding_a_benchmark_re_evaluates_without_retraining(tmp_path):

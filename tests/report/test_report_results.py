@@ -172,3 +172,15 @@ def test_a_malformed_study_block_is_named_and_skipped_never_guessed(tmp_path, ed
         frame = load_runs(tmp_path)
     assert runs_of(frame)["run_key"].tolist() == [good["run_key"]]
     assert frame.attrs["unreadable"] == [str(tmp_path / bad["run_key"] / "record.json")]
+
+
+def test_a_record_reached_twice_counts_once_but_another_evaluation_of_it_is_its_own(tmp_path):
+    record = make_record(seed=0, metrics={"eval/mmlu/acc": 0.3})
+    write_records(tmp_path / "sweep", [record])
+    write_records(tmp_path / "copy", [dict(record)])  # a copied sweep folder
+    frame = load_runs([tmp_path / "sweep", tmp_path / "copy"])
+    assert len(runs_of(frame)) == 1 and frame.attrs["duplicates"] == [record["run_key"]]
+    assert aggregate(frame, ["model"]).query("benchmark == 'mmlu'")["n"].tolist() == [1]
+    evaluated = dict(record, eval_key="e1")
+    write_records(tmp_path / "other", [evaluated])
+    assert len(runs_of(load_runs([tmp_path / "sweep", tmp_path / "other"]))) == 2
