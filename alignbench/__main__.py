@@ -32,7 +32,8 @@ DEBUG = "HYDRA_FULL_ERROR"
 _debug_asked = os.environ.get(DEBUG, "").lower() in ("1", "true", "yes")
 
 
-@hydra.main(config_path="conf", config_name="config", version_base="1.3")
+# An absolute folder: run as the `alignbench` command, Hydra would otherwise look for a module `alignbench.conf`.
+@hydra.main(config_path=str(Path(__file__).resolve().parent / "conf"), config_name="config", version_base="1.3")
 def _job(cfg: DictConfig) -> dict | float | None:
     hydra_cfg = HydraConfig.get()
     multirun = hydra_cfg.mode == RunMode.MULTIRUN

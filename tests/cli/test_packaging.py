@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from helpers import CONF, REPO
@@ -58,3 +60,30 @@ def test_completion_and_help_list_real_options_only():
         [sys.executable, "-m", "alignbench", "--help"], cwd=REPO, capture_output=True, text=True
     ).stdout
     assert "model: llama, mistral" in help_text and "model_schema" not in help_text.split("schemas:")[0]
+
+
+@pytest.mark.slow
+def test_the_alignbench_command_works_like_python_m_alignbench_from_any_folder(tmp_path, tiny_cache):
+    """The console script the Quick start advertises: help, --cfg, completion, a dry-run multirun and a real run,
+    called as installed (.venv/bin/alignbench), from a folder outside the checkout."""
+    command = str(Path(sys.executable).with_name("alignbench"))
+
+    def call(*args, env=None):
+        return subprocess.run(
+            [command, *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, **(env or {})},
+        )
+
+    assert "model: llama, mistral" in call("--help").stdout
+    assert "trainer: sft" in call("method=sft", "--cfg", "job").stdout
+    offered = set(call("-sc", "query=bash", env={"COMP_LINE": "alignbench method="}).stdout.split())
+    assert "method=dpo" in offered and "method=sft" in offered
+    plan = call("-m", "sweep=paper_tiny", "dry_run=true")
+    assert plan.returncode == 0 and "dry run: 32 jobs" in plan.stdout, plan.stderr[-2000:]
+    run = call("method.max_steps=2", "eval.benchmarks=[]", "dataset.eval_samples=8", "logger=none", "hydra.run.dir=run")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert json.loads((tmp_path / "run" / "record.json").read_text())["status"] == "completed"
