@@ -77,21 +77,21 @@ def test_killed_sweep_completes_on_relaunch_without_redoing_finished_runs(tmp_pa
 
 
 def test_one_failing_job_loses_nothing_else_and_fails_the_sweep(tmp_path):
-    # A negative learning rate is refused by the optimizer (a run failure); no_such_model does not compose.
-    done = sweep(tmp_path, "method.learning_rate=1e-3,-1", "model=tiny_llama,no_such_model", "method=dpo")
+    # A huge learning rate diverges at the first step (a run failure); no_such_model does not compose.
+    done = sweep(tmp_path, "method.learning_rate=1e-3,1e30", "model=tiny_llama,no_such_model", "method=dpo")
     assert done.returncode != 0
     by_lr = {r["config"]["method"]["learning_rate"]: r for r in records(tmp_path).values()}
     assert by_lr[1e-3]["status"] == "completed"
-    failed = by_lr[-1]
-    assert failed["status"] == "failed" and "learning rate" in failed["error"].lower() and failed["failures"] == 1
+    failed = by_lr[1e30]
+    assert failed["status"] == "failed" and failed["reason"] == "nonfinite" and failed["failures"] == 1
     assert "1 completed, 1 failed, 0 running, 0 pending, 2 invalid" in done.stdout
     assert f"FAILED {failed['run_key']}" in done.stdout and "INVALID" in done.stdout and "no_such_model" in done.stdout
 
     # A relaunch retries the failed run (not the done one) until sweep.max_failures, then reports it only.
-    again = sweep(tmp_path, "method.learning_rate=1e-3,-1", "model=tiny_llama", "method=dpo", "sweep.max_failures=2")
+    again = sweep(tmp_path, "method.learning_rate=1e-3,1e30", "model=tiny_llama", "method=dpo", "sweep.max_failures=2")
     assert again.returncode != 0 and "launching 1" in again.stdout
     assert records(tmp_path)[failed["run_key"]]["failures"] == 2
-    capped = sweep(tmp_path, "method.learning_rate=1e-3,-1", "model=tiny_llama", "method=dpo", "sweep.max_failures=2")
+    capped = sweep(tmp_path, "method.learning_rate=1e-3,1e30", "model=tiny_llama", "method=dpo", "sweep.max_failures=2")
     assert capped.returncode != 0 and "launching 0" in capped.stdout
     assert records(tmp_path)[failed["run_key"]]["attempt"] == 2
 
