@@ -10,6 +10,7 @@ conf/config.yaml; the grid sweeper applies `config_problems` to each job it plan
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -89,23 +90,36 @@ def config_problems(cfg: DictConfig) -> list[str]:
 def range_problems(node: DictConfig, path: str = "") -> list[str]:
     """Each number of the config outside its schema field's bounds (config.schema: at_least, above, share), as
     resolved (an adapter's r comes from its method's preset)."""
-    kind = OmegaConf.get_type(node)
-    if not dataclasses.is_dataclass(kind):
-        return []
     problems = []
-    for spec in dataclasses.fields(kind):
-        if spec.name not in node or OmegaConf.is_missing(node, spec.name):
+    for name, bounds in _checked_fields(OmegaConf.get_type(node)):
+        if name not in node or OmegaConf.is_missing(node, name):
             continue
-        key = f"{path}.{spec.name}" if path else spec.name
+        key = f"{path}.{name}" if path else name
         try:
-            value = node[spec.name]
+            value = node[name]
         except Exception:  # a broken interpolation fails with its own message
             continue
         if isinstance(value, DictConfig):
             problems += range_problems(value, key)
-        elif spec.metadata and isinstance(value, int | float) and not isinstance(value, bool):
-            problems += [f"{key}={value}: {why}" for why in _out_of_bounds(value, spec.metadata)]
+        elif bounds and isinstance(value, int | float) and not isinstance(value, bool):
+            problems += [f"{key}={value}: {why}" for why in _out_of_bounds(value, bounds)]
     return problems
+
+
+_SCALARS = {"str", "int", "float", "bool", "Precision", "DType", "Preference"}  # fields that never hold a section
+
+
+@functools.cache
+def _checked_fields(kind: type) -> tuple[tuple[str, dict], ...]:
+    """(name, bounds) of a schema's fields that carry bounds or may hold a section (bounds empty); a config is
+    walked through these only, read once per schema class."""
+    if not dataclasses.is_dataclass(kind):
+        return ()
+    return tuple(
+        (spec.name, dict(spec.metadata))
+        for spec in dataclasses.fields(kind)
+        if spec.metadata or str(spec.type).removeprefix("Optional[").rstrip("]") not in _SCALARS
+    )
 
 
 def _out_of_bounds(value: float, bounds: dict[str, float]) -> list[str]:

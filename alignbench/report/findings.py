@@ -416,8 +416,17 @@ def published_frame() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+_PUBLISHED: dict[str, dict] = {}  # a check on the published numbers, by repr: they never change within a process
+
+
 def _on_paper(paper: pd.DataFrame, check: Check) -> dict:
     """The check on the published numbers: descriptive, one value per cell ('holds in k of K cells')."""
+    if repr(check) not in _PUBLISHED:
+        _PUBLISHED[repr(check)] = _published_check(paper, check)
+    return _PUBLISHED[repr(check)]
+
+
+def _published_check(paper: pd.DataFrame, check: Check) -> dict:
     arrays, names, _ = cells_of(paper, check)
     if not arrays:
         return {"paper_cells": 0, "paper_holds": 0, "paper_effect": np.nan, "paper_text": "no published numbers"}
@@ -579,8 +588,9 @@ def planned_power(studies: list[dict], folders=()) -> list[str]:
         if not arrays:
             continue
         seeds = int(np.median([len(a) for a in arrays]))
-        power = power_row(check, measured.get(finding.key, []), _on_paper(paper, check), seeds, checks, len(arrays))
-        effect = _on_paper(paper, check).get("paper_effect", np.nan)
+        published = _on_paper(paper, check)
+        power = power_row(check, measured.get(finding.key, []), published, seeds, checks, len(arrays))
+        effect = published.get("paper_effect", np.nan)
         size = "no published effect" if np.isnan(effect) else f"paper's effect {abs(effect):.3g}"
         warn = "  <- cannot detect the paper's effect: add seeds or cells" if power["underpowered"] else ""
         lines.append(
