@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
+from helpers import alignbench
 from report_records import restudy, write_records
 
-REPO = Path(__file__).resolve().parents[2]
 # 2 models x 2 methods x 2 seeds of sweep=report_tiny, 4 steps, MMLU only: ~1 minute on 2 cores.
 STEPS = 4
 TINY_SWEEP = [
@@ -34,14 +31,7 @@ TINY_SWEEP = [
 def tiny_sweep(tmp_path_factory, tiny_cache) -> Path:
     """multirun folder of a real sweep: 8 completed runs with their record.json."""
     folder = tmp_path_factory.mktemp("report") / "report_tiny"
-    done = subprocess.run(
-        [sys.executable, "-m", "alignbench", *TINY_SWEEP, f"hydra.sweep.dir={folder}"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=os.environ.copy(),
-    )
+    done = alignbench(*TINY_SWEEP, f"hydra.sweep.dir={folder}")
     assert done.returncode == 0, done.stderr[-3000:]
     return folder
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
+from helpers import alignbench
 from report_records import write_records
 
 from alignbench.report.results import load_runs
@@ -19,19 +17,11 @@ from alignbench.report.tables import MERGE_ROWS, merge_tables, parts, study_tabl
 from alignbench.runs.study import cell_of
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[2]
 SMALL = ["method.max_steps=3", "dataset.eval_samples=16", "eval.generations=1", "logger=none"]
 
 
 def sweep(folder: Path, *overrides: str) -> Path:
-    done = subprocess.run(
-        [sys.executable, "-m", "alignbench", "-m", *overrides, *SMALL, f"hydra.sweep.dir={folder}"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=os.environ.copy(),
-    )
+    done = alignbench("-m", *overrides, *SMALL, f"hydra.sweep.dir={folder}", timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     return folder
 

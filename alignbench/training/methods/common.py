@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,3 +60,38 @@ def shared_training_args(inputs: TrainerInputs) -> dict:
         save_strategy="no",
         dataloader_num_workers=0,
     )
+
+
+@dataclass
+class _NoSteps:
+    log_history: list = field(default_factory=list)
+    global_step: int = 0
+
+
+class Untrained:
+    """What the pipeline asks of a trainer (model, train, save_model, state, cache_hits), for a method whose adapter
+    is made without training steps (a merge, the base itself): `model` is set by the subclass, which may override
+    `train` to build the adapter."""
+
+    refusal = "trains no steps"  # why eval.at_steps cannot apply, in the subclass's words
+
+    def __init__(self, inputs: TrainerInputs):
+        self.tokenizer = inputs.tokenizer
+        self.state, self.cache_hits = _NoSteps(), {}
+
+    def add_callback(self, callback) -> None:
+        from alignbench.config.rules import ConfigError
+        from alignbench.training.train import SaveAdapterAt
+
+        if isinstance(callback, SaveAdapterAt):
+            raise ConfigError(f"eval.at_steps: {self.refusal}")
+        # nothing is trained, so a tracker's training callback has nothing to log
+
+    def train(self):
+        from transformers.trainer_utils import TrainOutput
+
+        return TrainOutput(global_step=0, training_loss=None, metrics={})
+
+    def save_model(self, path: str) -> None:
+        self.model.save_pretrained(path)
+        self.tokenizer.save_pretrained(path)

@@ -3,26 +3,23 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 from alignbench.config.rules import ConfigError
-from alignbench.training.methods.common import TrainerInputs
+from alignbench.training.methods.common import TrainerInputs, Untrained
 
 
-@dataclass
-class _State:
-    log_history: list = field(default_factory=list)
-    global_step: int = 0
+class Merger(Untrained):
+    """A trainer for a merge: its `train` merges the inputs' adapters, loaded side by side onto the base."""
 
-
-class Merger:
-    """What the pipeline asks of a trainer (model, train, save_model, state, cache_hits), for a merge."""
+    refusal = "a merge trains no steps; evaluate its inputs' steps instead"
 
     def __init__(self, inputs: TrainerInputs):
         from peft import PeftModel
 
         from alignbench.runs.inputs import input_problems, merge_inputs
 
+        super().__init__(inputs)
         found = merge_inputs(asdict(inputs.cfg))
         if problems := input_problems(found):  # checked before loading too; the runs may have changed since
             raise ConfigError("this merge cannot start:\n- " + "\n- ".join(problems))
@@ -30,19 +27,9 @@ class Merger:
         self.model = PeftModel.from_pretrained(inputs.model, str(found[0].run_dir / "adapter"), self.names[0])
         for name, run in zip(self.names[1:], found[1:], strict=True):
             self.model.load_adapter(str(run.run_dir / "adapter"), adapter_name=name)
-        self.cfg, self.tokenizer = inputs.cfg, inputs.tokenizer
-        self.state, self.cache_hits = _State(), {}
-
-    def add_callback(self, callback) -> None:
-        from alignbench.training.train import SaveAdapterAt
-
-        if isinstance(callback, SaveAdapterAt):
-            raise ConfigError("eval.at_steps: a merge trains no steps; evaluate its inputs' steps instead")
-        # nothing is trained, so a tracker's training callback has nothing to log
+        self.cfg = inputs.cfg
 
     def train(self):
-        from transformers.trainer_utils import TrainOutput
-
         from alignbench.training.merging import merge_adapters
 
         merge = self.cfg.method.merge
@@ -52,11 +39,7 @@ class Merger:
         merge_adapters(
             self.model, self.names, merge.combination, weights, merge.density, merge.t, merge.seed, merge.svd_rank
         )
-        return TrainOutput(global_step=0, training_loss=None, metrics={})
-
-    def save_model(self, path: str) -> None:
-        self.model.save_pretrained(path)
-        self.tokenizer.save_pretrained(path)
+        return super().train()
 
 
 def build_merger(inputs: TrainerInputs) -> Merger:
