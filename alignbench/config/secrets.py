@@ -29,6 +29,10 @@ _ENV_INTERPOLATION = re.compile(r"\$\{\s*oc\.env\s*:\s*['\"]?([^,}'\"\s]+)")
 _ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=\S")
 # Keys in the formats providers issue: an OpenAI key, a Hugging Face token, a GitHub token.
 _KEY_VALUE = re.compile(r"\b(sk-[A-Za-z0-9_\-]{20,}|hf_[A-Za-z0-9]{30,}|gh[pousr]_[A-Za-z0-9]{30,})")
+# A W&B API key is 40 hex characters (`local-` before them for a self-hosted server). So is a git commit, which a
+# config pins on purpose (model.revision, eval.*.commit): a bare 40-hex value is a key except under such a name.
+_WANDB_KEY = re.compile(r"(?<![0-9A-Za-z])(?:local-)?[0-9a-f]{40}(?![0-9A-Za-z])")
+_NAMES_A_COMMIT = {"revision", "commit", "sha", "git_sha", "ref"}
 
 
 def _words(name: str) -> list[str]:
@@ -109,11 +113,15 @@ def value_problems(path: str, value: Any) -> Iterator[str]:
                 f"{path} sets the secret variable {variable}: it would be written to .hydra/ and the job script; "
                 "export it in the shell that launches alignbench instead (jobs inherit the environment)"
             )
-    if _KEY_VALUE.search(value):
+    if _KEY_VALUE.search(value) or (_WANDB_KEY.search(value) and not _names_a_commit(path)):
         yield (
             f"{path} holds what looks like an API key or token: it would be written to .hydra/, record.json and "
             f"W&B; export it as {where_it_belongs(path)} instead"
         )
+
+
+def _names_a_commit(path: str) -> bool:
+    return str(path).rsplit(".", 1)[-1].lstrip("+~").lower() in _NAMES_A_COMMIT
 
 
 def key_problem(path: str) -> str:

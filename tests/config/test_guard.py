@@ -10,7 +10,7 @@ from hydra import initialize_config_dir
 
 from alignbench.config.guard import config_problems, override_problems
 from alignbench.config.schema import register_configs
-from alignbench.config.secrets import secret_name
+from alignbench.config.secrets import secret_name, value_problems
 
 GROUPS = ["model", "dataset", "method", "adapter", "quant", "logger", "eval", "judge", "sweep", "hydra/launcher"]
 OPTIONS = {g: [p.stem for p in sorted((CONF / g).glob("*.yaml"))] for g in GROUPS}
@@ -45,6 +45,27 @@ def test_credential_names_are_secret_anywhere_in_the_path(name):
 )  # fmt: skip
 def test_settings_that_mention_credentials_are_not_secret(name):
     assert not secret_name(name)
+
+
+WANDB_KEY = "0123456789abcdef0123456789abcdef01234567"  # the format W&B issues: 40 hex characters
+
+
+@pytest.mark.parametrize(
+    "path, value, secret",
+    [
+        ("logger.entity", WANDB_KEY, True),
+        ("logger.project", f"local-{WANDB_KEY}", True),  # a self-hosted server's key
+        ("hydra.launcher.setup", f"wandb login {WANDB_KEY}", True),
+        ("model.revision", WANDB_KEY, False),  # a pinned commit has the same shape, on purpose
+        ("eval.mmlu.commit", WANDB_KEY, False),
+        ("logger.project", WANDB_KEY[:39], False),
+        ("logger.project", WANDB_KEY + "0" * 24, False),  # a sha256 digest is longer
+    ],
+)  # fmt: skip
+def test_a_wandb_key_is_recognised_by_its_format(path, value, secret):
+    problems = list(value_problems(path, value))
+    assert bool(problems) == secret, problems
+    assert all(WANDB_KEY not in problem for problem in problems)  # the value is never repeated
 
 
 def test_every_shipped_option_passes_the_checks():
@@ -94,6 +115,8 @@ def test_dict_typed_nodes_and_hydra_settings_still_take_new_keys():
          "leave it out of the config"),
         ("hydra.job.env_copy=[HF_TOKEN]", "hydra.job.env_copy copies the secret variable HF_TOKEN into "
          ".hydra/hydra.yaml; leave it out: the job inherits the environment anyway"),
+        (f"logger.entity={WANDB_KEY}", "logger.entity holds what looks like an API key or token: it would be "
+         "written to .hydra/, record.json and W&B; export it as WANDB_API_KEY (or run `wandb login`) instead"),
         ("judge.harm.api_key_env=sk-CANARYabcdefghijklmnopqrstuvwxyz", "judge.harm.api_key_env names the "
          "environment variable that holds the key (e.g. OPENAI_API_KEY), not the key itself: export the key and set "
          "judge.harm.api_key_env to the variable's name"),
