@@ -20,6 +20,7 @@ from alignbench.runs.record import write_json_atomic
 ADAPTER = "adapter"
 MANIFEST = "manifest.json"
 STAGING = ".adapter.partial"
+PEFT_FILES = ("adapter_config.json", "adapter_model.safetensors")  # what an adapter saved before manifests has
 REPLACED = ".adapter.replaced"  # the previous adapter, for the instant between two renames
 # Libraries written in Rust (safetensors, tokenizers) report an OS error as text: "... (os error 28)".
 _OS_ERROR = re.compile(r"\(os error (\d+)\)")
@@ -71,24 +72,67 @@ def manifest(run_dir: Path, run_key: str | None = None) -> dict[str, Any] | None
     folder = run_dir / ADAPTER
     try:
         found = json.loads((folder / MANIFEST).read_text())
-        files = found["files"]
         if run_key is not None and found["run_key"] != run_key:
             return None
-        for name, expected in files.items():
-            path = folder / name
-            if path.stat().st_size != expected["size"] or sha256_of(path) != expected["sha256"]:
-                return None
-    except (OSError, ValueError, KeyError, TypeError):
+        if not found["files"] or _file_problem(folder, found["files"], "its manifest"):
+            return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    return found if files else None
+    return found
 
 
-def is_complete(run_dir: Path, run_key: str) -> bool:
-    """run_dir/adapter is a complete adapter for run_key. One saved before manifests existed counts when its
-    PEFT files are there (a record that says it was trained vouches for it)."""
-    if (run_dir / ADAPTER / MANIFEST).exists():
-        return manifest(run_dir, run_key) is not None
-    return all((run_dir / ADAPTER / name).is_file() for name in ("adapter_config.json", "adapter_model.safetensors"))
+def listed(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """The files the published adapter's manifest lists (name -> size, sha256): what its record keeps, so the adapter
+    is still verified when the manifest is lost."""
+    return json.loads((run_dir / ADAPTER / MANIFEST).read_text())["files"]
+
+
+def problem(run_dir: Path, run_key: str, kept: dict[str, dict[str, Any]] | None = None) -> str | None:
+    """Why run_dir/adapter is not a complete adapter for run_key, in one line naming the file; None when it is.
+
+    Checked against the files the record keeps (`kept`, see `listed`) and those its manifest lists, whichever
+    exist: with one of them lost or edited, the other still vouches. An adapter saved before either existed counts
+    when its PEFT files are there (a record that says it was trained vouches for it)."""
+    folder = run_dir / ADAPTER
+    if not folder.is_dir():
+        return f"{folder} does not exist"
+    found = None
+    if (folder / MANIFEST).exists():
+        try:
+            found = json.loads((folder / MANIFEST).read_text())
+            owner, files = found["run_key"], found["files"]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            return f"{folder / MANIFEST} is unreadable ({type(err).__name__})"
+        if owner != run_key:
+            return f"{folder} holds the adapter of run_key {owner}, not {run_key}"
+        if not files:
+            return f"{folder / MANIFEST} lists no files"
+        if kept is not None and files != kept:
+            return f"{folder / MANIFEST} lists other files or checksums than record.json keeps"
+    if kept is None and found is None:
+        missing = [name for name in PEFT_FILES if not (folder / name).is_file()]
+        return f"{folder / missing[0]} is missing" if missing else None
+    if kept is not None:
+        return _file_problem(folder, kept, "record.json")
+    return _file_problem(folder, found["files"], "its manifest")
+
+
+def _file_problem(folder: Path, files: dict[str, dict[str, Any]], source: str) -> str | None:
+    for name, expected in files.items():
+        path = folder / name
+        if not path.is_file():
+            return f"{path} is missing"
+        if path.stat().st_size != expected["size"]:
+            return f"{path} has {path.stat().st_size} bytes where {source} says {expected['size']}"
+        digest = sha256_of(path)
+        if digest != expected["sha256"]:
+            return f"{path} has sha256 {digest[:16]}… where {source} says {expected['sha256'][:16]}…"
+    return None
+
+
+def is_complete(run_dir: Path, run_key: str, kept: dict[str, dict[str, Any]] | None = None) -> bool:
+    """run_dir/adapter is a complete adapter for run_key (see `problem`)."""
+    return problem(run_dir, run_key, kept) is None
 
 
 def _os_error(err: BaseException, path: Path) -> OSError | None:

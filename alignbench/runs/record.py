@@ -34,11 +34,20 @@ class Status(StrEnum):
 
 
 # What a re-evaluation keeps of a trained run: training's results, not the previous evaluation's.
-KEPT_BY_EVALUATION = ("model_path", "adapter_path", "trained_at", "data_source", "precision", "parent")
+KEPT_BY_EVALUATION = (
+    "model_path",
+    "adapter_path",
+    "adapter_files",
+    "trained_at",
+    "data_source",
+    "precision",
+    "parent",
+)
 KEPT_METRICS = ("train/", "data/")
 KEPT_TIMINGS = ("parent_s", "train_s", "load_model_s")
 # Written only once the run gets that far (absent from the JSON before).
 LATE = (
+    "adapter_files",
     "parent",
     "torch_threads",
     "precision",
@@ -71,6 +80,7 @@ ESSENTIAL = (
     "finished_at",
     "trained_at",
     "adapter_path",
+    "adapter_files",
     "study",
 )
 
@@ -90,6 +100,8 @@ class RunRecord:
     pid: int = 0
     model_path: str | None = None
     adapter_path: str | None = None  # only once the adapter is saved
+    # Its files' sizes and sha256 (runs.adapter.listed): the adapter is verified by them even if its manifest is lost.
+    adapter_files: dict[str, dict[str, Any]] | None = None
     trained_at: str | None = None
     # A chained run's earlier stage (method=sft_dpo: the SFT run it started from and whose model was its reference):
     # stage, run_key, run_dir, where it was found, reused (False: this run trained it), trained_at, a few metrics.
@@ -149,9 +161,13 @@ class RunRecord:
 
     def trained(self, run_key: str, run_dir: Path) -> bool:
         """Trained for this run_key, with its adapter complete in the run directory."""
-        from alignbench.runs.adapter import is_complete
+        return self.run_key == run_key and self.trained_at is not None and self.adapter_problem(run_dir) is None
 
-        return self.run_key == run_key and self.trained_at is not None and is_complete(run_dir, run_key)
+    def adapter_problem(self, run_dir: Path) -> str | None:
+        """Why the run directory's adapter is not the one this record trained (a file missing or changed), or None."""
+        from alignbench.runs.adapter import problem
+
+        return problem(run_dir, self.run_key, self.adapter_files)
 
     def fail(self, err: BaseException) -> None:
         """The run ended with `err`: failed (or interrupted), why, and a retry spent only if it was the run's fault."""

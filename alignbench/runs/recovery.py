@@ -53,6 +53,7 @@ def _adopt(record: RunRecord, done: dict | None, run_dir: Path) -> None:
             value = {**getattr(record, name), **value}
         setattr(record, name, value)
     record.adapter_path = str(run_dir / adapter.ADAPTER)
+    record.adapter_files = done["files"]
 
 
 def _set_aside(path: Path, err: BaseException) -> tuple[dict[str, int], str]:

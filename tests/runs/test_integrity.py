@@ -229,3 +229,57 @@ def test_a_record_cut_to_its_essentials_takes_training_from_the_complete_adapter
     previous = previous_record(tmp_path, "k")
     assert previous.trained("k", tmp_path) and previous.metrics == {"train/loss": 0.25}
     assert previous.timings == {"train_s": 9.0}
+
+
+def trained_record(run_dir: Path, run_key: str = "k") -> RunRecord:
+    """A record of a trained run whose adapter was published, keeping its files as the pipeline does."""
+    complete_adapter(run_dir, run_key)
+    record = RunRecord(run_key, status=Status.completed, trained_at="2026-12-04T00:00:00+00:00")
+    record.adapter_files = adapter.listed(run_dir)
+    return record
+
+
+@pytest.mark.parametrize("manifest_kept", [True, False])
+def test_an_edited_adapter_is_named_by_file_and_hash_with_or_without_its_manifest(tmp_path, manifest_kept):
+    record = trained_record(tmp_path)
+    assert record.trained("k", tmp_path) and record.adapter_problem(tmp_path) is None
+    weights = tmp_path / "adapter" / "adapter_model.safetensors"
+    expected = record.adapter_files["adapter_model.safetensors"]["sha256"]
+    if not manifest_kept:
+        (tmp_path / "adapter" / adapter.MANIFEST).unlink()  # the manifest gone: the record still vouches
+        assert record.trained("k", tmp_path)
+    data = bytearray(weights.read_bytes())
+    data[10] ^= 0xFF  # same size, one byte flipped
+    weights.write_bytes(bytes(data))
+    problem = record.adapter_problem(tmp_path)
+    assert not record.trained("k", tmp_path)
+    assert problem == (
+        f"{weights} has sha256 {adapter.sha256_of(weights)[:16]}… where record.json says {expected[:16]}…"
+    )
+
+
+def test_a_manifest_rewritten_to_match_an_edited_adapter_is_caught_by_the_record(tmp_path):
+    record = trained_record(tmp_path)
+    weights = tmp_path / "adapter" / "adapter_model.safetensors"
+    weights.write_bytes(os.urandom(256))
+    manifest = json.loads((tmp_path / "adapter" / adapter.MANIFEST).read_text())
+    manifest["files"]["adapter_model.safetensors"]["sha256"] = adapter.sha256_of(weights)
+    (tmp_path / "adapter" / adapter.MANIFEST).write_text(json.dumps(manifest))
+    assert adapter.is_complete(tmp_path, "k")  # the folder agrees with itself ...
+    assert record.adapter_problem(tmp_path) == (  # ... but not with what the record kept when it was trained
+        f"{tmp_path / 'adapter' / adapter.MANIFEST} lists other files or checksums than record.json keeps"
+    )
+
+
+def test_the_files_an_adapter_is_verified_by_survive_a_record_rewrite_and_a_lost_record(tmp_path):
+    record = trained_record(tmp_path)
+    record.write(tmp_path)
+    again = RunRecord.read(tmp_path)
+    assert again.adapter_files == record.adapter_files and again.trained("k", tmp_path)
+    evaluation = RunRecord.start(("k", "e"), True, again, tmp_path, {}, keep_training=True)
+    assert evaluation.adapter_files == record.adapter_files  # a re-evaluation keeps them
+    (tmp_path / RECORD).unlink()
+    assert previous_record(tmp_path, "k").adapter_files == record.adapter_files  # read back from the manifest
+    missing = tmp_path / "adapter" / "adapter_config.json"
+    missing.unlink()
+    assert record.adapter_problem(tmp_path) == f"{missing} is missing"
