@@ -88,6 +88,7 @@ class Part:
 
     split: dict
     runs: pd.DataFrame
+    left_out: int = 0  # runs that did not complete, of a setting no completed run at their place has
 
 
 def cell_text(mean: float, std: float, n: int, digits: int, pm: str = "±") -> str:
@@ -103,6 +104,43 @@ def split_label(split: dict) -> str:
 
 
 def parts(runs: pd.DataFrame, shown: list[str], split: dict | None = None) -> list[Part]:
+    """`runs` cut so that each combination of the `shown` coordinates holds one configuration (cell).
+
+    The settings are chosen among completed runs only (split_parts): a failed setting, however many runs it has,
+    never cuts the completed runs apart. A run that did not complete then joins each part in which it is a seed of a
+    configuration shown there, or stands where no completed run does (so it is counted as failed where it belongs);
+    one of another setting than the completed runs at its place is left out of the tables (runs.csv lists it).
+    Where nothing completed, the runs are cut as they are, so their counts still show.
+    """
+    done = runs["status"] == Status.completed
+    if not done.any():
+        return split_parts(runs, shown, split)
+    found = split_parts(runs[done], shown, split)
+    rest = runs[~done]
+    placed = pd.Series(False, index=rest.index)
+    for part in found:
+        joins = pd.Series([_joins(part, run, shown) for _, run in rest.iterrows()], index=rest.index, dtype=bool)
+        part.runs = pd.concat([part.runs, rest[joins]]) if joins.any() else part.runs
+        placed |= joins
+    for part in found:
+        part.left_out = int((~placed).sum())
+    return found
+
+
+def _joins(part: Part, run: pd.Series, shown: list[str]) -> bool:
+    """Whether a run that did not complete belongs to `part`: it has the part's split values (or none there) and,
+    at its place, the part shows its configuration or none."""
+    for coordinate, label in part.split.items():
+        value = "" if pd.isna(run[coordinate]) else str(run[coordinate])
+        if value not in ("", str(label)):
+            return False
+    here = part.runs
+    for coordinate in shown:
+        here = here[_values(here[coordinate]) == ("" if pd.isna(run[coordinate]) else str(run[coordinate]))]
+    return bool(here.empty or (here["cell"] == run["cell"]).all())
+
+
+def split_parts(runs: pd.DataFrame, shown: list[str], split: dict | None = None) -> list[Part]:
     """`runs` cut so that each combination of the `shown` coordinates holds one configuration (cell).
 
     At the first place holding several configurations, the first coordinate (readable ones before digests) that
@@ -124,7 +162,7 @@ def parts(runs: pd.DataFrame, shown: list[str], split: dict | None = None) -> li
     found = []
     for value in sorted(values[~blank].unique()):
         label = runs.loc[values == value, coordinate].iloc[0]
-        found += parts(runs[(values == value) | blank], shown, {**split, coordinate: label})
+        found += split_parts(runs[(values == value) | blank], shown, {**split, coordinate: label})
     return found
 
 
@@ -246,6 +284,11 @@ def grid_table(
         f"Runs: {counts['expected']} expected ({len(keys)} rows x {len(methods)} methods x {seeds} seeds), "
         f"{counts['completed']} completed, {counts['failed']} failed, {counts['missing']} missing."
     )
+    if part.left_out:
+        note += (
+            f" Left out: {part.left_out} runs that did not complete, of settings no completed run here has "
+            "(runs.csv lists them)."
+        )
     if part.split:
         note = f"Only runs with {split_label(part.split)}. " + note
     return Table(name, title, shown, pd.DataFrame(tidy), counts, note, part.split)
