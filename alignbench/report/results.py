@@ -17,6 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from alignbench.report.study import BASE_METHOD, FAMILIES, PEFT
+from alignbench.runs.digest import digest_problems, out_of_range
 from alignbench.runs.record import Status
 from alignbench.runs.study import SECTIONS, VERSION, study_of
 
@@ -54,12 +55,21 @@ COORDINATES = [
     "eval_key",
     *SETTINGS,
 ]
-RUN_COLUMNS = [*RECORD_COLUMNS, *COORDINATES, "seed", "cell", "merge_input_keys", "peft", "family", "derived", "point"]
+RUN_COLUMNS = [
+    *RECORD_COLUMNS,
+    *COORDINATES,
+    *["seed", "cell", "merge_input_keys", "peft", "family", "derived", "point", "flags"],
+]
+FLAGS = "_flags"  # what read_records found wrong with a record's numbers (runs.digest), kept with the record
 COLUMNS = [*RUN_COLUMNS, "stage", "benchmark", "metric", "value"]
 
 
 class NoRecords(Exception):
     """A path that does not exist or holds no record.json."""
+
+
+class FlaggedRecord(UserWarning):
+    """A record whose numbers do not match its digest or lie outside their metric's range: kept, and marked."""
 
 
 class UnreadableRecord(UserWarning):
@@ -128,6 +138,7 @@ def run_axes(record: dict) -> dict:
         "family": FAMILIES.get(paper_model, paper_model),
         "derived": derived,
         "point": "",
+        "flags": "; ".join(record.get(FLAGS) or []),
     }
 
 
@@ -164,7 +175,8 @@ def run_metrics(record: dict) -> list[tuple[str, str, str, float]]:
         benchmark, _, metric = rest.partition("/")
         stage = STAGES.get(prefix)
         if stage and metric and benchmark not in errors[stage] and isinstance(value, int | float):
-            rows.append((stage, benchmark, metric, float(value)))
+            if not out_of_range({key: value}):  # an impossible value is flagged (read_records), never averaged
+                rows.append((stage, benchmark, metric, float(value)))
     return rows
 
 
@@ -172,10 +184,11 @@ def records_frame(records: Iterable[dict]) -> pd.DataFrame:
     """Long form: one row per (run, stage, benchmark, metric); a run without metrics keeps one row of NaN.
 
     A run reached twice (a copied sweep folder: same run key, evaluated alike) counts once:
-    `frame.attrs["duplicates"]` lists the run keys seen again. The same training evaluated two ways is two runs.
+    `frame.attrs["duplicates"]` lists the run keys seen again, `frame.attrs["flagged"]` the runs whose numbers
+    read_records flagged (run_dir -> problems). The same training evaluated two ways is two runs.
     A run of method `base` (sweep=paper_bases: nothing trained) measured the unaligned base: stage baseline.
     """
-    rows, seen, duplicates = [], set(), []
+    rows, seen, duplicates, flagged = [], set(), [], {}
     for record in records:
         identity = (record.get("run_key"), record.get("eval_key"))
         if identity in seen:
@@ -183,6 +196,8 @@ def records_frame(records: Iterable[dict]) -> pd.DataFrame:
             continue
         seen.add(identity)
         axes = run_axes(record)
+        if record.get(FLAGS):
+            flagged[axes["run_dir"] or axes["run_key"]] = record[FLAGS]
         metrics = run_metrics(record) or [(None, None, None, np.nan)]
         if axes["method"] == BASE_METHOD:
             metrics = [("baseline" if stage == "trained" else stage, *rest) for stage, *rest in metrics]
@@ -196,20 +211,33 @@ def records_frame(records: Iterable[dict]) -> pd.DataFrame:
             rows += [{**at, "stage": s, "benchmark": b, "metric": m, "value": v} for s, b, m, v in trained]
     frame = pd.DataFrame(rows, columns=COLUMNS).astype({"value": float})
     frame.attrs["duplicates"] = duplicates
+    frame.attrs["flagged"] = flagged
     return frame
 
 
-def read_records(paths: Iterable[str | Path], on_unreadable=None) -> tuple[list[dict], list[str]]:
-    """The records under `paths` and the files that could not be read (each warned about, naming it)."""
+def read_records(paths: Iterable[str | Path], on_unreadable=None, strict: bool = False) -> tuple[list[dict], list[str]]:
+    """The records under `paths` and the files that could not be read (each warned about, naming it).
+
+    A record whose numbers are not what its run produced (runs.digest: metrics edited, an item file changed, a
+    value outside its metric's range) is kept with its problems under FLAGS (shown in the report; an impossible
+    value is never averaged), or, with `strict`, skipped like an unreadable one."""
     records, unreadable = [], []
     for path in find_records(paths):
         try:
-            records.append(read_record(path))
+            record = read_record(path)
+            problems = digest_problems(record, path.parent) + out_of_range(record.get("metrics") or {})
+            if problems and strict:
+                raise ValueError(f"{path}: {'; '.join(problems)} (left out: --strict)")
         except ValueError as err:
             unreadable.append(str(path))
             warnings.warn(str(err), UnreadableRecord, stacklevel=3)
             if on_unreadable:
                 on_unreadable(path, str(err))
+            continue
+        if problems:
+            record[FLAGS] = problems
+            warnings.warn(f"{path}: {'; '.join(problems)}", FlaggedRecord, stacklevel=3)
+        records.append(record)
     return records, unreadable
 
 

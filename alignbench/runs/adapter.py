@@ -5,7 +5,6 @@ and a save that fails (a full disk, a kill) leaves the previous adapter or none,
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -15,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from alignbench.runs.digest import sha256_of
 from alignbench.runs.record import write_json_atomic
 
 ADAPTER = "adapter"
@@ -144,14 +144,6 @@ def _os_error(err: BaseException, path: Path) -> OSError | None:
         return None
     code = int(found.group(1))
     return OSError(code, os.strerror(code), str(path))
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fsync_path(path: Path) -> None:

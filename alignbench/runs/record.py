@@ -62,6 +62,7 @@ LATE = (
     "resumes",
     "reason",
     "study",
+    "digest",
 )
 # What a record must keep when a full disk leaves it only the space of the previous one (write_last).
 ESSENTIAL = (
@@ -127,6 +128,9 @@ class RunRecord:
     reason: str | None = None  # why it failed or stopped (runs.failures.Reason); some reasons spend no retry
     # The run's place in the study (runs.study): every axis it can differ on and its cell (configuration sans seed).
     study: dict[str, Any] | None = None
+    # Checksums of its metrics and per-item evaluation files (runs.digest), rewritten with every write: the report
+    # recomputes them, so a number edited by hand or an item file changed afterwards is caught.
+    digest: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know: kept on rewrite
 
     @classmethod
@@ -215,6 +219,9 @@ class RunRecord:
             return None
 
     def write(self, run_dir: Path) -> None:
+        from alignbench.runs.digest import digest
+
+        self.digest = digest(self.metrics, run_dir)
         write_json_atomic(run_dir / RECORD, self.to_json())
 
     def write_last(self, run_dir: Path) -> None:

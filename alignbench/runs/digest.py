@@ -1,0 +1,98 @@
+"""What a record's numbers rest on, as checksums it carries: a digest of its metrics and the sha256 of each per-item
+evaluation file (every prompt, output and score a benchmark number was computed from). The report recomputes both,
+so a hand-edited number, or an item file changed after the run, is caught instead of printed as a result."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+# The per-item files of a run directory, relative to it: the run's own evaluation and each eval.at_steps adapter's.
+ITEM_FILES = ("generations.jsonl", "eval/*.jsonl", "steps/*/generations.jsonl", "steps/*/eval/*.jsonl")
+# Each metric's possible values (`<benchmark>/<metric>`, or `*/<metric>` for every benchmark): a value outside is
+# not a result. Fractions are in [0, 1]; the paper's percentages (AlpacaEval win rate, Red-Instruct) in [0, 100].
+RANGES: dict[str, tuple[float, float]] = {
+    "*/accuracy": (0.0, 1.0),
+    "*/reward_accuracy": (0.0, 1.0),
+    "*/acc": (0.0, 1.0),
+    "*/acc_norm": (0.0, 1.0),
+    "*/exact_match": (0.0, 1.0),
+    "*/non_toxic": (0.0, 1.0),
+    "*/win_rate": (0.0, 100.0),
+    "*/asr": (0.0, 100.0),
+    "red_instruct/score": (0.0, 100.0),
+    "*/items": (0.0, math.inf),
+    "*/pairs": (0.0, math.inf),
+    "*/unjudged": (0.0, math.inf),
+    "*/seconds": (0.0, math.inf),
+}
+
+
+def metrics_digest(metrics: dict[str, Any]) -> str:
+    """sha256 of the metrics as record.json holds them (key order and float formatting do not matter)."""
+    text = json.dumps(metrics, sort_keys=True, separators=(",", ":"), default=str, allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def item_digests(run_dir: Path) -> dict[str, str]:
+    """{path relative to run_dir: sha256} of the run's per-item evaluation files."""
+    found = sorted({path for pattern in ITEM_FILES for path in run_dir.glob(pattern) if path.is_file()})
+    return {path.relative_to(run_dir).as_posix(): sha256_of(path) for path in found}
+
+
+def digest(metrics: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """What a record carries: its metrics' digest (of the metrics as the file will hold them: `metrics` through
+    JSON) and its item files' checksums."""
+    return {"metrics": metrics_digest(json.loads(metrics_json(metrics))), "items": item_digests(run_dir)}
+
+
+def metrics_json(metrics: dict[str, Any]) -> str:
+    from alignbench.runs.record import finite
+
+    return json.dumps(finite(metrics), default=str, allow_nan=False)
+
+
+def digest_problems(record: dict[str, Any], folder: Path) -> list[str]:
+    """Why a record's numbers are not what its run produced: its metrics changed since it was written, or an item
+    file beside it changed or went missing. [] for a record that matches, or one written before digests."""
+    carried = record.get("digest")
+    if not isinstance(carried, dict):
+        return []
+    problems = []
+    if metrics_digest(record.get("metrics") or {}) != carried.get("metrics"):
+        problems.append("its metrics do not match the digest written with them (edited after the run)")
+    for name, sha in (carried.get("items") or {}).items():
+        path = folder / name
+        if not path.is_file():
+            continue  # records copied without their run folders: nothing to compare, nothing claimed
+        if sha256_of(path) != sha:
+            problems.append(f"{name} changed after the run (sha256 differs from the record's)")
+    return problems
+
+
+def range_of(key: str) -> tuple[float, float] | None:
+    """The possible values of a metric named `<stage>/<benchmark>/<metric>` (eval@<step>/... too), or None."""
+    _, _, rest = key.partition("/")
+    benchmark, _, metric = rest.partition("/")
+    return RANGES.get(f"{benchmark}/{metric}") or RANGES.get(f"*/{metric}")
+
+
+def out_of_range(metrics: dict[str, Any]) -> list[str]:
+    """`key=value outside [low, high]` for every number outside its metric's possible values."""
+    found = []
+    for key, value in metrics.items():
+        bounds = range_of(key)
+        if bounds and isinstance(value, int | float) and not bounds[0] <= value <= bounds[1]:
+            found.append(f"{key}={value:g} outside [{bounds[0]:g}, {bounds[1]:g}]")
+    return found
