@@ -42,8 +42,8 @@ status:  ## the grid of SWEEP (default paper_tiny) as a done/failed/pending matr
 report:  ## tables, figures and checked findings of SWEEP into multirun/SWEEP/report/ (no torch; seconds)
 	$(PY) -m alignbench.report multirun/$(SWEEP)
 
-notebooks:  ## execute notebooks/*.ipynb headless on the records of SWEEP (e.g. SWEEP=report_tiny)
-	ALIGNBENCH_REPORT_RUNS=$(CURDIR)/multirun/$(SWEEP) $(PY) -m jupyter execute notebooks/01_paper_tables.ipynb notebooks/02_tradeoffs.ipynb
+notebooks:  ## execute notebooks/*.ipynb on the records of SWEEP; executed copies (outputs) in multirun/SWEEP/notebooks/
+	$(PY) -m alignbench.report.notebooks multirun/$(SWEEP)
 
 bench:  ## alignbench vs plain TRL and stock lm-eval (grid, step, eval, plan, RSS); ~15 min; bench/results/
 	$(PY) bench/bench.py
