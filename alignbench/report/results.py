@@ -241,14 +241,15 @@ def read_records(paths: Iterable[str | Path], on_unreadable=None, strict: bool =
     return records, unreadable
 
 
-def load_runs(paths: str | Path | Iterable[str | Path], on_unreadable=None) -> pd.DataFrame:
+def load_runs(paths: str | Path | Iterable[str | Path], on_unreadable=None, strict: bool = False) -> pd.DataFrame:
     """Every run under `paths` (sweep folders, run folders or record files) as a long DataFrame.
 
     An unreadable record.json is skipped with a warning naming it (and passed to `on_unreadable(path, message)`);
     `frame.attrs["unreadable"]` lists them. A path that does not exist or holds no record raises NoRecords.
+    A record whose numbers do not match its digest is kept and flagged (`flags` column), or skipped with `strict`.
     """
     paths = [paths] if isinstance(paths, str | Path) else list(paths)
-    records, unreadable = read_records(paths, on_unreadable)
+    records, unreadable = read_records(paths, on_unreadable, strict)
     frame = records_frame(records)
     frame.attrs["unreadable"] = unreadable
     return frame
