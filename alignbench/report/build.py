@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +12,7 @@ from alignbench.report.figures import draw_figures
 from alignbench.report.findings import TEST, check_findings
 from alignbench.report.pages import write_pages
 from alignbench.report.provenance import provenance
-from alignbench.report.render import write_table
+from alignbench.report.render import write_csv, write_table
 from alignbench.report.results import read_records, records_frame, runs_of
 from alignbench.report.tables import Table, base_calibration, paper_tables, splits_found, study_tables
 from alignbench.runs.record import Status
@@ -42,11 +44,90 @@ def power_lines(findings) -> list[str]:
     ]
 
 
+def stand_ins(tables: list, runs) -> list[str]:
+    """'tiny_llama for llama' of each tiny stand-in, when one joined a published value of the paper's tables."""
+    joined = False
+    for table in tables:
+        cells = getattr(table, "cells", None)
+        if cells is not None and "stand_in" in cells:
+            ours = cells["ours"] if "ours" in cells else cells["mean"]
+            joined |= bool((cells["stand_in"].astype(bool) & ours.notna() & cells["paper"].notna()).any())
+    pairs = runs.loc[runs["model"] != runs["paper_model"], ["model", "paper_model"]].dropna().drop_duplicates()
+    return [f"{m} for {p}" for m, p in sorted(pairs.itertuples(index=False, name=None))] if joined else []
+
+
 def build_report(paths: list[str | Path], out: str | Path | None = None, on_unreadable=None) -> Report:
-    """Read every record under `paths` and write the whole report into `out` (default: default_out)."""
+    """Read every record under `paths` and write the whole report into `out` (default: default_out).
+
+    The report is written into a staging folder beside `out` and renamed into place only once complete (the old
+    report moved aside, then deleted): a build killed midway leaves the previous report whole, and a rebuild keeps
+    nothing of the previous one (no stale figure).
+    """
     paths = [Path(p) for p in paths]
     records, unreadable = read_records(paths, on_unreadable)
     out = Path(out) if out else default_out(paths)
+    _check_replaceable(out)
+    _clear_leftovers(out)
+    staging = out.with_name(f"{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        report = _write(records, unreadable, paths, staging)
+        _swap(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    report.out = out
+    for figure in report.figures:
+        if hasattr(figure, "paths"):
+            figure.paths = {ext: out / path.relative_to(staging) for ext, path in figure.paths.items()}
+    return report
+
+
+def _check_replaceable(out: Path) -> None:
+    """A folder the report would replace must be a report (or empty): a user's other files are never deleted."""
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "index.md").is_file())):
+        raise ValueError(f"{out} exists and is not a report folder (no index.md): choose another --out")
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _clear_leftovers(out: Path) -> None:
+    """Staging and set-aside folders of builds that were killed (their process is gone)."""
+    if not out.parent.is_dir():
+        return
+    for stale in out.parent.iterdir():
+        if not stale.name.startswith(f"{out.name}."):
+            continue
+        kind, _, pid = stale.name.removeprefix(f"{out.name}.").partition("-")
+        if kind in ("tmp", "old") and pid.isdigit() and stale.is_dir() and not _alive(pid):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _swap(staging: Path, out: Path) -> None:
+    """`staging` becomes `out` by a rename; the previous `out` is renamed aside first and deleted after."""
+    aside = out.with_name(f"{out.name}.old-{os.getpid()}")
+    if out.exists():
+        out.rename(aside)
+    try:
+        staging.rename(out)
+    except BaseException:
+        if aside.exists() and not out.exists():
+            aside.rename(out)  # the previous report back in place
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _write(records: list[dict], unreadable: list[str], paths: list[Path], out: Path) -> Report:
+    """Every file of the report, into `out`."""
     frame = records_frame(records)
     runs = runs_of(frame)
     statuses = runs["status"].value_counts()
@@ -63,6 +144,7 @@ def build_report(paths: list[str | Path], out: str | Path | None = None, on_unre
 
     tables = [base_calibration(frame), *study_tables(frame), *paper_tables(frame)]
     summary["splits"] = splits_found(tables)
+    summary["stand_ins"] = stand_ins(tables, runs)
     for table in tables:
         if isinstance(table, Table):
             write_table(table, out / "tables")
@@ -70,10 +152,9 @@ def build_report(paths: list[str | Path], out: str | Path | None = None, on_unre
     findings = check_findings(frame)
     summary["power"] = power_lines(findings)
     prov = provenance(records)
-    out.mkdir(parents=True, exist_ok=True)
-    findings.to_csv(out / "findings.csv", index=False)
-    frame.to_csv(out / "results.csv", index=False)
-    runs.to_csv(out / "runs.csv", index=False)
+    write_csv(findings, out / "findings.csv")
+    write_csv(frame, out / "results.csv")
+    write_csv(runs, out / "runs.csv")
     (out / "provenance.json").write_text(json.dumps(prov, indent=1))
     write_pages(out, summary, tables, figures, findings, TEST, prov)
     return Report(out, summary, tables, figures, findings)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import base64
-import json
-from html import escape
+from functools import cache
 from pathlib import Path
 
+import jinja2
 import pandas as pd
 
 from alignbench.report.figures import Figure
-from alignbench.report.render import flat, markdown
-from alignbench.report.tables import Absent, Table
+from alignbench.report.provenance import common_items, differing_rows
+from alignbench.report.render import flat, markdown, md_frame, md_text
+from alignbench.report.tables import MISSING, Absent, Table
+
+TEMPLATES = Path(__file__).with_name("templates")
 
 FINDING_COLUMNS = [
     "finding",
@@ -37,8 +40,13 @@ table { border-collapse: collapse; font-size: 12px; margin: 0.6em 0 1.4em; }
 th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: left; }
 th, td:first-child { white-space: nowrap; }
 th { background: #f1f3f5; }
-.scroll { overflow-x: auto; }
-img { max-width: 100%; border: 1px solid #eee; }
+.scroll { overflow-x: auto; max-width: 100%; }
+img { max-width: 100%; height: auto; border: 1px solid #eee; }
+p, li { overflow-wrap: anywhere; }
+details { margin: 0 0 1.4em; } summary { cursor: pointer; color: #1c5fb8; font-size: 13px; }
+table.data td { white-space: nowrap; }
+table.prov td { white-space: normal; } table.prov td:last-child { min-width: 30em; }
+p.common { font-size: 12px; line-height: 1.8; } p.common code { white-space: nowrap; }
 .note, .absent { color: #555; font-size: 13px; }
 .supported { background: #d3f9d8; } .contradicted { background: #ffe3e3; }
 .inconclusive { background: #fff3bf; } .absent-v { background: #f1f3f5; }
@@ -57,6 +65,11 @@ def _summary_lines(summary: dict) -> list[str]:
         lines.append(f"{summary['derived']} old records (no study block): axes derived from their config.")
     if summary.get("duplicates"):
         lines.append(f"{summary['duplicates']} records reached twice (same run key) were counted once.")
+    if summary.get("stand_ins"):
+        lines.append(
+            f"Tiny stand-ins ({', '.join(summary['stand_ins'])}) join the paper's tables in the place of its 7B "
+            "models: shown beside the published values, never compared with them (no Δ)."
+        )
     lines += [f"Power: {line}" for line in summary.get("power", [])]
     return lines
 
@@ -71,114 +84,171 @@ def _findings_frame(findings: pd.DataFrame) -> pd.DataFrame:
 
 
 def index_md(summary: dict, tables: list, figures: list, findings: pd.DataFrame, test: str, prov: dict) -> str:
-    """Markdown that shows the findings and tables inline and links every file of the report."""
+    """Markdown that shows the findings and tables inline and links every file of the report. Every string that
+    comes from a record goes through md_text (no raw HTML)."""
     out = [
         "# Study report",
         "",
-        *_summary_lines(summary),
+        *[md_text(line) for line in _summary_lines(summary)],
         "",
         "## The paper's takeaways, checked",
         "",
-        f"Test: {test}. Effect = mean over cells of the mean seed-paired difference (a - b), in the metric's unit; "
-        "the paper column runs the same check on the published numbers (one value per cell).",
+        f"Test: {md_text(test)}. Effect = mean over cells of the mean seed-paired difference (a - b), in the metric's "
+        "unit; the paper column runs the same check on the published numbers (one value per cell).",
         "",
     ]
     for row in findings.drop_duplicates("finding").itertuples():
-        hint = f" (runs from `sweep={row.sweep}`)" if row.finding_verdict == "absent" else ""
+        hint = f" (runs from `sweep={md_text(row.sweep)}`)" if row.finding_verdict == "absent" else ""
         out.append(
-            f"- {row.finding} **{row.finding_verdict}**{hint}: {row.claim} _Evidence: {row.evidence}._ "
-            f"Paper's numbers: {row.paper_text}."
+            f"- {md_text(row.finding)} **{md_text(row.finding_verdict)}**{hint}: {md_text(row.claim)} "
+            f"_Evidence: {md_text(row.evidence)}._ Paper's numbers: {md_text(row.paper_text)}."
         )
-    out += ["", _findings_frame(findings).to_markdown(index=False), "", "## Tables", ""]
+    out += ["", md_frame(_findings_frame(findings)).to_markdown(index=False), "", "## Tables", ""]
     for table in tables:
         if isinstance(table, Absent):
-            out += [f"### {table.title}", "", f"No runs yet: `python -m alignbench -m sweep={table.sweep}`.", ""]
+            out += [
+                f"### {md_text(table.title)}",
+                "",
+                f"No runs yet: `python -m alignbench -m sweep={md_text(table.sweep)}`.",
+                "",
+            ]
             continue
         files = " · ".join(f"[{ext}](tables/{table.name}.{ext})" for ext in ("md", "csv", "tex"))
-        out += [f"### {table.title}", "", f"{table.note} Files: {files}", "", markdown(table), ""]
+        out += [f"### {md_text(table.title)}", "", f"{md_text(table.note)} Files: {files}", ""]
+        if table.brief is None:
+            out += [markdown(table), ""]
+        elif len(table.brief):
+            out += [
+                f"{_rows(len(table.brief))} of {len(table.display)} with runs of ours, the benchmarks they have "
+                f"(all rows: [md](tables/{table.name}.md)).",
+                "",
+                markdown(table, table.brief),
+                "",
+            ]
+        else:
+            out += [
+                f"No run of ours joins this table (all {len(table.display)} rows: [md](tables/{table.name}.md)).",
+                "",
+            ]
     out += ["## Figures", ""]
     for figure in figures:
         if isinstance(figure, Absent):
-            out += [f"- {figure.title}: no runs yet (`sweep={figure.sweep}`)"]
+            out += [f"- {md_text(figure.title)}: no runs yet (`sweep={md_text(figure.sweep)}`)"]
         else:
             out += [
-                f"### {figure.title}",
+                f"### {md_text(figure.title)}",
                 "",
-                f"![{figure.title}](figures/{figure.name}.png) ([svg](figures/{figure.name}.svg))",
+                f"![{md_text(figure.title)}](figures/{figure.name}.png) ([svg](figures/{figure.name}.svg))",
                 "",
             ]
     out += [
         "",
         "## Provenance",
         "",
+        md_text(_provenance_line(prov)),
+        "",
         "Files: [findings.csv](findings.csv) · [results.csv](results.csv) · [runs.csv](runs.csv) · "
         "[provenance.json](provenance.json)",
         "",
-        "```json",
-        json.dumps(prov, indent=1),
-        "```",
+    ]
+    differing = differing_rows(prov)
+    if differing:
+        frame = pd.DataFrame(differing, columns=["differs between runs", "values"])
+        out += [md_frame(frame).to_markdown(index=False), ""]
+    else:
+        out += ["Nothing differs between the runs but their seeds.", ""]
+    common = common_items(prov)
+    out += [
+        f"Shared by all runs ({len(common)} keys): " + " · ".join(f"`{md_text(k)}={md_text(v)}`" for k, v in common),
         "",
     ]
     return "\n".join(out)
 
 
-def _html_table(frame: pd.DataFrame) -> str:
-    return f'<div class="scroll">{frame.to_html(index=False, border=0, na_rep="—", escape=True)}</div>'
+def _rows(n: int) -> str:
+    return f"{n} row{'s' * (n != 1)}"
 
 
-def _findings_html(findings: pd.DataFrame) -> str:
-    shown = _findings_frame(findings)
-    rows = []
-    for _, row in shown.iterrows():
-        klass = "absent-v" if row["verdict"] == "absent" else row["verdict"]
-        cells = "".join(f"<td>{escape(str(v))}</td>" for v in row)
-        rows.append(f'<tr class="{klass}">{cells}</tr>')
-    head = "".join(f"<th>{escape(c)}</th>" for c in shown.columns)
-    return f'<div class="scroll"><table><tr>{head}</tr>{"".join(rows)}</table></div>'
+def _provenance_line(prov: dict) -> str:
+    sweeps = ", ".join(f"{name} ({n})" for name, n in prov["sweeps"].items())
+    dates = f"; first started {prov['first_started']}, last finished {prov['last_finished']}"
+    return f"{prov['runs']} records from the sweeps {sweeps}{dates if prov['first_started'] else ''}."
+
+
+def _grid(frame: pd.DataFrame, classes: list[str] | None = None) -> dict:
+    """A frame as the template's table: column names and rows of text (missing values as the missing mark)."""
+    rows = [
+        {
+            "cells": [MISSING if pd.isna(v) else str(v) for v in values],
+            "klass": classes[i] if classes else "",
+        }
+        for i, values in enumerate(frame.itertuples(index=False, name=None))
+    ]
+    return {"columns": [str(c) for c in frame.columns], "rows": rows}
+
+
+def _verdict_class(verdict: str) -> str:
+    return "absent-v" if verdict == "absent" else verdict
+
+
+@cache
+def _template() -> jinja2.Template:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    return environment.get_template("index.html.j2")
 
 
 def index_html(summary: dict, tables: list, figures: list, findings: pd.DataFrame, test: str, prov: dict) -> str:
-    """One file with every table as HTML and every figure embedded (base64 PNG): mail it, open it offline."""
-    body = ["<h1>Study report</h1>", *[f'<p class="note">{escape(line)}</p>' for line in _summary_lines(summary)]]
-    body.append("<h2>The paper's takeaways, checked</h2><ul>")
-    for row in findings.drop_duplicates("finding").itertuples():
-        hint = f" (runs from <code>sweep={escape(row.sweep)}</code>)" if row.finding_verdict == "absent" else ""
-        klass = "absent-v" if row.finding_verdict == "absent" else row.finding_verdict
-        body.append(
-            f'<li>{escape(row.finding)} <span class="{klass}"><b>{escape(row.finding_verdict)}</b></span>{hint}: '
-            f"{escape(row.claim)} <i>Evidence: {escape(row.evidence)}.</i> Paper's numbers: "
-            f"{escape(row.paper_text)}.</li>"
-        )
-    body += [
-        "</ul>",
-        f'<p class="note">Test: {escape(test)}. Effect = mean over cells of the mean seed-paired difference '
-        "(a - b), in the metric's unit; the paper column runs the same check on the published numbers.</p>",
-        _findings_html(findings),
+    """One file with every table as HTML and every figure embedded (base64 PNG): mail it, open it offline. Built
+    from templates/index.html.j2 with autoescape: a record's strings are always text."""
+    shown = _findings_frame(findings)
+    takeaways = [
+        {
+            "finding": row.finding,
+            "verdict": row.finding_verdict,
+            "klass": _verdict_class(row.finding_verdict),
+            "sweep": row.sweep if row.finding_verdict == "absent" else "",
+            "claim": row.claim,
+            "evidence": row.evidence,
+            "paper_text": row.paper_text,
+        }
+        for row in findings.drop_duplicates("finding").itertuples()
     ]
-    body.append("<h2>Tables</h2>")
+    page_tables = []
     for table in tables:
-        body.append(f"<h3>{escape(table.title)}</h3>")
         if isinstance(table, Absent):
-            body.append(
-                f'<p class="absent">No runs yet: <code>python -m alignbench -m sweep={escape(table.sweep)}</code></p>'
-            )
+            page_tables.append({"title": table.title, "sweep": table.sweep})
             continue
-        body += [f'<p class="note">{escape(table.note)}</p>', _html_table(flat(table))]
-    body.append("<h2>Figures</h2>")
-    for figure in figures:
-        if isinstance(figure, Absent):
-            body.append(
-                f'<p class="absent">{escape(figure.title)}: no runs yet (<code>sweep={escape(figure.sweep)}</code>)</p>'
-            )
-            continue
-        data = base64.b64encode(Path(figure.paths["png"]).read_bytes()).decode()
-        body.append(
-            f'<h3>{escape(figure.title)}</h3><img alt="{escape(figure.title)}" src="data:image/png;base64,{data}">'
+        brief = None if table.brief is None else _grid(table.brief.reset_index())
+        page_tables.append(
+            {
+                "title": table.title,
+                "sweep": "",
+                "note": table.note,
+                "full": _grid(flat(table)),
+                "brief": brief,
+                "brief_line": ""
+                if brief is None
+                else f"{_rows(len(table.brief))} with runs of ours, the benchmarks they have.",
+            }
         )
-    body += ["<h2>Provenance</h2>", f"<pre>{escape(json.dumps(prov, indent=1))}</pre>"]
-    return (
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Study report</title>'
-        f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>"
+    page_figures = [
+        {"title": f.title, "sweep": f.sweep}
+        if isinstance(f, Absent)
+        else {"title": f.title, "sweep": "", "png": base64.b64encode(Path(f.paths["png"]).read_bytes()).decode()}
+        for f in figures
+    ]
+    differing = pd.DataFrame(differing_rows(prov), columns=["differs between runs", "values (runs)"])
+    return _template().render(
+        style=STYLE,
+        summary=_summary_lines(summary),
+        takeaways=takeaways,
+        test=test,
+        findings=_grid(shown, [_verdict_class(v) for v in shown["verdict"]]),
+        tables=page_tables,
+        figures=page_figures,
+        provenance={"line": _provenance_line(prov), "differing": _grid(differing), "common": common_items(prov)},
     )
 
 

@@ -25,10 +25,19 @@ from alignbench.report.results import (
     peft_label,
     runs_of,
 )
-from alignbench.report.study import BASE_METHOD, BENCHMARKS, SWEEPS
+from alignbench.report.study import BASE_METHOD, BENCHMARKS, PREFERENCE_ACCURACY, SWEEPS, Benchmark
 from alignbench.runs.record import Status
 
 MISSING = "—"  # a cell without a completed run: never 0
+# The study tables' columns: held-out preference accuracy (the metric that moves on tiny runs: what was aligned,
+# measured directly), then the paper's benchmarks.
+PREFERENCE, _, _accuracy = PREFERENCE_ACCURACY.partition("/")
+COLUMNS = {PREFERENCE: Benchmark(_accuracy, "Pref. acc. (held-out)", "fraction", 3), **BENCHMARKS}
+STAND_IN = "tiny stand-in, no Δ"  # a joined row whose ours is a tiny random-init model in the place of a 7B one
+STAND_IN_NOTE = (
+    "⚠ Rows marked 'tiny stand-in' are a tiny random-init model of ours in the place of the paper's 7B model: "
+    "shown beside the published value, never compared with it (no Δ)."
+)
 METHOD_ORDER = ["sft", "dpo", "sft+dpo", "sft_dpo"]
 PEFT_TABLES = {"qlora": 4, "lora": 5}  # the paper's main table of each of its adapters
 # Coordinates a table may split on, in the order a label names them; the digests of settings and the eval key last,
@@ -70,6 +79,9 @@ class Table:
     counts: dict = field(default_factory=dict)  # expected / completed / failed / missing runs
     note: str = ""
     split: dict = field(default_factory=dict)  # the coordinates this part of a split table holds fixed
+    # What the pages show first when not the whole display (the paper's tables: the rows that have runs of ours);
+    # the whole table stays in the files and behind a "show all".
+    brief: pd.DataFrame | None = None
 
 
 @dataclass
@@ -213,7 +225,7 @@ def _base_rows(base: pd.DataFrame, runs: pd.DataFrame, models: list[str], benchm
         ].drop_duplicates("benchmark")
         found = mine.set_index("benchmark")
         rows[("base", model, "unaligned")] = {
-            BENCHMARKS[b].label: cell_text(found.loc[b, "value"], np.nan, 1, BENCHMARKS[b].digits)
+            COLUMNS[b].label: cell_text(found.loc[b, "value"], np.nan, 1, COLUMNS[b].digits)
             if b in found.index
             else MISSING
             for b in benchmarks
@@ -237,14 +249,14 @@ def grid_table(
     """
     runs = part.runs
     methods = _ordered(runs["method"].dropna())
-    benchmarks = [b for b in BENCHMARKS if b in set(frame["benchmark"])]
+    benchmarks = [b for b in COLUMNS if b in set(headline(frame, COLUMNS)["benchmark"])]
     if full_factorial:
         keys = list(itertools.product(*[sorted(runs[k].dropna().unique()) for k in rows]))
     else:
         keys = sorted(set(runs[rows].itertuples(index=False, name=None)))
     seeds = max(runs["seed"].nunique(), 1)
     counts = _counts(runs, len(keys) * len(methods) * seeds)
-    scores = headline(own_rows(frame[frame["run_dir"].isin(runs["run_dir"])]), BENCHMARKS)
+    scores = headline(own_rows(frame[frame["run_dir"].isin(runs["run_dir"])]), COLUMNS)
     cells = aggregate(scores[scores["stage"] == "trained"], [*rows, "method"])
     indexed = cells.set_index([*rows, "method", "benchmark"])[["mean", "std", "n"]]
     if not indexed.index.is_unique:  # parts() guarantees one configuration per place: a bug if not
@@ -269,13 +281,13 @@ def grid_table(
                         "failed": int(failed.get((*key, method), 0)),
                     }
                 )
-                texts.append(cell_text(mean, std, n, BENCHMARKS[b].digits))
-            line[BENCHMARKS[b].label] = " / ".join(texts)
+                texts.append(cell_text(mean, std, n, COLUMNS[b].digits))
+            line[COLUMNS[b].label] = " / ".join(texts)
         display[key] = line
-    shown = pd.DataFrame.from_dict(display, orient="index", columns=[BENCHMARKS[b].label for b in benchmarks])
+    shown = pd.DataFrame.from_dict(display, orient="index", columns=[COLUMNS[b].label for b in benchmarks])
     if with_base and "model" in rows and len(rows) == 3:
         models = sorted({key[rows.index("model")] for key in keys})
-        base = headline(baselines(frame), BENCHMARKS)
+        base = headline(baselines(frame), COLUMNS)
         shown = pd.concat([_base_rows(base, runs, models, benchmarks), shown])
     shown.index = pd.MultiIndex.from_tuples(shown.index, names=rows) if len(shown) else shown.index
     heading = " / ".join(m.upper() for m in methods)
@@ -365,8 +377,9 @@ def merge_tables(frame: pd.DataFrame, runs: pd.DataFrame) -> list[Table | Absent
         display, tidy = {}, []
         groups = part.runs.drop_duplicates(["dataset", "model", "peft", "paper_model"])
         for model_row in groups.sort_values(["dataset", "model", "peft"]).itertuples():
+            stand_in = model_row.model != model_row.paper_model
             for label, (variant, method, preference) in MERGE_ROWS.items():
-                line = {}
+                line = {"caveat": STAND_IN if stand_in else ""}
                 for b in benchmarks:
                     spec = BENCHMARKS[b]
                     key = (model_row.dataset, model_row.model, model_row.peft, variant, method, preference, b)
@@ -383,7 +396,7 @@ def merge_tables(frame: pd.DataFrame, runs: pd.DataFrame) -> list[Table | Absent
                     value = published.iloc[0] if len(published) else np.nan
                     line[f"{spec.label} ours"] = cell_text(mean, std, n, spec.digits)
                     line[f"{spec.label} paper"] = MISSING if np.isnan(value) else f"{value:.{spec.digits}f}"
-                    both = n and not np.isnan(value)
+                    both = n and not np.isnan(value) and not stand_in
                     line[f"{spec.label} Δ"] = f"{mean - value:+.{spec.digits}f}" if both else MISSING
                     tidy.append(
                         {
@@ -396,11 +409,14 @@ def merge_tables(frame: pd.DataFrame, runs: pd.DataFrame) -> list[Table | Absent
                             "std": std,
                             "n": int(n),
                             "paper": value,
-                            "diff": mean - value,
+                            "stand_in": stand_in,
+                            "diff": np.nan if stand_in else mean - value,
                         }
                     )
                 display[(model_row.dataset, model_row.model, model_row.peft, label)] = line
         shown = pd.DataFrame.from_dict(display, orient="index")
+        if not shown["caveat"].any():
+            shown = shown.drop(columns="caveat")
         shown.index = pd.MultiIndex.from_tuples(shown.index, names=["dataset", "model", "adapter", "row"])
         cells_frame = pd.DataFrame(tidy)
         seeds = max(part.runs["seed"].nunique(), 1)
@@ -414,6 +430,8 @@ def merge_tables(frame: pd.DataFrame, runs: pd.DataFrame) -> list[Table | Absent
             f"they stand for; the paper's Table 3 is QLoRA, so quant=nf4). Runs: {counts['expected']} expected, "
             f"{counts['completed']} completed, {counts['failed']} failed, {counts['missing']} missing."
         )
+        if cells_frame["stand_in"].any():
+            note += " " + STAND_IN_NOTE
         if part.split:
             note = f"Only runs with {split_label(part.split)}. " + note
         name, shown_title = _named("merging", title, found, i)
@@ -430,10 +448,11 @@ def paper_tables(frame: pd.DataFrame) -> list[Table]:
     for i, part in enumerate(found):
         mine = frame[frame["run_dir"].isin(part.runs["run_dir"])]
         scores = headline(own_rows(mine), BENCHMARKS)
-        trained = aggregate(scores[scores["stage"] == "trained"], key)
+        scores = scores.assign(stand_in=scores["model"] != scores["paper_model"])  # tiny_llama in llama's place
+        trained = aggregate(scores[scores["stage"] == "trained"], [*key, "stand_in"])
         base = baselines(scores)
-        base = aggregate(base.assign(peft=[peft_label("lora", q) for q in base["quant"]]), ["paper_model", "peft"])
-        joined = compare(trained, base)
+        base = base.assign(peft=[peft_label("lora", q) for q in base["quant"]])
+        joined = compare(trained, aggregate(base, ["paper_model", "peft", "stand_in"]))
         suffix = f" [{split_label(part.split)}]" if part.split else ""
         for number, about in TABLES.items():
             table = _paper_table(joined[joined["table"] == number], number, about)
@@ -445,24 +464,40 @@ def paper_tables(frame: pd.DataFrame) -> list[Table]:
 
 
 def _paper_table(part: pd.DataFrame, number: int, about: str) -> Table:
+    """The published table beside ours. `brief`: the rows that have runs of ours and the benchmarks they have,
+    what the pages show first (the full table stays in the files and behind the pages' "show all")."""
     part = part.sort_values("benchmark", key=lambda b: b.map(list(BENCHMARKS).index), kind="stable")
     rows = ["dataset", "model", "preference", "variant", "method"]
-    display = {}
+    display, ran = {}, {}
     for key, group in part.groupby(rows, sort=True):
-        line = {}
+        stand_in = bool(group["stand_in"].any())
+        line = {"caveat": STAND_IN if stand_in else ""}
         for row in group.itertuples():
             spec = BENCHMARKS[row.benchmark]
             line[f"{spec.label} ours"] = cell_text(row.ours, row.ours_std, row.ours_n or 0, spec.digits)
             line[f"{spec.label} paper"] = f"{row.paper:.{spec.digits}f}"
             line[f"{spec.label} Δ"] = MISSING if np.isnan(row.diff) else f"{row.diff:+.{spec.digits}f}"
         display[key] = line
+        ran[key] = [BENCHMARKS[b].label for b in group.loc[group["ours"].notna(), "benchmark"]]
     shown = pd.DataFrame.from_dict(display, orient="index")
-    shown.index = pd.MultiIndex.from_tuples(shown.index, names=rows)
+    stand_ins = bool(shown["caveat"].any()) if len(shown) else False
+    if len(shown) and not stand_ins:
+        shown = shown.drop(columns="caveat")
+    shown.index = pd.MultiIndex.from_tuples(shown.index, names=rows) if len(shown) else shown.index
+    with_runs = [key for key, labels in ran.items() if labels]
+    labels = {label for key in with_runs for label in ran[key]}
+    kept = [c for c in shown.columns if c != "caveat" and c.rsplit(" ", 1)[0] in labels]
+    brief = shown.loc[with_runs, kept] if with_runs else shown.iloc[:0]
+    brief = brief.loc[:, ~brief.eq(MISSING).all()]  # a Δ column of stand-ins only: nothing to read there
+    if with_runs and stand_ins and shown.loc[with_runs, "caveat"].any():
+        brief.insert(0, "caveat", shown.loc[with_runs, "caveat"])
     matched = int(part["ours"].notna().sum())
     note = (
         f"{len(part)} published values, {matched} with runs of ours (tiny stand-ins join on the paper "
         f"model they stand for); Δ = ours - paper."
     )
+    if stand_ins:
+        note += " " + STAND_IN_NOTE
     return Table(
         f"paper_table{number}",
         f"Paper Table {number} ({about}) beside ours",
@@ -470,6 +505,7 @@ def _paper_table(part: pd.DataFrame, number: int, about: str) -> Table:
         part.reset_index(drop=True),
         {"published": len(part), "matched": matched},
         note,
+        brief=brief,
     )
 
 

@@ -132,7 +132,9 @@ def test_paper_values_beside_ours_with_difference(frame):
         .item()
     )
     assert row["MMLU paper"] == f"{paper:.3f}"
-    assert row["MMLU Δ"] == f"{np.mean(SFT) - paper:+.3f}"
+    assert row["MMLU ours"].startswith(f"{np.mean(SFT):.3f}")
+    # tiny_llama stands in for llama: beside the published value, never compared with it
+    assert row["MMLU Δ"] == MISSING and row["caveat"] == "tiny stand-in, no Δ"
     assert row["BBH ours"] == MISSING and row["BBH Δ"] == MISSING
     assert re.fullmatch(r"\d\.\d{3}", row["BBH paper"])
 
