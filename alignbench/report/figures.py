@@ -17,7 +17,7 @@ from alignbench.report.results import baselines, completed, headline, own_rows  
 from alignbench.report.study import BASE_METHOD, BENCHMARKS, PREFERENCE_ACCURACY, SAMPLES_PER_UNIT, SWEEPS  # noqa: E402
 from alignbench.report.tables import Absent, parts, split_label  # noqa: E402
 
-ERRORS = "error bars: std over seeds"
+ERRORS = "error bars: std over seeds, none where n = 1; n = seeds per point"
 
 
 @dataclass
@@ -53,6 +53,41 @@ def over_seeds(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return per_seed.groupby(level=list(range(len(by))), dropna=False).agg(["mean", "std", "count"])
 
 
+def _seed_spread(ax, x, mean, std, n, color, xerr=None) -> None:
+    """Seed std as error bars only where n > 1 (one seed has no spread: a zero bar would claim one), and "n=k" at
+    every point."""
+    x, mean, std, n = (np.asarray(v, dtype=float) for v in (x, mean, std, n))
+    spread = (n > 1) & ~np.isnan(std) & ~np.isnan(mean)
+    if spread.any():
+        ax.errorbar(
+            x[spread],
+            mean[spread],
+            yerr=std[spread],
+            xerr=None if xerr is None else np.asarray(xerr, dtype=float)[spread],
+            fmt="none",
+            ecolor=color,
+            elinewidth=0.9,
+            capsize=3,
+            zorder=3,
+            gid="seed_spread",
+        )
+    top = np.where(spread, mean + np.abs(np.nan_to_num(std)), mean)  # the label clears the error bar
+    for xi, yi, ni in zip(x, top, n, strict=True):
+        if not (np.isnan(yi) or np.isnan(ni)):
+            ax.annotate(
+                f"n={int(ni)}",
+                (xi, yi),
+                xytext=(0, 3),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                color="#444",
+                gid="n_label",
+            )
+    ax.margins(y=0.12)  # room for the labels above the highest point
+
+
 def _panels(count: int):
     """A grid of at most 3 panels a row (readable at page width); spare panels are hidden, the legend goes in
     the first spare one or, with none spare, to the right."""
@@ -83,8 +118,11 @@ def _bars(frame: pd.DataFrame, x: str, hue: str, title: str, xlabel: str) -> plt
     fig, used, spare = _panels(len(present))
     for ax, benchmark in zip(used, present, strict=False):
         stats = over_seeds(frame[frame["benchmark"] == benchmark], [x, hue])
-        means, stds = stats["mean"].unstack(hue), stats["std"].unstack(hue).fillna(0)
-        means.plot.bar(ax=ax, yerr=stds, capsize=3, rot=30, legend=False, width=0.75)
+        means, stds, counts = (stats[c].unstack(hue) for c in ("mean", "std", "count"))
+        means.plot.bar(ax=ax, rot=30, legend=False, width=0.75)
+        for column, bars in zip(means.columns, ax.containers, strict=False):
+            centers = np.array([bar.get_x() + bar.get_width() / 2 for bar in bars])
+            _seed_spread(ax, centers, means[column], stds[column], counts[column], "black")
         spec = BENCHMARKS[benchmark]
         ax.set_title(spec.label)
         ax.set_xlabel(xlabel)
@@ -164,7 +202,8 @@ def _curves(data: pd.DataFrame, y: str, ylabel: str, title: str):
             for key, line in stats.groupby(level=list(range(len(LINE)))):
                 line = line.droplevel(list(range(len(LINE))))
                 label = " ".join(map(str, key))
-                ax.errorbar(line.index, line["mean"], yerr=line["std"].fillna(0), marker="o", capsize=3, label=label)
+                (drawn,) = ax.plot(line.index, line["mean"], marker="o", label=label)
+                _seed_spread(ax, line.index, line["mean"], line["std"], line["count"], drawn.get_color())
             spec = BENCHMARKS[benchmark]
             ax.set_title(f"{spec.label}, {dataset}")
             ax.set_xlabel(f"training samples / {SAMPLES_PER_UNIT:,}")
@@ -239,8 +278,11 @@ def rank_alpha(frame: pd.DataFrame):
         image = ax.imshow(grid.to_numpy(), cmap="viridis", origin="lower", aspect="auto")
         ax.set_xticks(range(grid.shape[1]), grid.columns)
         ax.set_yticks(range(grid.shape[0]), grid.index)
+        seeds = pref[pref["method"] == method].pivot_table(index="r", columns="alpha", values="seed", aggfunc="nunique")
         for (i, j), value in np.ndenumerate(grid.to_numpy()):
-            ax.text(j, i, f"{value:.3f}", ha="center", va="center", color="white", fontsize=9)
+            n = seeds.iloc[i, j]
+            if not np.isnan(value):
+                ax.text(j, i, f"{value:.3f}\nn={int(n)}", ha="center", va="center", color="white", fontsize=9)
         best = np.unravel_index(np.nanargmax(grid.to_numpy()), grid.shape)
         ax.add_patch(plt.Rectangle((best[1] - 0.5, best[0] - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2.5))
         ax.set_title(f"{method.upper()} (best boxed: r={grid.index[best[0]]}, alpha={grid.columns[best[1]]})")
@@ -272,21 +314,18 @@ def tradeoff(frame: pd.DataFrame):
             continue
         sx = over_seeds(cell[cell["benchmark"] == x], ["model"]).iloc[0]
         sy = over_seeds(cell[cell["benchmark"] == y], ["model"]).iloc[0]
-        ax.errorbar(
+        ax.plot(
             sx["mean"],
             sy["mean"],
-            xerr=np.nan_to_num(sx["std"]),
-            yerr=np.nan_to_num(sy["std"]),
             marker=markers[model],
             markersize=8,
             color=colors[method],
-            ecolor=colors[method],
             alpha=0.85,
-            elinewidth=0.8,
-            capsize=2,
             linestyle="none",
             markerfacecolor=colors[method] if preference == "harmless" else "white",
         )
+        n = min(sx["count"], sy["count"])
+        _seed_spread(ax, [sx["mean"]], [sy["mean"]], [sy["std"]], [n], colors[method], xerr=[sx["std"]])
     base = headline(baselines(frame), BENCHMARKS).pivot_table(index="cell", columns="benchmark", values="value")
     base["model"] = base.index.str.split(":").str[1]
     if {x, y} <= set(base.columns):
