@@ -101,7 +101,8 @@ def _alive(pid: str) -> bool:
 
 
 def _clear_leftovers(out: Path) -> None:
-    """Staging and set-aside folders of builds that were killed (their process is gone)."""
+    """Staging and set-aside folders of builds that were killed (their process is gone); a report set aside by a
+    build killed between its two renames is put back first."""
     if not out.parent.is_dir():
         return
     for stale in out.parent.iterdir():
@@ -109,6 +110,9 @@ def _clear_leftovers(out: Path) -> None:
             continue
         kind, _, pid = stale.name.removeprefix(f"{out.name}.").partition("-")
         if kind in ("tmp", "old") and pid.isdigit() and stale.is_dir() and not _alive(pid):
+            if kind == "old" and not out.exists():  # killed between its two renames: the previous report is back
+                stale.rename(out)
+                continue
             shutil.rmtree(stale, ignore_errors=True)
 
 

@@ -144,3 +144,15 @@ def test_leftovers_of_a_killed_build_are_cleared(tmp_path):
     (stale / "tables").mkdir(parents=True)
     build_report([_sweep(tmp_path, figures=False)], tmp_path / "report")
     assert not stale.exists() and (tmp_path / "report" / "index.md").is_file()
+
+
+def test_a_report_set_aside_by_a_build_killed_between_its_renames_is_put_back(tmp_path, monkeypatch):
+    folder = _sweep(tmp_path, figures=False)
+    out = tmp_path / "report"
+    build_report([folder], out)
+    (out / "marker").write_text("previous")
+    out.rename(tmp_path / "report.old-999999999")  # what a kill between the two renames leaves
+    monkeypatch.setattr(build, "write_pages", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("killed")))
+    with pytest.raises(RuntimeError):
+        build_report([folder], out)
+    assert (out / "marker").read_text() == "previous" and (out / "index.md").is_file()
