@@ -11,13 +11,19 @@ import sys
 import time
 import warnings
 
-from alignbench.report.results import NoRecords, UnreadableRecord
+from alignbench.report.results import FlaggedRecord, NoRecords, UnreadableRecord
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m alignbench.report", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", help="sweep folders (multirun/<sweep>), run folders or record.json files")
     parser.add_argument("--out", help="report folder (default: <first path>/report)")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="leave out records whose numbers do not match their digest or lie outside their metric's range "
+        "(default: keep them, flagged)",
+    )
     parser.add_argument(
         "--wandb", action="store_true", help="also publish the summary table and the figures to W&B (the sweep's group)"
     )
@@ -34,8 +40,9 @@ def main(argv: list[str] | None = None) -> int:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnreadableRecord)  # reported through `unreadable`, once each
+        warnings.simplefilter("ignore", FlaggedRecord)  # said below, once per run
         try:
-            report = build_report(args.paths, args.out, on_unreadable=unreadable)
+            report = build_report(args.paths, args.out, on_unreadable=unreadable, strict=args.strict)
         except (NoRecords, ValueError) as err:  # FindingError, or a record that cannot be placed
             print(f"alignbench.report: {err}", file=sys.stderr)
             return 2
@@ -51,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {s['derived']} old records (no study block): axes derived from their config")
     if s.get("duplicates"):
         print(f"  {s['duplicates']} records reached twice (same run and eval key) counted once")
+    for run_dir, problems in s.get("flagged", {}).items():
+        print(f"  flagged (kept; --strict leaves it out): {run_dir}: {'; '.join(problems)}")
     for line in s.get("splits", []):
         print(f"  split, never averaged: {line}")
     for line in s.get("power", []):

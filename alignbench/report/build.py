@@ -56,15 +56,20 @@ def stand_ins(tables: list, runs) -> list[str]:
     return [f"{m} for {p}" for m, p in sorted(pairs.itertuples(index=False, name=None))] if joined else []
 
 
-def build_report(paths: list[str | Path], out: str | Path | None = None, on_unreadable=None) -> Report:
+def build_report(
+    paths: list[str | Path], out: str | Path | None = None, on_unreadable=None, strict: bool = False
+) -> Report:
     """Read every record under `paths` and write the whole report into `out` (default: default_out).
+
+    A record whose numbers do not match its digest (runs.digest) is marked (summary["flagged"], runs.csv `flags`),
+    or with `strict` left out like an unreadable one.
 
     The report is written into a staging folder beside `out` and renamed into place only once complete (the old
     report moved aside, then deleted): a build killed midway leaves the previous report whole, and a rebuild keeps
     nothing of the previous one (no stale figure).
     """
     paths = [Path(p) for p in paths]
-    records, unreadable = read_records(paths, on_unreadable)
+    records, unreadable = read_records(paths, on_unreadable, strict)
     out = Path(out) if out else default_out(paths)
     _check_replaceable(out)
     _clear_leftovers(out)
@@ -145,6 +150,7 @@ def _write(records: list[dict], unreadable: list[str], paths: list[Path], out: P
     summary["other"] = summary["runs"] - summary["completed"] - summary["failed"]
     summary["derived"] = int(runs["derived"].sum())
     summary["duplicates"] = len(frame.attrs.get("duplicates", []))
+    summary["flagged"] = frame.attrs.get("flagged", {})
 
     tables = [base_calibration(frame), *study_tables(frame), *paper_tables(frame)]
     summary["splits"] = splits_found(tables)

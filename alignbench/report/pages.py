@@ -65,6 +65,8 @@ def _summary_lines(summary: dict) -> list[str]:
         lines.append(f"{summary['derived']} old records (no study block): axes derived from their config.")
     if summary.get("duplicates"):
         lines.append(f"{summary['duplicates']} records reached twice (same run key) were counted once.")
+    for run_dir, problems in summary.get("flagged", {}).items():
+        lines.append(f"Flagged, its numbers are not what the run wrote: {run_dir}: {'; '.join(problems)}.")
     if summary.get("stand_ins"):
         lines.append(
             f"Tiny stand-ins ({', '.join(summary['stand_ins'])}) join the paper's tables in the place of its 7B "

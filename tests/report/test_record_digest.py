@@ -93,3 +93,26 @@ def test_a_value_outside_its_metrics_range_is_flagged_and_never_averaged(tmp_pat
     means = aggregate(records_frame(records), ["model"])
     assert key.split("/")[-1] not in means["metric"].tolist()  # the impossible value is not a result
     assert means["metric"].tolist() == ["exact_match"]  # the run's other numbers still count
+
+
+def test_the_report_says_which_run_is_flagged_and_strict_leaves_it_out(tmp_path, capsys):
+    from alignbench.report.__main__ import main
+
+    for seed in (0, 1):
+        written(tmp_path / "sweep" / f"run{seed}")
+    edit(tmp_path / "sweep" / "run1" / RECORD, lambda d: d["metrics"].update({"eval/mmlu/acc": 0.9}))
+    problem = "its metrics do not match the digest written with them (edited after the run)"
+
+    assert main([str(tmp_path / "sweep"), "--out", str(tmp_path / "report")]) == 0
+    shown = capsys.readouterr().out
+    assert f"flagged (kept; --strict leaves it out): {tmp_path / 'sweep' / 'run1'}: {problem}" in shown
+    assert "runs 2: 2 completed" in shown
+    assert (
+        f"Flagged, its numbers are not what the run wrote: {tmp_path / 'sweep' / 'run1'}: {problem}."
+        in (tmp_path / "report" / "index.md").read_text()
+    )
+
+    assert main([str(tmp_path / "sweep"), "--out", str(tmp_path / "report"), "--strict"]) == 0
+    captured = capsys.readouterr()
+    assert "runs 1: 1 completed" in captured.out and "flagged" not in captured.out
+    assert f"warning: skipped {tmp_path / 'sweep' / 'run1' / RECORD}: {problem} (left out: --strict)" in captured.err
