@@ -4,6 +4,7 @@ benchmark table (base vs trained), and how to upload an offline W&B run."""
 from __future__ import annotations
 
 import logging
+import os
 from statistics import mean
 from typing import Any
 
@@ -90,33 +91,76 @@ def benchmark_table(record: RunRecord) -> list[str]:
         return []
     # A method=base run trained nothing: its own column is the unaligned base's score.
     own = "unaligned" if (record.study or {}).get("method") == "base" else "trained"
-    width = len(own) + 2
-    lines = [f"  {'benchmark':<14}{'metric':<13}{'base':>9}{own:>{width}}{'items':>7}  judged by"]
+    rows = []
     for name in names:
         metric = BENCHMARKS[name].headline
         if name in outcome["errors"]:
-            lines.append(f"  {name:<14}not run (below)")
+            rows.append([name, "not run (below)", "", "", "", ""])
             continue
         base, trained = metrics.get(f"baseline/{name}/{metric}"), metrics.get(f"eval/{name}/{metric}")
-        base_text = f"{base:>9.3f}" if base is not None else f"{'-':>9}"
-        trained_text = f"{trained:>{width}.3f}" if trained is not None else f"{'-':>{width}}"
-        lines.append(
-            f"  {name:<14}{metric:<13}{base_text}{trained_text}"
-            f"{int(metrics.get(f'eval/{name}/items', 0)):>7}  {outcome['judges'].get(name) or ''}"
+        rows.append(
+            [
+                name,
+                metric,
+                "-" if base is None else f"{base:.3f}",
+                "-" if trained is None else f"{trained:.3f}",
+                str(int(metrics.get(f"eval/{name}/items", 0))),
+                outcome["judges"].get(name) or "",
+            ]
         )
+    headers = ["benchmark", "metric", "base", own, "items", "judged by"]
+    lines = console_table(rows, headers, ("left", "left", "right", "right", "right", "left"))
     lines += [f"  not run: {name}: {' '.join(error.split())}" for name, error in outcome["errors"].items()]
     return lines
 
 
-def quiet_libraries() -> None:
-    """Keep the console for the training progress bar and the summary."""
-    import datasets
+# Libraries' progress bars (datasets, the hub's downloads, transformers' weight loading, TRL's reference pass,
+# lm-eval) are off unless asked for: `python -m alignbench -v ...` sets it for the run and every job of a sweep.
+VERBOSE = "ALIGNBENCH_VERBOSE"
 
-    datasets.disable_progress_bars()
+
+def library_bars_wanted() -> bool:
+    return os.environ.get(VERBOSE, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def quiet_libraries() -> None:
+    """Keep the console for alignbench's stage lines, the training progress bar and the summary."""
+    if not library_bars_wanted():
+        import datasets
+        from transformers.utils import logging as transformers_logging
+
+        datasets.disable_progress_bars()
+        transformers_logging.disable_progress_bar()  # "Loading weights", "Writing model shards"; the hub's too
     # Python warnings (libraries' deprecation notices) go to the run's alignbench.log through logging, not the console.
     logging.captureWarnings(True)
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # 8-bit logs a cast message on every matmul
     logging.getLogger("lm_eval").setLevel(logging.ERROR)  # a dozen lines per task; our summary has the numbers
+
+
+def stage_line(what: str) -> str:
+    """A run's line for the stage it enters, e.g. "alignbench: evaluate mmlu 2/5"."""
+    return f"alignbench: {what}"
+
+
+def sweep_progress(name: str, done: int, total: int, failed: int, elapsed_s: float) -> str:
+    """A sweep's line as its jobs finish: "sweep paper: job 3/8 done, 2 failed, ETA ~12 min". The ETA is the time
+    per finished job so far (the launch's wall time over the jobs done: a parallel launcher's jobs overlap) times the
+    jobs left; none before the first job ends or after the last."""
+    line = f"sweep {name}: job {done}/{total} done"
+    if failed:
+        line += f", {failed} failed"
+    if 0 < done < total:
+        line += f", ETA ~{duration(elapsed_s / done * (total - done))}"
+    return line
+
+
+def duration(seconds: float) -> str:
+    """A rough duration: 40 s, 12 min, 3.5 h."""
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def results_table(runs: list[tuple[dict[str, str], dict[str, Any]]], axes: list[str]) -> list[str]:
@@ -138,11 +182,24 @@ def results_table(runs: list[tuple[dict[str, str], dict[str, Any]]], axes: list[
             labels.append(f"{axis}={value}")
             cells = [mean(v[c] for v in members if c in v) if any(c in v for v in members) else None for c in columns]
             body.append([str(len(members))] + ["-" if x is None else f"{x:.3f}" for x in cells])
-    header = ["n", *columns]
-    width = max(len(label) for label in labels)
-    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
     lines = ["results: mean over completed runs (pref = held-out preference accuracy; benchmarks: the paper's metric)"]
-    lines.append("  " + " " * width + "  " + "  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
-    for label, cells in zip(labels, body, strict=True):
-        lines.append(f"  {label.ljust(width)}  " + "  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)))
-    return lines
+    rows = [[label, *cells] for label, cells in zip(labels, body, strict=True)]
+    return lines + console_table(rows, ["", "n", *columns], ("left",) + ("right",) * (len(columns) + 1))
+
+
+def console_table(
+    rows: list[list[str]], headers: list[str], align: tuple[str, ...] | None = None, indent: str = "  "
+) -> list[str]:
+    """Rows of text cells as aligned console lines: tabulate's plain format (two spaces between columns, a header
+    cell with several lines for a header of several levels), each line indented. Cells are printed as given (no
+    number parsing: 0.600 stays 0.600, a seed 0 stays a label); columns are as wide as their widest cell."""
+    import tabulate
+
+    padding, tabulate.MIN_PADDING = tabulate.MIN_PADDING, 0  # else every header gets two extra spaces
+    try:
+        text = tabulate.tabulate(
+            rows, headers=headers, tablefmt="plain", disable_numparse=True, stralign="left", colalign=align
+        )
+    finally:
+        tabulate.MIN_PADDING = padding
+    return [f"{indent}{line}".rstrip() for line in text.splitlines()]

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from statistics import mean
 
-from alignbench.report.console import SEED_LIKE
+from alignbench.report.console import SEED_LIKE, console_table
 from alignbench.runs.record import RECORD
 from alignbench.runs.state import PLAN, Job, Status, count, describe, one_line, status_of, varying_axes
 
@@ -71,22 +71,11 @@ def matrix(jobs: list[Job], rows: list[str], cols: list[str], metric: str | None
         ]
         return (f"{mean(values):.3f}" if values else "-") + f" ({text})"
 
-    body = [[cell(cells.get((r, c), [])) for c in col_labels] for r in row_labels]
-    row_title = " x ".join(rows)
-    row_width = max([len(" ".join(r)) for r in row_labels] + [len(row_title)] + [len(c) for c in cols])
-    widths = [max([len(part) for part in c] + [len(b[j]) for b in body]) for j, c in enumerate(col_labels)]
-    lines = []
-    for level, key in enumerate(cols):  # one header line per column axis; the last one also names the rows
-        title = row_title if level == len(cols) - 1 else ""
-        lines.append(
-            f"{(title or key).ljust(row_width)}  "
-            + "  ".join(c[level].ljust(w) for c, w in zip(col_labels, widths, strict=True))
-        )
-    for r, values in zip(row_labels, body, strict=True):
-        lines.append(
-            " ".join(r).ljust(row_width) + "  " + "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True))
-        )
-    return "\n".join(line.rstrip() for line in lines)
+    body = [[" ".join(r)] + [cell(cells.get((r, c), [])) for c in col_labels] for r in row_labels]
+    # One header line per column axis; the first column names the rows on the last one.
+    corner = "\n".join([*cols[:-1], " x ".join(rows)])
+    headers = [corner] + ["\n".join(c) for c in col_labels]
+    return "\n".join(console_table(body, headers, indent=""))
 
 
 def main(argv: list[str] | None = None) -> int:
