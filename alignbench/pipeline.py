@@ -12,11 +12,11 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from alignbench.config.rules import ConfigError, check_device
-from alignbench.config.schema import Config, Precision, Stage
+from alignbench.config.schema import Config, MergeMethodConfig, MethodConfig, Precision, Stage, UntrainedMethodConfig
 from alignbench.data.fit import fit_data
 from alignbench.data.load import load_preference_data
 from alignbench.modeling.models import load_base_model, load_tokenizer, model_location, release_base_model
-from alignbench.report.console import print_summary, quiet_libraries, run_name
+from alignbench.report.console import print_summary, quiet_libraries, run_name, stage_line
 from alignbench.runs import adapter
 from alignbench.runs.inputs import input_problems, with_inputs
 from alignbench.runs.keys import eval_key, keyed_config, resolve, run_key
@@ -56,7 +56,7 @@ def run(config: DictConfig, run_dir: Path, job: JobInfo) -> RunRecord | None:
     keys = run_key(resolved), eval_key(resolved)
     study = study_coordinates(resolved, input_studies(found.record.to_json() for found in inputs if found.record))
     # Checked before the run directory is claimed: a config that cannot run here touches nothing.
-    precision = check_device(cfg, input_problems(inputs))
+    precision = check_device(cfg, input_problems(inputs) + library_problems(cfg))
     with claim(run_dir) as claimed:
         if not claimed:
             log.info("alignbench: another process is running %s; skipped", run_dir)
@@ -147,6 +147,7 @@ def _execute(
                 run_id=wandb_run_id(job.sweep, record.run_key, run_dir),
             ),
         )
+        say(f"load data {cfg.dataset.name} ({cfg.dataset.preference.value})")
         with timed(timings, "data_s"):
             data = load_preference_data(cfg.dataset, train_pairs_wanted(cfg), cfg.dataset.selection_seed)
             record.data_source, record.data_issues = data.source, data.issues
@@ -157,10 +158,12 @@ def _execute(
             finally:
                 metrics.update({f"data/{k}": v for k, v in data.stats.items()})
 
+        say(f"load model {cfg.model.name}" + (f" ({cfg.quant.name})" if cfg.quant.bits else ""))
         with timed(timings, "load_model_s"):
             model, record.base_reused = load_base_model(cfg.model, cfg.quant, location)
 
         if train:
+            say(training_line(cfg, len(data.train)))
             with timed(timings, "train_s"):
                 trained = train_adapter(
                     cfg,
@@ -192,6 +195,7 @@ def _execute(
             from alignbench.evaluation.suite import evaluate_benchmarks, evaluate_preferences, evaluate_steps
 
             policy.eval()
+            say(f"evaluate preference pairs ({len(data.test)} held out)")
             with timed(timings, "evaluate_s"):
                 metrics.update(evaluate_preferences(policy, tokenizer, data.test, cfg, run_dir))
             with timed(timings, "benchmarks_s"):
@@ -220,6 +224,70 @@ def _execute(
             if tracker is not None:
                 tracker.finish(record)
             print_summary(record, tracker.note if tracker else None)
+
+
+def say(what: str) -> None:
+    """A stage's line on the console (and in the run's alignbench.log): what the run does now."""
+    log.info(stage_line(what))
+
+
+def training_line(cfg: Config, pairs: int) -> str:
+    """What training does, e.g. "train dpo 150 steps (lora r=8) on tiny_llama, 249 pairs"."""
+    method = cfg.method
+    if isinstance(method, UntrainedMethodConfig):
+        if isinstance(method, MergeMethodConfig):
+            what = f"merge {len(method.merge.inputs)} adapters ({method.merge.combination})"
+        else:
+            what = "a fresh adapter (the unaligned base: nothing trained)"
+        return f"{method.name}: {what} on {cfg.model.name}"
+    stage = next((v for v in vars(method).values() if isinstance(v, MethodConfig)), None)
+    after = f", after its {stage.name} stage" if stage is not None else ""
+    return (
+        f"train {method.name} {method.max_steps} steps ({cfg.adapter.name} r={cfg.adapter.r}) on {cfg.model.name}, "
+        f"{pairs} pairs{after}"
+    )
+
+
+def library_problems(cfg: Config) -> list[str]:
+    """Config mistakes that only the code which would use the value can see (a name without an implementation, an
+    optimizer transformers lacks, a step training never reaches): found before the run directory is claimed, so a
+    run does not load, train and then fail on them."""
+    from transformers.training_args import OptimizerNames
+
+    from alignbench.training.methods import METHODS
+
+    problems = []
+    if cfg.method.trainer not in METHODS:
+        problems.append(f"method.trainer={cfg.method.trainer}: no such trainer; valid: {', '.join(sorted(METHODS))}")
+    stages = [("method", cfg.method)] + [(f"method.{k}", v) for k, v in vars(cfg.method).items() if _trains(v)]
+    valid = [o.value for o in OptimizerNames]
+    for where, method in stages:
+        if _trains(method) and method.optimizer not in valid:
+            problems.append(
+                f"{where}.optimizer={method.optimizer}: not an optimizer of transformers' Trainer (e.g. adamw_torch)"
+            )
+    if isinstance(cfg.method, MergeMethodConfig) and not cfg.method.merge.inputs:
+        problems.append(
+            "method=merge needs the runs it merges: set method.merge.inputs (and sweep.inputs_dir), "
+            "or choose a merge_* option"
+        )
+    if Stage.evaluate in cfg.stages:
+        from alignbench.evaluation.benchmarks import BENCHMARKS
+
+        unknown = [name for name in cfg.eval.benchmarks if name not in BENCHMARKS]
+        if unknown:
+            problems.append(f"eval.benchmarks: no benchmark {unknown}; valid: {', '.join(sorted(BENCHMARKS))}")
+        late = [step for step in cfg.eval.at_steps if step > cfg.method.max_steps]
+        if late:
+            problems.append(
+                f"eval.at_steps={list(cfg.eval.at_steps)}: training stops at method.max_steps={cfg.method.max_steps}, "
+                f"so no adapter is saved at step {', '.join(map(str, late))}"
+            )
+    return problems
+
+
+def _trains(method) -> bool:
+    return isinstance(method, MethodConfig) and not isinstance(method, UntrainedMethodConfig)
 
 
 def _run_stage(stage: ChainStage, stage_dir: Path) -> RunRecord | None:

@@ -4,6 +4,7 @@ configured benchmarks with the adapter on (eval/...) and off (baseline/..., cach
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,9 @@ from alignbench.config.schema import Config
 from alignbench.data.parsers import Pair
 from alignbench.evaluation.generation import generate, render
 from alignbench.evaluation.preference import preference_metrics, score_replies
+from alignbench.report.console import stage_line
+
+log = logging.getLogger(__name__)
 
 
 def evaluate_preferences(policy, tokenizer, pairs: list[Pair], cfg: Config, out_dir: Path) -> dict[str, float]:
@@ -30,14 +34,15 @@ def evaluate_preferences(policy, tokenizer, pairs: list[Pair], cfg: Config, out_
 
 
 def evaluate_benchmarks(
-    policy, tokenizer, cfg: Config, out_dir: Path, baseline: bool = True
+    policy, tokenizer, cfg: Config, out_dir: Path, baseline: bool = True, label: str = ""
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """(metrics, summary): every configured benchmark on the trained model and (unless `baseline` is false) on its
-    base; what a benchmark could not do is kept in the summary beside what the others did."""
+    base; what a benchmark could not do is kept in the summary beside what the others did. `label` names the model
+    in the console lines beyond trained/base (e.g. "step 50")."""
     from alignbench.evaluation.baseline import baseline_benchmarks
     from alignbench.evaluation.benchmarks import EvalContext, run_benchmarks
 
-    context = EvalContext(cfg, out_dir / "eval")
+    context = EvalContext(cfg, out_dir / "eval", label=label)
     trained = run_benchmarks(policy, tokenizer, context, "eval")
     metrics = dict(trained["metrics"])
     summary: dict[str, Any] = {
@@ -50,6 +55,8 @@ def evaluate_benchmarks(
         with policy.disable_adapter():
             base = baseline_benchmarks(policy, tokenizer, context)
         metrics.update(base["metrics"])
+        if base["reused"]:
+            log.info(stage_line(f"base model scores reused from the cache: {', '.join(base['reused'])}"))
         summary["baseline"] = {"reused": base["reused"], "computed": base["computed"], "errors": base["errors"]}
     return metrics, summary
 
@@ -60,13 +67,16 @@ def evaluate_steps(policy, tokenizer, pairs: list[Pair], cfg: Config, run_dir: P
     step's folder (run_dir/steps/<step>) also takes its outputs."""
     metrics: dict[str, float] = {}
     errors: dict[str, str] = {}
-    for step in cfg.eval.at_steps:
+    for i, step in enumerate(cfg.eval.at_steps, 1):
         folder, name = run_dir / "steps" / str(step), f"step_{step}"
+        log.info(stage_line(f"evaluate the adapter saved at step {step} ({i}/{len(cfg.eval.at_steps)})"))
         policy.load_adapter(str(folder), adapter_name=name)
         policy.set_adapter(name)
         try:
             found = evaluate_preferences(policy, tokenizer, pairs, cfg, folder)
-            benchmarks, summary = evaluate_benchmarks(policy, tokenizer, cfg, folder, baseline=False)
+            benchmarks, summary = evaluate_benchmarks(
+                policy, tokenizer, cfg, folder, baseline=False, label=f"step {step}"
+            )
         finally:
             policy.set_adapter("default")
             policy.delete_adapter(name)

@@ -6,6 +6,7 @@ import logging
 import math
 import os
 import shutil
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -52,24 +53,25 @@ def train_adapter(
     from alignbench.training.resumable import Checkpointing
 
     build = METHODS.pick(cfg.method.trainer)
-    trainer = build(
-        TrainerInputs(
-            cfg=cfg,
-            model=model,
-            tokenizer=tokenizer,
-            pairs=pairs,
-            peft_config=peft_config(cfg.adapter),
-            output_dir=run_dir / CHECKPOINTS,
-            precision=precision,
-            pin_memory=pin_memory,
-            caches=run_caches(cfg, tokenizer, pairs, precision, parent["run_key"] if parent else None),
-            start_adapter=Path(parent["run_dir"]) / ADAPTER if parent else None,
+    with _trl_bars():
+        trainer = build(
+            TrainerInputs(
+                cfg=cfg,
+                model=model,
+                tokenizer=tokenizer,
+                pairs=pairs,
+                peft_config=peft_config(cfg.adapter),
+                output_dir=run_dir / CHECKPOINTS,
+                precision=precision,
+                pin_memory=pin_memory,
+                caches=run_caches(cfg, tokenizer, pairs, precision, parent["run_key"] if parent else None),
+                start_adapter=Path(parent["run_dir"]) / ADAPTER if parent else None,
+            )
         )
-    )
     trained_pairs = checked_dataset_size(trainer, len(pairs))
     trainer.checkpoint_identity = (resume.run_key, resume.keyed) if resume else ("", {})
     trainer.add_callback(tracker_callback(tracker))
-    quiet_console(trainer)
+    quiet_console(trainer, f"train {cfg.method.name}")
     trainer.add_callback(StopOnNonFinite())
     if cfg.eval.at_steps:
         trainer.add_callback(SaveAdapterAt(cfg.eval.at_steps, run_dir / "steps", tokenizer))
@@ -78,7 +80,8 @@ def train_adapter(
         # Last: the non-finite check of a step runs before its checkpoint is asked for.
         trainer.add_callback(Checkpointing(save_steps(cfg), stop))
         checkpoint = resume.checkpoint if resume else None
-        result = trainer.train(resume_from_checkpoint=str(checkpoint)) if checkpoint else trainer.train()
+        with _trl_bars():  # TRL's reference pass runs when training starts
+            result = trainer.train(resume_from_checkpoint=str(checkpoint)) if checkpoint else trainer.train()
         stop.raise_if_stopped(trainer.state.global_step)
     with staged(run_dir) as staging:  # published whole, with its manifest, by runs.adapter.commit
         trainer.save_model(str(staging))
@@ -215,13 +218,20 @@ def train_metrics(log_history: list[dict], result) -> dict[str, float]:
     return metrics
 
 
-def quiet_console(trainer) -> None:
-    """Keep transformers' progress bar but not the raw log dict it prints under the bar at every logging step
-    ({'loss': ..., 'grad_norm': ...}): the summary, the tracker and record.json carry those numbers, and each
-    line goes to the run's alignbench.log (tracker_callback)."""
+def quiet_console(trainer, label: str) -> None:
+    """Keep transformers' progress bar, labelled (e.g. "train dpo"), but not the raw log dict it prints under the bar
+    at every logging step ({'loss': ..., 'grad_norm': ...}): the summary, the tracker and record.json carry those
+    numbers, and each line goes to the run's alignbench.log (tracker_callback)."""
+    from tqdm.auto import tqdm
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-    class ProgressBarOnly(ProgressCallback):
+    class LabelledBar(ProgressCallback):
+        def on_train_begin(self, args, state, control, **kwargs):  # transformers' own, with the label
+            if state.is_world_process_zero:
+                self.training_bar = tqdm(total=state.max_steps, dynamic_ncols=True, desc=label)
+            self.current_step = 0
+            return control
+
         def on_log(self, args, state, control, logs=None, **kwargs):
             return control
 
@@ -229,8 +239,24 @@ def quiet_console(trainer) -> None:
     if pop is None:  # not a transformers Trainer (a merge trains nothing and prints nothing)
         return
     if pop(ProgressCallback) is not None:
-        trainer.add_callback(ProgressBarOnly())
+        trainer.add_callback(LabelledBar())
     pop(PrinterCallback)  # what transformers prints instead when the bar is off (disable_tqdm)
+
+
+@contextmanager
+def _trl_bars():
+    """TRL's own bars ("Computing reference log probs ...") follow TQDM_DISABLE, read when the bar starts: off while
+    inside, unless the user asked for library bars (report.console.VERBOSE)."""
+    from alignbench.report.console import library_bars_wanted
+
+    if library_bars_wanted() or "TQDM_DISABLE" in os.environ:
+        yield
+        return
+    os.environ["TQDM_DISABLE"] = "1"
+    try:
+        yield
+    finally:
+        os.environ.pop("TQDM_DISABLE", None)
 
 
 def tracker_callback(tracker: Tracker):

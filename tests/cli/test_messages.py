@@ -93,6 +93,9 @@ def test_a_diverged_run_says_so_once_in_its_summary(tmp_path):
     done = alignbench("method.learning_rate=1e30", *FAST, f"hydra.run.dir={tmp_path}")
     assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr
     out = lines(done.stdout)
+    at = next(i for i, line in enumerate(out) if not line.startswith("alignbench: "))  # the stages' lines first
+    assert out[at - 1] == "alignbench: train dpo 2 steps (lora r=16) on tiny_llama, 16 pairs"
+    out = out[at:]
     assert out[0].startswith("alignbench failed: ") and out[1].split() == ["run", "dir", str(tmp_path)]
     assert out[-1].startswith("  error        NonFiniteTraining: step ")  # after the data lines of the summary
     assert sum("NonFiniteTraining" in line for line in out) == 1
@@ -119,8 +122,19 @@ def test_the_console_has_the_bar_and_the_summary_and_alignbench_log_has_the_rest
     console = done.stdout + done.stderr
     assert "not a git repository" not in console and "{'loss'" not in console and "'grad_norm'" not in console
     assert "Warning" not in console and "WARNING" not in console  # libraries' notices are in the log
-    assert "3/3" in done.stderr  # the training progress bar stays
-    assert lines(done.stdout)[0].startswith("alignbench completed: ")
+    assert "3/3" in done.stderr  # the training progress bar stays, labelled; libraries' bars are off
+    bars = [part for part in re.split(r"[\r\n]", done.stderr) if PROGRESS_BAR.search(part)]
+    assert bars and all(bar.startswith("train dpo: ") for bar in bars), bars
+    out = lines(done.stdout)
+    assert out[:6] == [  # a line per stage, then the summary
+        "alignbench: load data beavertails (harmless)",
+        "alignbench: load model tiny_llama",
+        "alignbench: train dpo 3 steps (lora r=16) on tiny_llama, 24 pairs",
+        "alignbench: evaluate preference pairs (8 held out)",
+        "alignbench: evaluate mmlu 1/1",
+        out[5],
+    ]
+    assert out[5].startswith("alignbench completed: ")
     log = (run_dir / "alignbench.log").read_text()
     assert "alignbench completed: " in log and "held-out preference accuracy" in log
     assert sum(f"[trainer][INFO] - step {step}: {{'loss'" in log for step in (1, 2, 3)) == 3
@@ -166,7 +180,7 @@ def test_a_disk_full_at_the_adapter_save_fails_the_run_clearly_and_spends_no_ret
     assert record.get("adapter_path") is None
     assert not (small_disk / "adapter").exists() and not (small_disk / ".adapter.partial").exists()
     assert not list(small_disk.glob(".record.json*"))  # no temporary record left behind
-    out = lines(done.stdout)
+    out = [line for line in lines(done.stdout) if not line.startswith("alignbench: ")]  # the stages' lines
     assert sum("ENOSPC" in line for line in out + lines(done.stderr)) == 1  # said once, in the summary
     assert out[0].startswith("alignbench failed: ")
 

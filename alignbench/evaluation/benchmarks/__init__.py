@@ -23,6 +23,7 @@ from alignbench.evaluation.benchmarks.red_instruct import run_red_instruct
 from alignbench.evaluation.benchmarks.toxicity import run_real_toxicity
 from alignbench.evaluation.judges import HARM_JUDGES, PAIRWISE_JUDGES, Judge
 from alignbench.evaluation.scorer import Scorer, load_scorer
+from alignbench.report.console import stage_line
 from alignbench.runs.metrics import HEADLINES
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class EvalContext:
     cfg: Config
     out_dir: Path  # per-item outputs and lm-eval's request cache for THIS model (lm-eval's key ignores the model)
     benchmark: str = ""  # the benchmark being run
+    label: str = ""  # which model its console line names beyond trained/base, e.g. "step 50" (an adapter saved then)
     _loaded: dict[str, Any] = field(default_factory=dict)  # shared by copies, so each model loads once
 
     def scorer(self, cfg: ScorerConfig) -> Scorer:
@@ -85,6 +87,7 @@ def run_benchmarks(model, tokenizer, context: EvalContext, prefix: str, names: l
     names = list(context.cfg.eval.benchmarks) if names is None else names
     benchmarks = {name: BENCHMARKS.pick(name) for name in names}
     for name, benchmark in benchmarks.items():
+        log.info(_stage(name, prefix, context, names))
         settings = getattr(context.cfg.eval, name)
         start = time.perf_counter()
         try:
@@ -98,3 +101,11 @@ def run_benchmarks(model, tokenizer, context: EvalContext, prefix: str, names: l
         judges[name], sources[name] = result.judge, result.source
         write_items(context.out_dir / f"{name}.jsonl", result.items)
     return {"metrics": metrics, "errors": errors, "judges": judges, "sources": sources}
+
+
+def _stage(name: str, prefix: str, context: EvalContext, names: list[str]) -> str:
+    """The benchmark's console line, e.g. "evaluate mmlu 2/5 (the base model)": its place among the configured
+    benchmarks (the base's are run one at a time, as the cache misses them) and the model it scores."""
+    among = list(context.cfg.eval.benchmarks) if name in context.cfg.eval.benchmarks else names
+    model = ", ".join(filter(None, ["the base model" if prefix == "baseline" else "", context.label]))
+    return stage_line(f"evaluate {name} {among.index(name) + 1}/{len(among)}" + (f" ({model})" if model else ""))

@@ -19,7 +19,7 @@ def run_lm_eval(model, tokenizer, cfg: LmEvalBenchmark, context) -> BenchmarkRes
         _require_hub_dataset(cfg, key)
     cache = context.out_dir / "lm_eval_cache" / context.benchmark  # lm-eval's cache key ignores the model
     cache.parent.mkdir(parents=True, exist_ok=True)
-    with _no_git_probe():
+    with _no_git_probe(), _quiet_bars():
         output = simple_evaluate(
             model=HFLM(pretrained=model, tokenizer=tokenizer, batch_size=cfg.batch_size),
             tasks=list(cfg.tasks),
@@ -73,6 +73,38 @@ def _no_git_probe():
         yield
     finally:
         lm_eval.evaluator.get_git_commit_hash = probe
+
+
+# lm-eval's modules that draw bars while a task is evaluated (contexts built per subtask, cached requests, tokenizing,
+# the requests run), each with `from tqdm import tqdm`, and no switch for them in simple_evaluate.
+_BAR_MODULES = ("lm_eval.api.task", "lm_eval.api.model", "lm_eval.models.huggingface")
+
+
+@contextmanager
+def _quiet_bars():
+    """lm-eval's bars off while it runs (alignbench's line "evaluate mmlu 1/5" says what runs), unless the user asked
+    for library bars (report.console.VERBOSE)."""
+    import importlib
+    from functools import partial
+
+    from alignbench.report.console import library_bars_wanted
+
+    if library_bars_wanted():
+        yield
+        return
+    modules = [importlib.import_module(name) for name in _BAR_MODULES]
+    kept = [module.tqdm for module in modules]
+    for module, bar in zip(modules, kept, strict=True):
+        module.tqdm = partial(_disabled, bar)
+    try:
+        yield
+    finally:
+        for module, bar in zip(modules, kept, strict=True):
+            module.tqdm = bar
+
+
+def _disabled(bar, *args, **kwargs):
+    return bar(*args, **{**kwargs, "disable": True})
 
 
 def _task_manager(cfg: LmEvalBenchmark):
