@@ -8,14 +8,16 @@ import annotations`: Hydra execs plugin modules outside sys.modules, where datac
 """
 
 import copy
+import functools
 import logging
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
+from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -28,7 +30,7 @@ from alignbench.config.rules import ConfigError, cuda_present, problems_here
 from alignbench.config.secrets import value_problems
 from alignbench.config.sources import hub_repos
 from alignbench.config.strict import unknown_key_problems
-from alignbench.report.console import results_table
+from alignbench.report.console import results_table, sweep_progress
 from alignbench.report.estimate import describe_gpu_hours, gpu_minutes
 from alignbench.runs.failures import counts_against_retries, reason_of
 from alignbench.runs.inputs import input_problems, with_inputs
@@ -108,16 +110,26 @@ class GridSweeper(BasicSweeper):
         write_json_atomic(sweep_dir / PLAN, _plan_file(settings.name, jobs, axes))
         print(f"sweep {settings.name}: {planned}: {describe(count(jobs))}; launching {len(to_run)}", flush=True)
         batch_size = self.max_batch_size or len(to_run) or 1
+        progress = Progress(settings.name, len(to_run))
+        # The basic launcher runs the jobs one after the other in this process: each says when it ends. Other
+        # launchers (joblib, submitit) hand their batch back whole: the batch says it.
+        per_job = isinstance(self.launcher, BasicLauncher)
+        if per_job:
+            self.launcher.task_function = progress.watch(self.launcher.task_function)
         for start in range(0, len(to_run), batch_size):
             batch = to_run[start : start + batch_size]
             overrides = [job.overrides + [f"hydra.sweep.subdir={job.run_key}"] for job in batch]
+            failed = 0
             for job, result in zip(batch, self.launcher.launch(overrides, initial_job_idx=start), strict=True):
                 try:
                     value = result.return_value  # re-raises what the job raised outside the pipeline
                 except Exception as err:
                     value = {"error": f"{type(err).__name__}: {err}", "reason": reason_of(err).value}
-                if isinstance(value, dict) and value.get("error"):
+                if failed_job(value):
                     job.error, job.reason = value["error"], value.get("reason")
+                    failed += 1
+            if not per_job:
+                progress.finished(len(batch), failed)
         self._finish(jobs, sweep_dir)
         return []
 
@@ -237,6 +249,42 @@ class GridSweeper(BasicSweeper):
             # Hydra reports a sweeper's exception as an error with a hint about stack traces; the summary above
             # already says everything, so the exit code alone carries the failure.
             raise SystemExit(1)
+
+
+def failed_job(value: Any) -> bool:
+    """Whether a job's return value says it failed (the entry point returns {"status": "failed", "error": ...})."""
+    return isinstance(value, dict) and bool(value.get("error"))
+
+
+class Progress:
+    """A sweep's line each time jobs finish ("sweep paper: job 3/8 done, 2 failed, ETA ~12 min"), timed from the
+    first launch by `clock`."""
+
+    def __init__(self, name: str, total: int, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.name, self.total, self.clock = name, total, clock
+        self.done = self.failed = 0
+        self.started = clock()
+
+    def finished(self, jobs: int, failed: int) -> str:
+        self.done, self.failed = self.done + jobs, self.failed + failed
+        line = sweep_progress(self.name, self.done, self.total, self.failed, self.clock() - self.started)
+        print(line, flush=True)
+        return line
+
+    def watch(self, task_function: Callable) -> Callable:
+        """`task_function` that reports each job as it ends (an interrupted one is not counted: the sweep stops)."""
+
+        @functools.wraps(task_function)
+        def watched(cfg: DictConfig) -> Any:
+            try:
+                value = task_function(cfg)
+            except Exception:
+                self.finished(1, 1)
+                raise
+            self.finished(1, int(failed_job(value)))
+            return value
+
+        return watched
 
 
 def _failures_by_reason(failed: List[Job], not_started: List[Job]) -> List[str]:

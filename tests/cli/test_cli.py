@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from helpers import alignbench
@@ -41,6 +42,11 @@ def test_default_command_trains_evaluates_and_records(tmp_path):
     assert len((run_dir / "generations.jsonl").read_text().splitlines()) == 4
     assert list((run_dir / "wandb").glob("offline-run-*/run-*.wandb"))
     assert "held-out preference accuracy" in done.stdout and "wandb sync" in done.stdout
+    # A line per stage; one progress bar, training's, labelled (libraries' bars are off unless `-v`).
+    assert "alignbench: train dpo 150 steps (lora r=16) on tiny_llama, 249 pairs" in done.stdout
+    assert "alignbench: evaluate mmlu 1/5" in done.stdout and "alignbench: evaluate red_instruct 5/5" in done.stdout
+    bars = [part for part in re.split(r"[\r\n]", done.stderr) if re.search(r"\|\s*\d+/\d+ \[", part)]
+    assert bars and all(bar.startswith("train dpo: ") for bar in bars), {bar.split("%")[0] for bar in bars}
 
     # The five benchmark miniatures, for the trained model and its base, each in the end-of-run table.
     assert record["benchmarks"]["missing"] == [] and len(record["eval_key"]) == 16
@@ -77,6 +83,10 @@ def test_tiny_multirun_runs_all_four_jobs(tmp_path):
     }
     assert len({r["run_key"] for r in records}) == 4
     assert "4 runs: 4 completed, 0 failed" in done.stdout
+    # A line as each job ends; an ETA until the last.
+    progress = [line for line in done.stdout.splitlines() if line.startswith("sweep adhoc: job ")]
+    assert [line.split(" done")[0] for line in progress] == [f"sweep adhoc: job {i}/4" for i in range(1, 5)]
+    assert all(", ETA ~" in line for line in progress[:3]) and progress[3] == "sweep adhoc: job 4/4 done"
     # Under the summary, the mean numbers per axis value, from the records just written.
     table = done.stdout[done.stdout.index("results: mean over completed runs") :].splitlines()
     rows = {line.split()[0]: line.split()[1:] for line in table[2:] if "=" in line.split()[0]}
