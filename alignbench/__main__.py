@@ -30,6 +30,13 @@ GROUPS = ("model", "dataset", "method", "adapter", "quant", "logger", "eval", "j
 # (so that Hydra raises instead of printing), after reading what the user asked for.
 DEBUG = "HYDRA_FULL_ERROR"
 _debug_asked = os.environ.get(DEBUG, "").lower() in ("1", "true", "yes")
+# `-v` / `--verbose` before or among the overrides: libraries' progress bars on the console (report.console.VERBOSE,
+# set in the environment, so every job of a sweep, in this process or a launcher's, sees it). Not a Hydra flag: main()
+# takes it off the command line before Hydra reads it.
+VERBOSE_FLAGS = ("-v", "--verbose")
+# A single run's directory once its job started: an interrupted single run is continued there (hydra.run.dir), not
+# by relaunching a multirun.
+_single_run: dict[str, Path] = {}
 
 
 # An absolute folder: run as the `alignbench` command, Hydra would otherwise look for a module `alignbench.conf`.
@@ -38,6 +45,8 @@ def _job(cfg: DictConfig) -> dict | float | None:
     hydra_cfg = HydraConfig.get()
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     run_dir = Path(hydra_cfg.runtime.output_dir)
+    if not multirun:
+        _single_run["dir"] = run_dir
     problems = config_problems(cfg)  # jobs of sweepers other than the grid's: checked before anything runs
     if problems:
         from alignbench.config.rules import ConfigError
@@ -120,14 +129,41 @@ def one_line(err: BaseException) -> str:
     items = [line[2:] for line in lines[1:] if line.startswith("- ")]
     if items and len(items) == len(lines) - 1:  # ConfigError: "this run cannot start:" and one problem per line
         return f"{lines[0].rstrip(':')}: {items[0]}" if len(items) == 1 else "\n".join([lines[0], *lines[1:]])
-    return " ".join(line if line.endswith((".", ":", ";")) else line + ";" for line in lines[:-1]) + " " + lines[-1]
+    if not lines:
+        return describe(err)
+    head = " ".join(line if line.endswith((".", ":", ";")) else line + ";" for line in lines[:-1])
+    return f"{head} {lines[-1]}" if head else lines[-1]
 
 
 def _stop(signum, frame) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
+def interrupted_message(argv: list[str], run_dir: Path | None) -> str:
+    """What an interrupted command says: a sweep continues where it stopped when relaunched (its run directories are
+    keyed by run_key); a single run gets a new, timestamped directory each launch, so it continues only when pointed
+    at the one it stopped in."""
+    if run_dir is not None:
+        return (
+            f"interrupted; {run_dir} keeps what the run did: relaunch the same command with hydra.run.dir={run_dir} "
+            "to continue it (training resumes from its last checkpoint)"
+        )
+    if any(arg in ("-m", "--multirun", "hydra.mode=MULTIRUN") for arg in argv):
+        return "interrupted; relaunching the same multirun continues it without redoing finished runs"
+    return "interrupted before the run started; relaunch the same command"
+
+
+def take_verbose_flag(argv: list[str]) -> list[str]:
+    """The command line without `-v` / `--verbose`; either one asks for libraries' progress bars (VERBOSE)."""
+    from alignbench.report.console import VERBOSE
+
+    if any(arg in VERBOSE_FLAGS for arg in argv):
+        os.environ[VERBOSE] = "1"
+    return [arg for arg in argv if arg not in VERBOSE_FLAGS]
+
+
 def main() -> None:
+    sys.argv[1:] = take_verbose_flag(sys.argv[1:])
     # Before Hydra parses the command line: a secret in an override would be in .hydra/ as soon as a job starts.
     check_command_line(sys.argv[1:])
     register_configs()
@@ -144,7 +180,7 @@ def main() -> None:
         _job()
     except KeyboardInterrupt:
         # The interrupted run's record says so and counts no failure; done runs are kept.
-        print("\ninterrupted; relaunching the same multirun continues it without redoing finished runs")
+        print("\n" + interrupted_message(sys.argv[1:], _single_run.get("dir")), flush=True)
         raise SystemExit(130) from None
     except Exception as err:  # the config does not compose, or the launcher failed: nothing ran
         if _debug_asked:

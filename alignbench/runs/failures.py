@@ -7,6 +7,7 @@ it happened. Pure Python: the grid sweeper groups its summary by these reasons w
 from __future__ import annotations
 
 import errno
+import sys
 from enum import StrEnum
 
 
@@ -29,8 +30,8 @@ DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 def reason_of(err: BaseException) -> Reason:
     """The reason for `err`: an exception class may say it (`reason = "..."`, e.g. ConfigError, Unavailable,
-    NonFiniteTraining); a full disk and the hub's "cannot be had" errors are recognised anywhere in the chain of
-    causes (a library often wraps them)."""
+    NonFiniteTraining); a full disk, the hub's "cannot be had" errors and libraries' errors that name a config
+    mistake are recognised anywhere in the chain of causes (a library often wraps them)."""
     if not isinstance(err, Exception):
         return Reason.interrupted
     seen = set()
@@ -44,6 +45,8 @@ def reason_of(err: BaseException) -> Reason:
             return Reason.disk_full
         if isinstance(cause, _hub_unavailable()):
             return Reason.unavailable
+        if isinstance(cause, _config_mistakes()):
+            return Reason.config
         cause = cause.__cause__ or cause.__context__
     return Reason.error
 
@@ -59,6 +62,14 @@ def describe(err: BaseException) -> str:
         where = f": {err.filename!r}" if err.filename else ""
         return f"{type(err).__name__} {errno.errorcode[err.errno]}: {err.strerror}{where}"
     return f"{type(err).__name__}: {err}"
+
+
+def _config_mistakes() -> tuple[type, ...]:
+    """Libraries' errors that only a config value can cause and whose message names it: PEFT's "Target modules
+    {'x'} not found in the base model" (adapter.target_modules). Looked up only where the library is loaded already:
+    importing PEFT costs seconds (torch), and what was never imported has raised nothing."""
+    errors = sys.modules.get("peft.utils.error")
+    return (errors.NoMatchingPeftModuleError,) if errors is not None else ()
 
 
 def _hub_unavailable() -> tuple[type, ...]:
