@@ -277,7 +277,8 @@ def library_problems(cfg: Config) -> list[str]:
         unknown = [name for name in cfg.eval.benchmarks if name not in BENCHMARKS]
         if unknown:
             problems.append(f"eval.benchmarks: no benchmark {unknown}; valid: {', '.join(sorted(BENCHMARKS))}")
-        late = [step for step in cfg.eval.at_steps if step > cfg.method.max_steps]
+        # (an untrained method refuses eval.at_steps itself, naming the method: training.methods.common)
+        late = [step for step in cfg.eval.at_steps if step > cfg.method.max_steps] if _trains(cfg.method) else []
         if late:
             problems.append(
                 f"eval.at_steps={list(cfg.eval.at_steps)}: training stops at method.max_steps={cfg.method.max_steps}, "

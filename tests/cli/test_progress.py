@@ -209,5 +209,4 @@ def test_an_interrupted_single_run_says_how_to_continue_it_in_its_own_directory(
     assert process.returncode in (130, -signal.SIGINT), output[-2000:]
     assert "same multirun" not in output
     assert f"relaunch the same command with hydra.run.dir={run_dir} to continue it" in output
-    assert "alignbench: load data beavertails (harmless)" in output  # the stages it went through said so
     assert json.loads((run_dir / "record.json").read_text())["status"] == "interrupted"
