@@ -62,12 +62,16 @@ def run(config: DictConfig, run_dir: Path, job: JobInfo) -> RunRecord | None:
             log.info("alignbench: another process is running %s; skipped", run_dir)
             return None
         previous = previous_record(run_dir, keys[0])  # an unreadable record is set aside; a complete adapter kept
-        trained = previous is not None and previous.trained(keys[0], run_dir)
+        trained_before = previous is not None and previous.run_key == keys[0] and previous.trained_at is not None
+        damage = previous.adapter_problem(run_dir) if trained_before else None  # a file missing or changed since
+        trained = trained_before and damage is None
         if Stage.train not in cfg.stages and not trained:
             raise ConfigError(
-                f"stages=[{','.join(cfg.stages)}] needs a trained run in {run_dir}; it has no adapter "
-                f"for run_key {keys[0]} (run with stages=[train,evaluate] first)"
+                f"stages=[{','.join(cfg.stages)}] needs a trained run in {run_dir}; "
+                f"{damage or f'it has no adapter for run_key {keys[0]}'} (run with stages=[train,evaluate] first)"
             )
+        if damage:
+            log.warning("alignbench: warning: %s; the adapter is trained again", damage)
         train = Stage.train in cfg.stages and not trained
         evaluate = Stage.evaluate in cfg.stages and not (trained and previous.is_done(*keys))
         if not (train or evaluate):
@@ -182,6 +186,7 @@ def _execute(
             record.cache_hits, record.trained_at = trained.cache_hits, now()
             # The adapter was saved under a staging name; published whole with its manifest, then recorded.
             record.adapter_path = str(adapter.commit(run_dir, record.run_key, record.kept_by_evaluation()))
+            record.adapter_files = adapter.listed(run_dir)  # verifies the adapter even if its manifest is lost
             discard(run_dir)  # the published adapter is what the run keeps; its checkpoints go only now
             record.write(run_dir)  # a later evaluation failure keeps the training
         else:

@@ -209,3 +209,19 @@ def test_a_truncated_record_is_set_aside_and_the_adapter_is_evaluated_not_retrai
     }
     assert "train s" not in again.stdout and "Computing reference log probs" not in again.stderr
     assert Path(recovered["adapter_path"]) == tmp_path / "adapter"
+
+    # The record keeps the adapter's checksums (read back from the manifest here): with the manifest gone and one
+    # byte of the weights changed, an evaluation-only launch refuses in one line naming the file and both hashes.
+    listed = json.loads((tmp_path / "adapter" / "manifest.json").read_text())["files"]
+    assert record["adapter_files"] == recovered["adapter_files"] == listed
+    assert list(record["digest"]["items"]) == ["generations.jsonl"]  # eval.benchmarks=[]: no benchmark items
+    (tmp_path / "adapter" / "manifest.json").unlink()
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    refused = alignbench(*FAST, f"hydra.run.dir={tmp_path}", "stages=[evaluate]")
+    expected = listed["adapter_model.safetensors"]["sha256"][:16]
+    assert refused.returncode == 1 and len(lines(refused.stderr)) == 1, refused.stderr[-3000:]
+    assert f"{weights} has sha256 {sha256(bytes(data)).hexdigest()[:16]}… where record.json says {expected}…" in (
+        refused.stderr
+    )
