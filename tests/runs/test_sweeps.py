@@ -137,7 +137,7 @@ def test_wandb_run_per_job_grouped_by_sweep_with_a_stable_id(tmp_path):
 
 
 def test_sigterm_marks_the_run_interrupted_and_a_relaunch_finishes_it(tmp_path):
-    one_long_job = ["-m", *FAST, "method=dpo", "method.max_steps=400", f"hydra.sweep.dir={tmp_path}"]
+    one_long_job = ["-m", *FAST, "method=dpo", "method.max_steps=200", f"hydra.sweep.dir={tmp_path}"]
     process = subprocess.Popen(
         [sys.executable, "-m", "alignbench", *one_long_job],
         cwd=REPO,
