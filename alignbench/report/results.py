@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from alignbench.report.study import BASE_METHOD, FAMILIES, PEFT
-from alignbench.runs.digest import digest_problems, out_of_range
+from alignbench.runs.digest import digest_problems, in_range, out_of_range
 from alignbench.runs.record import Status
 from alignbench.runs.study import SECTIONS, VERSION, study_of
 
@@ -175,7 +175,7 @@ def run_metrics(record: dict) -> list[tuple[str, str, str, float]]:
         benchmark, _, metric = rest.partition("/")
         stage = STAGES.get(prefix)
         if stage and metric and benchmark not in errors[stage] and isinstance(value, int | float):
-            if not out_of_range({key: value}):  # an impossible value is flagged (read_records), never averaged
+            if in_range(key, value):  # an impossible value is flagged (read_records), never averaged
                 rows.append((stage, benchmark, metric, float(value)))
     return rows
 

@@ -88,11 +88,16 @@ def range_of(key: str) -> tuple[float, float] | None:
     return RANGES.get(f"{benchmark}/{metric}") or RANGES.get(f"*/{metric}")
 
 
+def in_range(key: str, value: Any) -> bool:
+    """Whether a metric's value is one it can take (any value of a metric without a declared range)."""
+    bounds = range_of(key)
+    return not (bounds and isinstance(value, int | float)) or bounds[0] <= value <= bounds[1]
+
+
 def out_of_range(metrics: dict[str, Any]) -> list[str]:
     """`key=value outside [low, high]` for every number outside its metric's possible values."""
-    found = []
-    for key, value in metrics.items():
-        bounds = range_of(key)
-        if bounds and isinstance(value, int | float) and not bounds[0] <= value <= bounds[1]:
-            found.append(f"{key}={value:g} outside [{bounds[0]:g}, {bounds[1]:g}]")
-    return found
+    return [
+        f"{key}={value:g} outside [{range_of(key)[0]:g}, {range_of(key)[1]:g}]"
+        for key, value in metrics.items()
+        if not in_range(key, value)
+    ]
