@@ -30,7 +30,7 @@ GROUPS = ("model", "dataset", "method", "adapter", "quant", "logger", "eval", "j
 # (so that Hydra raises instead of printing), after reading what the user asked for.
 DEBUG = "HYDRA_FULL_ERROR"
 _debug_asked = os.environ.get(DEBUG, "").lower() in ("1", "true", "yes")
-# `-v` / `--verbose` before or among the overrides: libraries' progress bars on the console (report.console.VERBOSE,
+# `-v` / `--verbose` before or among the overrides: libraries' progress bars on the console (runs.console.VERBOSE,
 # set in the environment, so every job of a sweep, in this process or a launcher's, sees it). Not a Hydra flag: main()
 # takes it off the command line before Hydra reads it.
 VERBOSE_FLAGS = ("-v", "--verbose")
@@ -155,7 +155,7 @@ def interrupted_message(argv: list[str], run_dir: Path | None) -> str:
 
 def take_verbose_flag(argv: list[str]) -> list[str]:
     """The command line without `-v` / `--verbose`; either one asks for libraries' progress bars (VERBOSE)."""
-    from alignbench.report.console import VERBOSE
+    from alignbench.runs.console import VERBOSE
 
     if any(arg in VERBOSE_FLAGS for arg in argv):
         os.environ[VERBOSE] = "1"

@@ -16,8 +16,8 @@ from alignbench.config.schema import Config, MergeMethodConfig, MethodConfig, Pr
 from alignbench.data.fit import fit_data
 from alignbench.data.load import load_preference_data
 from alignbench.modeling.models import load_base_model, load_tokenizer, model_location, release_base_model
-from alignbench.report.console import print_summary, quiet_libraries, run_name, stage_line
 from alignbench.runs import adapter
+from alignbench.runs.console import print_summary, quiet_libraries, run_name, stage_line
 from alignbench.runs.inputs import input_problems, with_inputs
 from alignbench.runs.keys import eval_key, keyed_config, resolve, run_key
 from alignbench.runs.provenance import without_secrets

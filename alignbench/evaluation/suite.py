@@ -12,7 +12,7 @@ from alignbench.config.schema import Config
 from alignbench.data.parsers import Pair
 from alignbench.evaluation.generation import generate, render
 from alignbench.evaluation.preference import preference_metrics, score_replies
-from alignbench.report.console import stage_line
+from alignbench.runs.console import stage_line
 
 log = logging.getLogger(__name__)
 

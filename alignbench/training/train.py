@@ -246,8 +246,8 @@ def quiet_console(trainer, label: str) -> None:
 @contextmanager
 def _trl_bars():
     """TRL's own bars ("Computing reference log probs ...") follow TQDM_DISABLE, read when the bar starts: off while
-    inside, unless the user asked for library bars (report.console.VERBOSE)."""
-    from alignbench.report.console import library_bars_wanted
+    inside, unless the user asked for library bars (runs.console.VERBOSE)."""
+    from alignbench.runs.console import library_bars_wanted
 
     if library_bars_wanted() or "TQDM_DISABLE" in os.environ:
         yield

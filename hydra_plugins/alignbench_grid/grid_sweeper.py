@@ -30,8 +30,6 @@ from alignbench.config.rules import ConfigError, cuda_present, problems_here
 from alignbench.config.secrets import value_problems
 from alignbench.config.sources import hub_repos
 from alignbench.config.strict import unknown_key_problems
-from alignbench.report.console import results_table, sweep_progress
-from alignbench.report.estimate import describe_gpu_hours, gpu_minutes
 from alignbench.runs.failures import counts_against_retries, reason_of
 from alignbench.runs.inputs import input_problems, with_inputs
 from alignbench.runs.keys import digest, eval_key, resolve, run_key
@@ -40,6 +38,8 @@ from alignbench.runs.record import write_json_atomic
 from alignbench.runs.stages import ChainStage, stage_dirs, trained_stage, with_stage
 from alignbench.runs.state import PLAN, Job, Status, count, describe, one_line, status_of, varying_axes
 from alignbench.runs.study import input_studies, study_coordinates
+from alignbench.sweep.estimate import describe_gpu_hours, gpu_minutes
+from alignbench.sweep.progress import results_table, sweep_progress
 
 log = logging.getLogger(__name__)
 

@@ -17,13 +17,8 @@ import pytest
 from helpers import CONF, REPO
 
 from alignbench.__main__ import interrupted_message, one_line, take_verbose_flag
-from alignbench.report.console import (
-    VERBOSE,
-    console_table,
-    duration,
-    library_bars_wanted,
-    sweep_progress,
-)
+from alignbench.runs.console import VERBOSE, console_table, duration, library_bars_wanted
+from alignbench.sweep.progress import sweep_progress
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alignbench.report.console import data_lines
+from alignbench.runs.console import data_lines
 
 
 def test_mixed_preferences_add_their_row_counts_and_a_single_file_has_no_held_out_rows():

@@ -62,7 +62,7 @@ def test_trained_needs_the_adapter_on_disk_and_evaluation_keeps_only_training(tm
 
 
 def test_the_sweep_results_table_averages_completed_runs_per_axis_value():
-    from alignbench.report.console import results_table
+    from alignbench.sweep.progress import results_table
 
     runs = [
         ({"method": "sft", "seed": "0"}, {"eval/pref/accuracy": 0.5, "eval/mmlu/acc": 0.25}),

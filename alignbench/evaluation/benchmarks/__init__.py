@@ -23,7 +23,7 @@ from alignbench.evaluation.benchmarks.red_instruct import run_red_instruct
 from alignbench.evaluation.benchmarks.toxicity import run_real_toxicity
 from alignbench.evaluation.judges import HARM_JUDGES, PAIRWISE_JUDGES, Judge
 from alignbench.evaluation.scorer import Scorer, load_scorer
-from alignbench.report.console import stage_line
+from alignbench.runs.console import stage_line
 from alignbench.runs.metrics import HEADLINES
 
 log = logging.getLogger(__name__)

@@ -83,11 +83,11 @@ _BAR_MODULES = ("lm_eval.api.task", "lm_eval.api.model", "lm_eval.models.hugging
 @contextmanager
 def _quiet_bars():
     """lm-eval's bars off while it runs (alignbench's line "evaluate mmlu 1/5" says what runs), unless the user asked
-    for library bars (report.console.VERBOSE)."""
+    for library bars (runs.console.VERBOSE)."""
     import importlib
     from functools import partial
 
-    from alignbench.report.console import library_bars_wanted
+    from alignbench.runs.console import library_bars_wanted
 
     if library_bars_wanted():
         yield
