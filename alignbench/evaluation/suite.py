@@ -12,7 +12,9 @@ from alignbench.config.schema import Config
 from alignbench.data.parsers import Pair
 from alignbench.evaluation.generation import generate, render
 from alignbench.evaluation.preference import preference_metrics, score_replies
+from alignbench.runs import adapter
 from alignbench.runs.console import stage_line
+from alignbench.runs.dirs import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +31,7 @@ def evaluate_preferences(policy, tokenizer, pairs: list[Pair], cfg: Config, out_
     metrics = {f"eval/pref/{k}": v for k, v in preference_metrics(trained, base).items()}
     metrics.update({f"baseline/pref/{k}": v for k, v in preference_metrics(base).items()})
     metrics["eval/pref/pairs"] = len(pairs)
-    _write_generations(policy, tokenizer, pairs[: cfg.eval.generations], cfg, out_dir / "generations.jsonl")
+    _write_generations(policy, tokenizer, pairs[: cfg.eval.generations], cfg, RunDir(out_dir).generations)
     return metrics
 
 
@@ -42,7 +44,7 @@ def evaluate_benchmarks(
     from alignbench.evaluation.baseline import baseline_benchmarks
     from alignbench.evaluation.benchmarks import EvalContext, run_benchmarks
 
-    context = EvalContext(cfg, out_dir / "eval", label=label)
+    context = EvalContext(cfg, RunDir(out_dir).eval, label=label)
     trained = run_benchmarks(policy, tokenizer, context, "eval")
     metrics = dict(trained["metrics"])
     summary: dict[str, Any] = {
@@ -64,11 +66,17 @@ def evaluate_benchmarks(
 def evaluate_steps(policy, tokenizer, pairs: list[Pair], cfg: Config, run_dir: Path):
     """(metrics, errors): the same suite on each adapter saved while training (eval.at_steps), swapped onto the
     same base; metrics named eval@<step>/..., the base not evaluated again, errors named <benchmark>@<step>. Each
-    step's folder (run_dir/steps/<step>) also takes its outputs."""
+    step's folder (run_dir/steps/<step>) also takes its outputs. Each adapter is verified against its manifest first:
+    a damaged one fails the run naming the file, never evaluated."""
     metrics: dict[str, float] = {}
     errors: dict[str, str] = {}
     for i, step in enumerate(cfg.eval.at_steps, 1):
-        folder, name = run_dir / "steps" / str(step), f"step_{step}"
+        folder, name = RunDir(run_dir).step(step), f"step_{step}"
+        if problem := adapter.step_problem(run_dir, step):
+            raise DamagedStepAdapter(
+                f"the adapter saved at step {step} cannot be evaluated: {problem} "
+                f"(delete {RunDir(run_dir).adapter} to train the run again)"
+            )
         log.info(stage_line(f"evaluate the adapter saved at step {step} ({i}/{len(cfg.eval.at_steps)})"))
         policy.load_adapter(str(folder), adapter_name=name)
         policy.set_adapter(name)
@@ -84,6 +92,10 @@ def evaluate_steps(policy, tokenizer, pairs: list[Pair], cfg: Config, run_dir: P
         metrics |= {f"eval@{step}/{k}": v for k, v in trained.items()}
         errors |= {f"{benchmark}@{step}": error for benchmark, error in summary["errors"].items()}
     return metrics, errors
+
+
+class DamagedStepAdapter(RuntimeError):
+    """An adapter saved while training (eval.at_steps) is missing or does not match its manifest."""
 
 
 def _write_generations(policy, tokenizer, pairs: list[Pair], cfg: Config, path: Path) -> None:

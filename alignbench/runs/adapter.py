@@ -5,40 +5,21 @@ and a save that fails (a full disk, a kill) leaves the previous adapter or none,
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from alignbench.runs.digest import sha256_of
-from alignbench.runs.record import write_json_atomic
+from alignbench.runs import files
+from alignbench.runs.dirs import ADAPTER, RunDir  # noqa: F401 (ADAPTER: the name the pipeline's stages use)
 
-ADAPTER = "adapter"
-MANIFEST = "manifest.json"
-STAGING = ".adapter.partial"
+MANIFEST = files.MANIFEST
 PEFT_FILES = ("adapter_config.json", "adapter_model.safetensors")  # what an adapter saved before manifests has
-REPLACED = ".adapter.replaced"  # the previous adapter, for the instant between two renames
-# Libraries written in Rust (safetensors, tokenizers) report an OS error as text: "... (os error 28)".
-_OS_ERROR = re.compile(r"\(os error (\d+)\)")
 
 
-@contextmanager
-def staged(run_dir: Path) -> Iterator[Path]:
+def staged(run_dir: Path) -> AbstractContextManager[Path]:
     """A fresh staging folder to save the adapter into; removed again if saving fails. `commit` publishes it."""
-    staging = run_dir / STAGING
-    shutil.rmtree(staging, ignore_errors=True)  # a previous attempt's, killed while saving
-    try:
-        yield staging
-    except BaseException as err:
-        shutil.rmtree(staging, ignore_errors=True)
-        as_os_error = _os_error(err, staging)
-        if as_os_error is not None:
-            raise as_os_error from err
-        raise
+    return files.staged(RunDir(run_dir).staging_adapter)
 
 
 def commit(run_dir: Path, run_key: str, kept: dict[str, Any]) -> Path:
@@ -46,45 +27,32 @@ def commit(run_dir: Path, run_key: str, kept: dict[str, Any]) -> Path:
 
     `kept` is what the record keeps of training (RunRecord.kept_by_evaluation), so a run directory whose record is
     lost is re-evaluated with its training's numbers instead of being trained again."""
-    staging, target, replaced = run_dir / STAGING, run_dir / ADAPTER, run_dir / REPLACED
+    run = RunDir(run_dir)
     try:
-        files = {
-            path.relative_to(staging).as_posix(): {"size": path.stat().st_size, "sha256": sha256_of(path)}
-            for path in sorted(staging.rglob("*"))
-            if path.is_file()
-        }
-        write_json_atomic(staging / MANIFEST, {"run_key": run_key, "files": files, "record": kept})
+        files.write_manifest(run.staging_adapter, {"run_key": run_key, "record": kept})
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(run.staging_adapter, ignore_errors=True)
         raise
-    shutil.rmtree(replaced, ignore_errors=True)
-    if target.exists():  # a directory cannot be renamed over a non-empty one: move the old one aside first
-        os.replace(target, replaced)
-    os.replace(staging, target)
-    fsync_path(run_dir)
-    shutil.rmtree(replaced, ignore_errors=True)
-    return target
+    return files.publish(run.staging_adapter, run.adapter)
 
 
 def manifest(run_dir: Path, run_key: str | None = None) -> dict[str, Any] | None:
     """The manifest of run_dir/adapter if the folder is complete (for `run_key`, when given): every file it lists
     present with its size and checksum. None otherwise (absent, torn, another run's, or saved before manifests)."""
-    folder = run_dir / ADAPTER
+    folder = RunDir(run_dir).adapter
     try:
-        found = json.loads((folder / MANIFEST).read_text())
+        found = files.read_manifest(folder)
         if run_key is not None and found["run_key"] != run_key:
             return None
-        if not found["files"] or _file_problem(folder, found["files"], "its manifest"):
-            return None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    return found
+    return found if files.verify(folder) is None else None
 
 
 def listed(run_dir: Path) -> dict[str, dict[str, Any]]:
     """The files the published adapter's manifest lists (name -> size, sha256): what its record keeps, so the adapter
     is still verified when the manifest is lost."""
-    return json.loads((run_dir / ADAPTER / MANIFEST).read_text())["files"]
+    return files.read_manifest(RunDir(run_dir).adapter)["files"]
 
 
 def problem(run_dir: Path, run_key: str, kept: dict[str, dict[str, Any]] | None = None) -> str | None:
@@ -93,63 +61,42 @@ def problem(run_dir: Path, run_key: str, kept: dict[str, dict[str, Any]] | None 
     Checked against the files the record keeps (`kept`, see `listed`) and those its manifest lists, whichever
     exist: with one of them lost or edited, the other still vouches. An adapter saved before either existed counts
     when its PEFT files are there (a record that says it was trained vouches for it)."""
-    folder = run_dir / ADAPTER
+    folder = RunDir(run_dir).adapter
     if not folder.is_dir():
         return f"{folder} does not exist"
     found = None
     if (folder / MANIFEST).exists():
         try:
-            found = json.loads((folder / MANIFEST).read_text())
-            owner, files = found["run_key"], found["files"]
+            found = files.read_manifest(folder)
+            owner, listing = found["run_key"], found["files"]
         except (OSError, ValueError, KeyError, TypeError) as err:
             return f"{folder / MANIFEST} is unreadable ({type(err).__name__})"
         if owner != run_key:
             return f"{folder} holds the adapter of run_key {owner}, not {run_key}"
-        if not files:
+        if not listing:
             return f"{folder / MANIFEST} lists no files"
-        if kept is not None and files != kept:
+        if kept is not None and listing != kept:
             return f"{folder / MANIFEST} lists other files or checksums than record.json keeps"
     if kept is None and found is None:
-        missing = [name for name in PEFT_FILES if not (folder / name).is_file()]
-        return f"{folder / missing[0]} is missing" if missing else None
+        return _peft_problem(folder)
     if kept is not None:
-        return _file_problem(folder, kept, "record.json")
-    return _file_problem(folder, found["files"], "its manifest")
+        return files.mismatch(folder, kept, "record.json")
+    return files.mismatch(folder, found["files"], "its manifest")
 
 
-def _file_problem(folder: Path, files: dict[str, dict[str, Any]], source: str) -> str | None:
-    for name, expected in files.items():
-        path = folder / name
-        if not path.is_file():
-            return f"{path} is missing"
-        if path.stat().st_size != expected["size"]:
-            return f"{path} has {path.stat().st_size} bytes where {source} says {expected['size']}"
-        digest = sha256_of(path)
-        if digest != expected["sha256"]:
-            return f"{path} has sha256 {digest[:16]}… where {source} says {expected['sha256'][:16]}…"
-    return None
+def step_problem(run_dir: Path, step: int) -> str | None:
+    """Why the adapter saved at `step` (eval.at_steps) is not complete, in one line naming the file; None when it is.
+    Checked against its manifest; one saved before step adapters had manifests counts when its PEFT files are there
+    (it was renamed into place whole all the same)."""
+    folder = RunDir(run_dir).step(step)
+    return files.verify(folder) if (folder / MANIFEST).exists() else _peft_problem(folder)
+
+
+def _peft_problem(folder: Path) -> str | None:
+    missing = [name for name in PEFT_FILES if not (folder / name).is_file()]
+    return f"{folder / missing[0]} is missing" if missing else None
 
 
 def is_complete(run_dir: Path, run_key: str, kept: dict[str, dict[str, Any]] | None = None) -> bool:
     """run_dir/adapter is a complete adapter for run_key (see `problem`)."""
     return problem(run_dir, run_key, kept) is None
-
-
-def _os_error(err: BaseException, path: Path) -> OSError | None:
-    """An OSError for a Rust library's I/O error, so a full disk reads `OSError ENOSPC` wherever it happened."""
-    if isinstance(err, OSError):
-        return None
-    found = _OS_ERROR.search(str(err))
-    if found is None:
-        return None
-    code = int(found.group(1))
-    return OSError(code, os.strerror(code), str(path))
-
-
-def fsync_path(path: Path) -> None:
-    """fsync a file or a folder (a folder: its entries, e.g. a rename into it)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -10,8 +10,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-# The per-item files of a run directory, relative to it: the run's own evaluation and each eval.at_steps adapter's.
-ITEM_FILES = ("generations.jsonl", "eval/*.jsonl", "steps/*/generations.jsonl", "steps/*/eval/*.jsonl")
+from alignbench.runs.dirs import RunDir
+from alignbench.runs.files import finite, sha256_of
+
 # Each metric's possible values (`<benchmark>/<metric>`, or `*/<metric>` for every benchmark): a value outside is
 # not a result. Fractions are in [0, 1]; the paper's percentages (AlpacaEval win rate, Red-Instruct) in [0, 100].
 RANGES: dict[str, tuple[float, float]] = {
@@ -37,18 +38,9 @@ def metrics_digest(metrics: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def item_digests(run_dir: Path) -> dict[str, str]:
     """{path relative to run_dir: sha256} of the run's per-item evaluation files."""
-    found = sorted({path for pattern in ITEM_FILES for path in run_dir.glob(pattern) if path.is_file()})
-    return {path.relative_to(run_dir).as_posix(): sha256_of(path) for path in found}
+    return {path.relative_to(run_dir).as_posix(): sha256_of(path) for path in RunDir(run_dir).item_files()}
 
 
 def digest(metrics: dict[str, Any], run_dir: Path) -> dict[str, Any]:
@@ -58,8 +50,6 @@ def digest(metrics: dict[str, Any], run_dir: Path) -> dict[str, Any]:
 
 
 def metrics_json(metrics: dict[str, Any]) -> str:
-    from alignbench.runs.record import finite
-
     return json.dumps(finite(metrics), default=str, allow_nan=False)
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from alignbench.config.sources import base_identity
-from alignbench.runs.record import RECORD, RunRecord, Status
+from alignbench.runs.dirs import RECORD, RunDir
+from alignbench.runs.record import RunRecord, Status
 
 
 @dataclass
@@ -84,8 +85,8 @@ def _check(found: Input, base: dict[str, Any]) -> Input:
             f"its run {record.run_key} is on another base ({record.choices.get('model')}, "
             f"quant {record.choices.get('quant')})"
         )
-    elif not (found.run_dir / "adapter" / "adapter_config.json").is_file():
-        found.problem = f"its run {record.run_key} has no adapter in {found.run_dir / 'adapter'}"
+    elif not (RunDir(found.run_dir).adapter / "adapter_config.json").is_file():
+        found.problem = f"its run {record.run_key} has no adapter in {RunDir(found.run_dir).adapter}"
     return found
 
 

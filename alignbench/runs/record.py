@@ -4,21 +4,21 @@ the atomic write. The JSON on disk keeps its keys, so reports and old run direct
 from __future__ import annotations
 
 import json
-import math
 import os
 import socket
-import tempfile
 import time
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from alignbench.runs import adapter
+from alignbench.runs.digest import digest
+from alignbench.runs.dirs import RECORD, RunDir  # noqa: F401 (RECORD: the name readers of records import)
 from alignbench.runs.failures import DISK_FULL, Reason, counts_against_retries, describe, reason_of
-
-RECORD = "record.json"
+from alignbench.runs.files import finite, write_json_atomic
 
 
 class Status(StrEnum):
@@ -169,9 +169,7 @@ class RunRecord:
 
     def adapter_problem(self, run_dir: Path) -> str | None:
         """Why the run directory's adapter is not the one this record trained (a file missing or changed), or None."""
-        from alignbench.runs.adapter import problem
-
-        return problem(run_dir, self.run_key, self.adapter_files)
+        return adapter.problem(run_dir, self.run_key, self.adapter_files)
 
     def fail(self, err: BaseException) -> None:
         """The run ended with `err`: failed (or interrupted), why, and a retry spent only if it was the run's fault."""
@@ -212,17 +210,15 @@ class RunRecord:
     def read(cls, run_dir: Path) -> RunRecord | None:
         """The run directory's record, or None when it has none (or only a hand-damaged one)."""
         try:
-            return cls.from_json(json.loads((run_dir / RECORD).read_text()))
+            return cls.from_json(json.loads(RunDir(run_dir).record.read_text()))
         except FileNotFoundError:
             return None
         except (json.JSONDecodeError, TypeError, ValueError):  # written atomically: only a hand-edited file
             return None
 
     def write(self, run_dir: Path) -> None:
-        from alignbench.runs.digest import digest
-
         self.digest = digest(self.metrics, run_dir)
-        write_json_atomic(run_dir / RECORD, self.to_json())
+        write_json_atomic(RunDir(run_dir).record, self.to_json())
 
     def write_last(self, run_dir: Path) -> None:
         """The record as the run ended. On a full disk the atomic write cannot get room for a second copy: the
@@ -234,48 +230,8 @@ class RunRecord:
             if self.status is not Status.failed:
                 self.fail(err)  # what the summary then says, whether or not it reaches the disk
             if err.errno in DISK_FULL:  # if not even the essentials fit, the previous record stays
-                _rewrite_in_place(run_dir / RECORD, self.to_json())
+                _rewrite_in_place(RunDir(run_dir).record, self.to_json())
             raise
-
-
-def finite(value: Any) -> Any:
-    """`value` with every NaN or infinity replaced by None, and a dict's non-finite keys listed under
-    "nonfinite" (so a record says which numbers were not numbers)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        cleaned = {k: finite(v) for k, v in value.items()}
-        bad = sorted(k for k, v in value.items() if isinstance(v, float) and not math.isfinite(v))
-        return cleaned | ({"nonfinite": bad} if bad else {})
-    if isinstance(value, list):
-        return [finite(v) for v in value]
-    return value
-
-
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Readers see the old file or the new one, never half of one; a failed write (a full disk) leaves the old one
-    and no temporary file, and raises an OSError naming `path`."""
-    # Strict JSON (most readers reject NaN): a non-finite number is written as null, its key listed.
-    text = json.dumps(finite(data), indent=2, sort_keys=False, default=str, allow_nan=False)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; records are meant to be read by reports and teammates
-        os.replace(tmp, path)
-    except OSError as err:
-        with suppress(FileNotFoundError):
-            os.unlink(tmp)
-        if err.errno is None:
-            raise
-        raise OSError(err.errno, err.strerror, str(path)) from err
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def _rewrite_in_place(path: Path, data: dict[str, Any]) -> bool:

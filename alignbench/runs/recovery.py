@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from alignbench.runs import adapter
-from alignbench.runs.record import RECORD, RunRecord, Status
+from alignbench.runs.dirs import RunDir
+from alignbench.runs.record import RunRecord, Status
 
 log = logging.getLogger(__name__)
 _COUNT = re.compile(r'"(attempt|failures)":\s*(\d+)')
@@ -22,7 +23,7 @@ _COUNT = re.compile(r'"(attempt|failures)":\s*(\d+)')
 def previous_record(run_dir: Path, run_key: str) -> RunRecord | None:
     """The run directory's record, or what stands for it when it cannot be read: None when nothing of an earlier
     attempt is left."""
-    path = run_dir / RECORD
+    path = RunDir(run_dir).record
     try:
         record = RunRecord.from_json(json.loads(path.read_text()))
         # The disk filled up right after the save (no trained_at), or left only the record's essentials.
@@ -52,7 +53,7 @@ def _adopt(record: RunRecord, done: dict | None, run_dir: Path) -> None:
         if name in ("metrics", "timings"):
             value = {**getattr(record, name), **value}
         setattr(record, name, value)
-    record.adapter_path = str(run_dir / adapter.ADAPTER)
+    record.adapter_path = str(RunDir(run_dir).adapter)
     record.adapter_files = done["files"]
 
 

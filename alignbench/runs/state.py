@@ -12,10 +12,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alignbench.runs.dirs import RunDir
 from alignbench.runs.record import RunRecord, Status
 
 PLAN = "plan.json"
-LOCK = ".lock"
 
 
 @dataclass
@@ -64,7 +64,7 @@ def status_of(run_dir: Path, job: Job) -> Job:
 
 def is_locked(run_dir: Path) -> bool:
     try:
-        fd = os.open(run_dir / LOCK, os.O_RDONLY)
+        fd = os.open(RunDir(run_dir).lock, os.O_RDONLY)
     except FileNotFoundError:
         return False
     try:
@@ -83,7 +83,7 @@ def claim(run_dir: Path) -> Iterator[bool]:
     flock is released by the kernel when its holder dies, kill -9 included, so a crash never leaves a run locked.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(RunDir(run_dir).lock, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         if not _lock_within(fd, seconds=1.0):  # a status probe holds it for an instant; a running job, for good
             yield False
@@ -108,7 +108,7 @@ def wait_unlocked(run_dir: Path, deadline: float, poll_s: float = 1.0) -> bool:
 def lock_holder(run_dir: Path) -> str:
     """'host pid' of the process that claimed the run last (what claim writes into the lock file)."""
     try:
-        return (run_dir / LOCK).read_text().strip() or "unknown"
+        return RunDir(run_dir).lock.read_text().strip() or "unknown"
     except OSError:
         return "unknown"
 

@@ -7,8 +7,9 @@
   (TRL's own precompute cache hashes all model weights, LoRA init included, so it never hits across runs.)
 - Tokenized training sets, with the same discipline.
 
-Entries are written atomically (temporary file, then rename) and carry a checksum, so concurrent jobs never read
-half an entry and a damaged one is detected and recomputed, never used.
+Entries are keyed by CacheDir's one key policy (what they depend on, cache version, library versions) and written
+atomically (a file renamed into place, a folder published whole with its manifest: runs.files) with a checksum, so
+concurrent jobs never read half an entry and a damaged one is detected and recomputed, never used.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -25,14 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from alignbench.data.fit import TRUNCATION_POLICY
+from alignbench.runs import files
+from alignbench.runs.dirs import CacheDir
 from alignbench.runs.keys import digest
 
 log = logging.getLogger(__name__)
 
-# Bump when what is stored changes; the library versions below cover TRL changing how it tokenizes or scores.
+# Bump when what is stored changes (CacheDir.key adds the library versions: TRL changing how it tokenizes or scores).
 CACHE_VERSION = 1
 REF_FIELDS = ("ref_chosen_logps", "ref_rejected_logps", "chosen_tokens", "rejected_tokens")
-CHECKSUMS = "alignbench_checksums.json"
 
 
 def examples_digest(rows: list[dict[str, Any]]) -> str:
@@ -49,17 +50,11 @@ def tokenizer_digest(tokenizer) -> str:
     return digest([definition, flags, tokenizer.chat_template, tokenizer.all_special_tokens, type(tokenizer).__name__])
 
 
-def _library_versions() -> dict[str, str]:
-    from importlib.metadata import version
-
-    return {name: version(name) for name in ("trl", "transformers", "torch", "datasets")}
-
-
 @dataclass
 class RunCaches:
     """Keys of one run's shareable work; `None` folder disables caching."""
 
-    folder: Path | None
+    folder: CacheDir | Path | None  # the cache (paths.cache_dir)
     model: dict[str, Any]  # what the base weights are: model config minus where they are, plus quantization
     precision: str
     tokenizer: str  # tokenizer_digest
@@ -71,39 +66,37 @@ class RunCaches:
     parent: str | None = None
 
     def ref_key(self) -> str:
-        return digest(
+        return CacheDir.key(
+            "ref_logps",
+            CACHE_VERSION,
             {
                 **({"parent": self.parent} if self.parent else {}),
-                "kind": "ref_logps",
-                "version": CACHE_VERSION,
-                "libraries": _library_versions(),
                 "model": self.model,
                 "precision": self.precision,
                 "tokenizer": self.tokenizer,
                 "examples": self.examples,
                 "max_length": self.max_length,
                 "truncation": self.truncation,
-            }
+            },
         )
 
     def tokenized_key(self, trainer: str, dataset_name: str) -> str:
-        return digest(
+        return CacheDir.key(
+            "tokenized",
+            CACHE_VERSION,
             {
-                "kind": "tokenized",
-                "version": CACHE_VERSION,
-                "libraries": _library_versions(),
                 "trainer": trainer,
                 "dataset": dataset_name,
                 "tokenizer": self.tokenizer,
                 "examples": self.examples,
                 "max_length": self.max_length,
                 "truncation": self.truncation,
-            }
+            },
         )
 
     def ref_logps(self, n: int, compute: Callable[[], dict[str, list]]) -> tuple[dict[str, list], bool]:
         """(columns, hit): the cached reference columns for n examples, or freshly computed and stored."""
-        path = self.folder / "ref_logps" / f"{self.ref_key()}.json" if self.folder else None
+        path = CacheDir(self.folder).ref_logps / f"{self.ref_key()}.json" if self.folder else None
         if path is not None and path.is_file():
             cached = _read_checked(path, n)
             if cached is not None:
@@ -119,24 +112,24 @@ class RunCaches:
 
         if self.folder is None:
             return compute(), False
-        target = self.folder / "tokenized" / self.tokenized_key(trainer, dataset_name)
-        marker = target / CHECKSUMS
-        if marker.is_file():
+        target = CacheDir(self.folder).tokenized / self.tokenized_key(trainer, dataset_name)
+        if target.is_dir():
+            # Only the files save_to_disk wrote are listed: later ones beside them (TRL's map caches) are not ours.
+            problem = files.verify(target)
             try:
-                if json.loads(marker.read_text()) == _file_checksums(target, json.loads(marker.read_text())):
+                if problem is None:
                     return Dataset.load_from_disk(str(target)), True
-                log.warning("tokenized cache %s is damaged (checksum mismatch); tokenizing again", target)
+                log.warning("tokenized cache is damaged (%s); tokenizing again", problem)
             except Exception as err:  # unreadable arrow files: recompute, never use
                 log.warning("tokenized cache %s is unreadable (%s); tokenizing again", target, err)
         dataset = compute()
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))  # unique: jobs run at once
         try:
             dataset.save_to_disk(str(staging))
-            (staging / CHECKSUMS).write_text(json.dumps(_file_checksums(staging)))
+            files.write_manifest(staging, {"key": target.name})
             staging.chmod(0o755)  # mkdtemp makes it private; the cache is shared
-            shutil.rmtree(target, ignore_errors=True)
-            os.replace(staging, target)
+            files.publish(staging, target)
         except OSError as err:  # another job stored the same entry meanwhile: theirs is as good
             log.info("tokenized cache %s not stored (%s)", target, err)
         finally:
@@ -159,21 +152,9 @@ def _read_checked(path: Path, n: int) -> dict[str, list] | None:
 
 
 def _write_checked(path: Path, columns: dict[str, list]) -> None:
-    from alignbench.runs.record import write_json_atomic
-
-    write_json_atomic(path, {"checksum": _checksum(columns), "columns": columns})
+    files.write_json_atomic(path, {"checksum": _checksum(columns), "columns": columns})
 
 
 def _checksum(columns: dict[str, list]) -> str:
     # repr of a Python float round-trips exactly, so the checksum covers every bit of every value.
     return hashlib.sha256(repr([columns[f] for f in REF_FIELDS]).encode()).hexdigest()
-
-
-def _file_checksums(folder: Path, names: list[str] | None = None) -> dict[str, str]:
-    """sha256 of each file save_to_disk wrote (later files, e.g. TRL's map caches beside them, are not ours)."""
-    if names is None:
-        names = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != CHECKSUMS)
-    return {
-        name: hashlib.sha256((folder / name).read_bytes()).hexdigest() if (folder / name).is_file() else None
-        for name in names
-    }

@@ -12,8 +12,6 @@ checkpoint of another configuration is refused naming what changed. Pure Python:
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -22,12 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from alignbench.config.rules import ConfigError
-from alignbench.runs.adapter import fsync_path, sha256_of
+from alignbench.runs import files
+from alignbench.runs.dirs import CHECKPOINTS, RunDir  # noqa: F401 (CHECKPOINTS: the folder's name, for its readers)
 
-CHECKPOINTS = "checkpoints"
 STAGING = ".staging"
 SET_ASIDE = "set_aside"
-MANIFEST = "manifest.json"
 KEEP = 2  # complete checkpoints kept: the newest, and one older in case the newest is damaged after the fact
 NAME = re.compile(r"^checkpoint-(\d+)$")
 
@@ -42,30 +39,19 @@ class Picked:
 
 
 def root(run_dir: Path) -> Path:
-    return run_dir / CHECKPOINTS
+    return RunDir(run_dir).checkpoints
 
 
 def write_manifest(folder: Path, step: int, run_key: str, keyed: dict[str, Any]) -> None:
     """Describe every file of `folder` (sizes, sha256), fsynced, with the manifest written and fsynced last."""
-    files = {}
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST):
-        fsync_path(path)
-        files[path.relative_to(folder).as_posix()] = {"size": path.stat().st_size, "sha256": sha256_of(path)}
-    manifest = {"step": step, "run_key": run_key, "files": files, "keyed": keyed, "written_at": _utc()}
-    with open(folder / MANIFEST, "w") as f:
-        json.dump(manifest, f, indent=1, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
+    files.write_manifest(folder, {"step": step, "run_key": run_key, "keyed": keyed, "written_at": _utc()})
 
 
 def publish(staged: Path, step: int) -> Path:
-    """Rename a staged, manifested checkpoint to its complete name (atomic on one filesystem), then prune."""
+    """Rename a staged, manifested checkpoint to its complete name (atomic on one filesystem), then prune. The same
+    step saved again (a resumed run re-saving) replaces it whole."""
     folder = staged.parent.parent
-    target = folder / f"checkpoint-{step}"
-    if target.exists():  # the same step saved again (a resumed run re-saving): the new one replaces it whole
-        shutil.rmtree(target)
-    os.replace(staged, target)
-    fsync_path(folder)
+    target = files.publish(staged, folder / f"checkpoint-{step}")
     for old in complete_names(folder)[KEEP:]:
         shutil.rmtree(folder / old, ignore_errors=True)
     return target
@@ -91,25 +77,7 @@ def complete_names(folder: Path) -> list[str]:
 
 def problem(folder: Path) -> str | None:
     """Why `folder` is not a complete checkpoint (no manifest, a file missing, changed or added), or None."""
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text())
-        files = manifest["files"]
-    except FileNotFoundError:
-        return "no manifest (written by a process killed while saving, or not by alignbench)"
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        return f"unreadable manifest ({type(err).__name__})"
-    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST}
-    if missing := sorted(set(files) - present):
-        return f"missing {', '.join(missing[:3])}"
-    if extra := sorted(present - set(files)):
-        return f"unexpected {', '.join(extra[:3])}"
-    for name, meta in files.items():
-        path = folder / name
-        if path.stat().st_size != meta["size"]:
-            return f"{name} has {path.stat().st_size} bytes, the manifest says {meta['size']}"
-        if sha256_of(path) != meta["sha256"]:
-            return f"{name} does not match its sha256"
-    return None
+    return files.verify(folder, exact=True)
 
 
 def pick(run_dir: Path, run_key: str, keyed: dict[str, Any]) -> Picked:
@@ -125,7 +93,7 @@ def pick(run_dir: Path, run_key: str, keyed: dict[str, Any]) -> Picked:
         if why := problem(path):
             set_aside.append(_set_aside(path, "corrupt", why))
             continue
-        manifest = json.loads((path / MANIFEST).read_text())
+        manifest = files.read_manifest(path)
         if manifest["run_key"] != run_key:
             changed = changed_fields(manifest.get("keyed", {}), keyed)
             raise ConfigError(
@@ -159,16 +127,10 @@ def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
 
 def _set_aside(path: Path, kind: str, why: str = "never completed") -> str:
     """Move a checkpoint that must not be loaded out of the way, saying so."""
-    target = path.parents[1 if path.parent.name == STAGING else 0] / SET_ASIDE / f"{path.name}.{kind}.{_stamp()}"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(path, target)
+    target = files.set_aside(path, kind, path.parents[1 if path.parent.name == STAGING else 0] / SET_ASIDE)
     print(f"alignbench: checkpoint {path} is {kind} ({why}); set aside as {target}, not loaded", flush=True)
     return f"{path.name}: {kind} ({why}) -> {target}"
 
 
 def _utc() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _stamp() -> str:
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")

@@ -16,6 +16,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from alignbench.training.callbacks import check_finite_weights
 from alignbench.training.checkpoints import STAGING, publish, write_manifest
 
 ACCUMULATORS = "alignbench_accumulators.json"
@@ -32,8 +33,6 @@ class Resumable:
         return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
 
     def _save_checkpoint(self, model, trial) -> None:
-        from alignbench.training.train import check_finite_weights
-
         step = self.state.global_step
         check_finite_weights(model, step)  # a diverged model is never checkpointed
         final_root = Path(self.args.output_dir)

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import logging
-import math
 import os
-import shutil
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from transformers import TrainerCallback
-
 from alignbench.config.schema import Config, Precision
 from alignbench.config.sources import base_identity
 from alignbench.data.parsers import Pair
-from alignbench.runs.adapter import ADAPTER, staged
+from alignbench.runs.adapter import staged
+from alignbench.runs.dirs import CacheDir, RunDir
 from alignbench.runs.tracking import Tracker
+from alignbench.training.callbacks import SaveAdapterAt, StopOnNonFinite, quiet_console, tracker_callback
 
 
 @dataclass
@@ -47,7 +44,6 @@ def train_adapter(
     Checkpoints go to run_dir/checkpoints (training.checkpoints); `resume.checkpoint` continues from one. A SIGTERM or
     SIGUSR2 while training checkpoints at the next step and raises Preempted (training.preemption)."""
     from alignbench.modeling.adapters import peft_config
-    from alignbench.training.checkpoints import CHECKPOINTS
     from alignbench.training.methods import METHODS, TrainerInputs
     from alignbench.training.preemption import StopSignals
     from alignbench.training.resumable import Checkpointing
@@ -61,11 +57,11 @@ def train_adapter(
                 tokenizer=tokenizer,
                 pairs=pairs,
                 peft_config=peft_config(cfg.adapter),
-                output_dir=run_dir / CHECKPOINTS,
+                output_dir=RunDir(run_dir).checkpoints,
                 precision=precision,
                 pin_memory=pin_memory,
                 caches=run_caches(cfg, tokenizer, pairs, precision, parent["run_key"] if parent else None),
-                start_adapter=Path(parent["run_dir"]) / ADAPTER if parent else None,
+                start_adapter=RunDir(parent["run_dir"]).adapter if parent else None,
             )
         )
     trained_pairs = checked_dataset_size(trainer, len(pairs))
@@ -74,7 +70,7 @@ def train_adapter(
     quiet_console(trainer, f"train {cfg.method.name}")
     trainer.add_callback(StopOnNonFinite())
     if cfg.eval.at_steps:
-        trainer.add_callback(SaveAdapterAt(cfg.eval.at_steps, run_dir / "steps", tokenizer))
+        trainer.add_callback(SaveAdapterAt(cfg.eval.at_steps, run_dir, tokenizer))
     dropout = lora_dropout_in_force(trainer.model)
     with StopSignals() as stop:
         # Last: the non-finite check of a step runs before its checkpoint is asked for.
@@ -125,55 +121,6 @@ def save_steps(cfg: Config) -> int:
     return cfg.train.save_steps
 
 
-class NonFiniteTraining(RuntimeError):
-    """Training diverged: a loss, gradient norm or adapter weight stopped being a finite number."""
-
-    reason = "nonfinite"  # runs.failures: how a record and the sweep summary file it
-
-
-class StopOnNonFinite(TrainerCallback):
-    """Fails the run at the first step whose trainable weights or logged loss/grad norm are not finite, before
-    anything is saved after it: a diverged run is recorded as failed (and retried), never as completed."""
-
-    def on_step_end(self, args, state, control, model=None, **kwargs):
-        check_finite_weights(model, state.global_step)
-        return control
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        for key in ("loss", "grad_norm"):
-            value = (logs or {}).get(key)
-            if isinstance(value, int | float) and not math.isfinite(value):
-                raise NonFiniteTraining(f"step {state.global_step}: {key} is {value}")
-        return control
-
-
-def check_finite_weights(model, step: int) -> None:
-    import torch
-
-    for name, weight in model.named_parameters():
-        if weight.requires_grad and not torch.isfinite(weight).all():
-            raise NonFiniteTraining(f"step {step}: adapter weight {name} is not finite")
-
-
-class SaveAdapterAt(TrainerCallback):
-    """Saves the adapter at chosen training steps, each written aside and renamed whole, so a step's folder is
-    either complete or absent."""
-
-    def __init__(self, steps: list[int], folder: Path, tokenizer):
-        self.steps, self.folder, self.tokenizer = set(steps), folder, tokenizer
-
-    def on_step_end(self, args, state, control, model=None, **kwargs):
-        if state.global_step in self.steps:
-            target = self.folder / str(state.global_step)
-            staging = self.folder / f".{state.global_step}.partial"
-            shutil.rmtree(staging, ignore_errors=True)
-            model.save_pretrained(str(staging))
-            self.tokenizer.save_pretrained(str(staging))
-            shutil.rmtree(target, ignore_errors=True)
-            os.replace(staging, target)
-        return control
-
-
 def lora_dropout_in_force(model) -> float:
     """The LoRA dropout probability actually in force once the trainer is built (TRL may have zeroed it)."""
     import torch
@@ -194,7 +141,7 @@ def run_caches(cfg: Config, tokenizer, pairs: list[Pair], precision: Precision, 
     from alignbench.training.caches import RunCaches, examples_digest, tokenizer_digest
 
     return RunCaches(
-        folder=Path(cfg.paths.cache_dir).expanduser() if cfg.train.shared_caches else None,
+        folder=CacheDir(cfg.paths.cache_dir) if cfg.train.shared_caches else None,
         model=base_identity(asdict(cfg)),
         precision=precision.value,
         tokenizer=tokenizer_digest(tokenizer),
@@ -218,31 +165,6 @@ def train_metrics(log_history: list[dict], result) -> dict[str, float]:
     return metrics
 
 
-def quiet_console(trainer, label: str) -> None:
-    """Keep transformers' progress bar, labelled (e.g. "train dpo"), but not the raw log dict it prints under the bar
-    at every logging step ({'loss': ..., 'grad_norm': ...}): the summary, the tracker and record.json carry those
-    numbers, and each line goes to the run's alignbench.log (tracker_callback)."""
-    from tqdm.auto import tqdm
-    from transformers.trainer_callback import PrinterCallback, ProgressCallback
-
-    class LabelledBar(ProgressCallback):
-        def on_train_begin(self, args, state, control, **kwargs):  # transformers' own, with the label
-            if state.is_world_process_zero:
-                self.training_bar = tqdm(total=state.max_steps, dynamic_ncols=True, desc=label)
-            self.current_step = 0
-            return control
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            return control
-
-    pop = getattr(trainer, "pop_callback", None)
-    if pop is None:  # not a transformers Trainer (a merge trains nothing and prints nothing)
-        return
-    if pop(ProgressCallback) is not None:
-        trainer.add_callback(LabelledBar())
-    pop(PrinterCallback)  # what transformers prints instead when the bar is off (disable_tqdm)
-
-
 @contextmanager
 def _trl_bars():
     """TRL's own bars ("Computing reference log probs ...") follow TQDM_DISABLE, read when the bar starts: off while
@@ -257,19 +179,3 @@ def _trl_bars():
         yield
     finally:
         os.environ.pop("TQDM_DISABLE", None)
-
-
-def tracker_callback(tracker: Tracker):
-    """A transformers TrainerCallback that hands the trainer's arguments and log lines to alignbench's tracker."""
-    from transformers import TrainerCallback
-
-    class TrackerCallback(TrainerCallback):
-        def on_train_begin(self, args, state, control, **kwargs):
-            tracker.log_trainer_settings(args.to_sanitized_dict())
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            # A logger outside `alignbench`: Hydra's job logging writes it to alignbench.log, not the console.
-            logging.getLogger("trainer").info("step %d: %s", state.global_step, logs)
-            tracker.log_training(state.global_step, logs or {})
-
-    return TrackerCallback()

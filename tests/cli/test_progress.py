@@ -49,7 +49,7 @@ def test_durations_are_rounded_to_what_a_person_reads():
 
 
 def test_the_sweeper_reports_each_job_as_it_ends_from_its_return_value(capsys):
-    from hydra_plugins.alignbench_grid.grid_sweeper import Progress
+    from alignbench.sweep.launch import Progress
 
     now = [100.0]
     progress = Progress("adhoc", 3, clock=lambda: now[0])
@@ -75,7 +75,7 @@ def test_the_sweeper_reports_each_job_as_it_ends_from_its_return_value(capsys):
 
 
 def test_an_interrupted_job_is_not_counted(capsys):
-    from hydra_plugins.alignbench_grid.grid_sweeper import Progress
+    from alignbench.sweep.launch import Progress
 
     def job(cfg):
         raise KeyboardInterrupt

@@ -17,7 +17,7 @@ from helpers import tmpfs
 
 from alignbench.config.hub import Unavailable
 from alignbench.config.rules import ConfigError
-from alignbench.runs import adapter
+from alignbench.runs import adapter, files
 from alignbench.runs.failures import Reason, reason_of
 from alignbench.runs.record import RECORD, RunRecord, Status
 from alignbench.runs.recovery import previous_record
@@ -165,7 +165,7 @@ def test_a_torn_or_foreign_adapter_is_not_complete(tmp_path):
 def test_failures_not_the_runs_fault_spend_no_retry():
     from huggingface_hub.errors import LocalEntryNotFoundError
 
-    from alignbench.training.train import NonFiniteTraining
+    from alignbench.training.callbacks import NonFiniteTraining
 
     wrapped = OSError("could not load the model")
     wrapped.__cause__ = LocalEntryNotFoundError("not in the cache")
@@ -187,7 +187,7 @@ def test_failures_not_the_runs_fault_spend_no_retry():
 
 
 def test_the_sweep_summary_groups_failures_by_reason_and_says_which_spent_no_retry():
-    from hydra_plugins.alignbench_grid.grid_sweeper import _failures_by_reason
+    from alignbench.sweep.summary import failures_by_reason
 
     failed = [
         Job([], "a", status=Status.failed, reason="nonfinite", error="NonFiniteTraining: step 2: loss is nan"),
@@ -196,7 +196,7 @@ def test_the_sweep_summary_groups_failures_by_reason_and_says_which_spent_no_ret
         Job(["model=x"], None, status=Status.invalid, error="model=x: no such option"),
     ]
     not_started = [Job([], "d", status=Status.pending, reason="config", error="ConfigError: eval.batch_size=0")]
-    assert _failures_by_reason(failed, not_started) == [
+    assert failures_by_reason(failed, not_started) == [
         "  unavailable: 2 runs; not the runs' fault: no retry spent",
         "    FAILED b: Unavailable: model m is not available",
         "    FAILED c: OSError: hub down",
@@ -254,7 +254,7 @@ def test_an_edited_adapter_is_named_by_file_and_hash_with_or_without_its_manifes
     problem = record.adapter_problem(tmp_path)
     assert not record.trained("k", tmp_path)
     assert problem == (
-        f"{weights} has sha256 {adapter.sha256_of(weights)[:16]}… where record.json says {expected[:16]}…"
+        f"{weights} has sha256 {files.sha256_of(weights)[:16]}… where record.json says {expected[:16]}…"
     )
 
 
@@ -263,7 +263,7 @@ def test_a_manifest_rewritten_to_match_an_edited_adapter_is_caught_by_the_record
     weights = tmp_path / "adapter" / "adapter_model.safetensors"
     weights.write_bytes(os.urandom(256))
     manifest = json.loads((tmp_path / "adapter" / adapter.MANIFEST).read_text())
-    manifest["files"]["adapter_model.safetensors"]["sha256"] = adapter.sha256_of(weights)
+    manifest["files"]["adapter_model.safetensors"]["sha256"] = files.sha256_of(weights)
     (tmp_path / "adapter" / adapter.MANIFEST).write_text(json.dumps(manifest))
     assert adapter.is_complete(tmp_path, "k")  # the folder agrees with itself ...
     assert record.adapter_problem(tmp_path) == (  # ... but not with what the record kept when it was trained

@@ -64,9 +64,9 @@ def test_the_newest_complete_checkpoint_is_picked_and_only_the_newest_kept(tmp_p
 @pytest.mark.parametrize(
     "damage, why",
     [
-        (lambda f: (f / "optimizer.pt").write_bytes(os.urandom(512)), "optimizer.pt does not match its sha256"),
-        (lambda f: (f / "optimizer.pt").write_bytes(b"x"), "optimizer.pt has 1 bytes, the manifest says 512"),
-        (lambda f: (f / "optimizer.pt").unlink(), "missing optimizer.pt"),
+        (lambda f: (f / "optimizer.pt").write_bytes(os.urandom(512)), "optimizer.pt has sha256 "),  # both named
+        (lambda f: (f / "optimizer.pt").write_bytes(b"x"), "optimizer.pt has 1 bytes where its manifest says 512"),
+        (lambda f: (f / "optimizer.pt").unlink(), "optimizer.pt is missing"),
         (lambda f: (f / "manifest.json").write_text("{"), "unreadable manifest"),
         (lambda f: (f / "manifest.json").unlink(), "no manifest"),
     ],

@@ -53,7 +53,7 @@ def shared_training_args(inputs: TrainerInputs) -> dict:
         dataloader_pin_memory=inputs.pin_memory,
         logging_steps=train.logging_steps,
         # transformers' own W&B integration would spread TrainingArguments and the model's config over the run's
-        # top-level config; alignbench's tracker takes the trainer's logs instead (training.train.TrackerCallback).
+        # top-level config; alignbench's tracker takes the trainer's logs instead (training.callbacks.tracker_callback).
         report_to="none",
         # Checkpoints are asked for by training.resumable.Checkpointing (train.save_steps, a stop signal) and
         # written staged and manifested; the adapter itself is saved once, after training.
@@ -81,7 +81,7 @@ class Untrained:
 
     def add_callback(self, callback) -> None:
         from alignbench.config.rules import ConfigError
-        from alignbench.training.train import SaveAdapterAt
+        from alignbench.training.callbacks import SaveAdapterAt
 
         if isinstance(callback, SaveAdapterAt):
             raise ConfigError(f"eval.at_steps: {self.refusal}")
