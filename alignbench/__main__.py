@@ -20,6 +20,7 @@ from omegaconf import DictConfig
 
 from alignbench.config.guard import check_command_line, config_problems
 from alignbench.config.schema import register_configs
+from alignbench.runs.dirs import RunDir
 from alignbench.runs.failures import EXPLAINED, Reason, describe, reason_of
 
 log = logging.getLogger("alignbench")
@@ -58,7 +59,7 @@ def _job(cfg: DictConfig) -> dict | float | None:
         print(f"dry run: run_key {run_key(resolve(cfg))} -> {run_dir}")
         return None
 
-    from alignbench.pipeline import JobInfo, run  # heavy imports only once a job really runs
+    from alignbench.pipeline import JobInfo, RunFailed, run  # heavy imports only once a job really runs
 
     job = JobInfo(
         # Each group's option by its own name (eval follows the model through eval/by_model/<model>: its name says
@@ -71,7 +72,9 @@ def _job(cfg: DictConfig) -> dict | float | None:
     try:
         record = run(cfg, run_dir, job)
         result = record.to_json() if record else None  # plain data: launchers pickle what a job returns
-    except Exception as err:
+    except Exception as raised:
+        summarised = isinstance(raised, RunFailed)  # the run's summary has said what failed
+        err = raised.__cause__ if summarised and isinstance(raised.__cause__, Exception) else raised
         reason = reason_of(err)
         # The run's alignbench.log keeps what failed, with the traceback of a crash the message does not explain.
         trace = None if reason in EXPLAINED else err
@@ -79,10 +82,10 @@ def _job(cfg: DictConfig) -> dict | float | None:
         if not multirun:
             if _debug_asked:
                 raise
-            _say(err, reason, run_dir)
+            _say(err, reason, run_dir, summarised)
             raise SystemExit(1) from None
         # One failed job must not stop the sweep; its record (when it got that far) and the sweep's summary say why.
-        if not getattr(err, "alignbench_summary", False):
+        if not summarised:
             log.error("alignbench: %s: %s", run_dir, one_line(err))
         result = {"status": "failed", "error": describe(err), "reason": reason.value}
     if cfg.sweep.objective:  # an optimising sweeper (optuna) reads one number; a failed trial is NaN
@@ -90,15 +93,14 @@ def _job(cfg: DictConfig) -> dict | float | None:
     return result
 
 
-def _say(err: Exception, reason: Reason, run_dir: Path) -> None:
+def _say(err: Exception, reason: Reason, run_dir: Path, summarised: bool) -> None:
     """A failed single run's message, once: the run's summary has said it if the run got that far; otherwise one
     line. A crash that is not explained by its message also says where its traceback is."""
-    if not getattr(err, "alignbench_summary", False):
+    if not summarised:
         print(f"alignbench: {one_line(err)}", file=sys.stderr, flush=True)
     if reason not in EXPLAINED:
         print(
-            f"alignbench: unexpected error; its traceback is in {run_dir / 'alignbench.log'} "
-            f"({DEBUG}=1 prints it here)",
+            f"alignbench: unexpected error; its traceback is in {RunDir(run_dir).log} ({DEBUG}=1 prints it here)",
             file=sys.stderr,
             flush=True,
         )

@@ -152,7 +152,7 @@ def _config(*overrides: str):
 
 
 def test_the_training_line_says_method_steps_adapter_and_model():
-    from alignbench.pipeline import training_line
+    from alignbench.stages import training_line
 
     assert training_line(_config(), 249) == "train dpo 150 steps (lora r=16) on tiny_llama, 249 pairs"
     assert training_line(_config("method=base"), 0) == (
@@ -171,7 +171,7 @@ def test_the_training_line_says_method_steps_adapter_and_model():
     ],
 )
 def test_config_mistakes_only_the_libraries_know_are_found_before_the_run_starts(overrides, expected):
-    from alignbench.pipeline import library_problems
+    from alignbench.preflight import library_problems
 
     (problem,) = library_problems(_config(*overrides))
     assert expected in problem
