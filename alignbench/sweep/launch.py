@@ -14,7 +14,7 @@ from hydra.plugins.launcher import Launcher
 from omegaconf import DictConfig, OmegaConf
 
 from alignbench.runs.failures import reason_of
-from alignbench.runs.record import write_json_atomic
+from alignbench.runs.files import write_json_atomic
 from alignbench.runs.state import PLAN, Job, count, describe, varying_axes
 from alignbench.sweep import hydra_private
 from alignbench.sweep.dry_run import print_plan

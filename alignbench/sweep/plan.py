@@ -52,20 +52,12 @@ class Planner:
     def plan(self, params: dict, grids: list[dict], arguments: list[str], sweep_dir: Path) -> list[Job]:
         """Every job of the sweep, or exit 1 if any job has a secret or a key the schema lacks (nothing written)."""
         tic = time.perf_counter()
-        overrides = self._enumerate(params, grids, arguments)
+        overrides = combinations(self.parser, params, grids, arguments)
         jobs = drop_duplicates([self._job(job_overrides, sweep_dir) for job_overrides in overrides])
         refuse(self._refused)
         if self.dry_run:
             self._check_here(jobs)
         self.seconds = time.perf_counter() - tic
-        return jobs
-
-    def _enumerate(self, params: dict, grids: list[dict], arguments: list[str]) -> list[list[str]]:
-        """The product of each grid's axes with `params` and the command line (which wins over both)."""
-        jobs = []
-        for grid in grids:
-            axes = [f"{key}={value}" for key, value in [*params.items(), *grid.items()]]
-            jobs += hydra_private.expand(self.parser.parse_overrides(axes + arguments))
         return jobs
 
     def _job(self, overrides: Sequence[str], sweep_dir: Path) -> Job:
@@ -129,6 +121,16 @@ class Planner:
             self._refused += refused
             raise ConfigError("; ".join(refused))
         return config
+
+
+def combinations(parser: OverridesParser, params: dict, grids: list[dict], arguments: list[str]) -> list[list[str]]:
+    """Each job's overrides: the product of each grid's axes with `params` and the command line (which wins over
+    both), in Hydra's sweep syntax (`a=1,2`, `range(0,3)`)."""
+    jobs = []
+    for grid in grids:
+        axes = [f"{key}={value}" for key, value in [*params.items(), *grid.items()]]
+        jobs += hydra_private.expand(parser.parse_overrides(axes + arguments))
+    return jobs
 
 
 def _value_problems(values: list[Override], config: DictConfig) -> list[str]:
