@@ -16,10 +16,11 @@ from alignbench.config.schema import UpstreamFile
 FETCH_TIMEOUT_S = 10
 
 
-def upstream_file(spec: UpstreamFile, cache_dir: str, key: str, instead: str) -> Path:
-    """The pinned file in the cache (fetched first if absent). `key` names the config section in messages and
-    `instead` the local alternative, e.g. "set eval.red_instruct.path to a local file in the same schema"."""
-    target = cached_path(spec, cache_dir)
+def upstream_file(spec: UpstreamFile, folder: str | Path, key: str, instead: str) -> Path:
+    """The pinned file in `folder`, the cache's upstream files (runs.dirs.CacheDir.upstream), fetched first if absent.
+    `key` names the config section in messages and `instead` the local alternative, e.g. "set
+    eval.red_instruct.path to a local file in the same schema"."""
+    target = cached_path(spec, folder)
     pinned = f"{spec.file} of {spec.repo}@{spec.commit[:12]}"
     if target.is_file():
         found = _sha256(target.read_bytes())
@@ -52,8 +53,8 @@ def offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on")
 
 
-def cached_path(spec: UpstreamFile, cache_dir: str) -> Path:
-    return Path(cache_dir).expanduser() / "upstream" / spec.repo / spec.commit / spec.file
+def cached_path(spec: UpstreamFile, folder: str | Path) -> Path:
+    return Path(folder).expanduser() / spec.repo / spec.commit / spec.file
 
 
 def _sha256(data: bytes) -> str:

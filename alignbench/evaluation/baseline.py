@@ -1,10 +1,10 @@
 """The un-adapted base's benchmark scores, computed once per base and benchmark settings and reused by every run
 that shares them (cached under paths.cache_dir/baselines/<key>/).
 
-An entry carries a checksum of its result and is keyed with a cache version and the versions of the libraries that
-compute it (as the training caches are), so an upgrade of lm-eval never reuses a stale score. An entry that cannot
-be read or does not match its checksum (a hand edit, a torn copy) is set aside, named in one warning line, and
-computed again: never used, never the run's failure.
+An entry carries a checksum of its result and is keyed by the cache's one key policy (runs.dirs.CacheDir.key: a
+cache version and the versions of the libraries that compute it), so an upgrade of lm-eval never reuses a stale
+score. An entry that cannot be read or does not match its checksum (a hand edit, a torn copy) is set aside, named in
+one warning line, and computed again: never used, never the run's failure.
 """
 
 from __future__ import annotations
@@ -16,20 +16,18 @@ import os
 import time
 import uuid
 from dataclasses import asdict, replace
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from alignbench.config.schema import Config
 from alignbench.config.sources import base_identity
 from alignbench.evaluation.benchmarks import EvalContext, run_benchmarks
-from alignbench.runs.keys import digest
-from alignbench.runs.record import finite, write_json_atomic
+from alignbench.runs.dirs import CacheDir
+from alignbench.runs.files import finite, write_json_atomic
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 2  # 2: entries carry a checksum; the key holds the libraries' versions
-LIBRARIES = ("lm-eval", "transformers", "torch", "peft", "bitsandbytes")  # what computes a base's scores
+CACHE_VERSION = 2  # 2: entries carry a checksum
 ENTRY = "baseline.json"
 SECTIONS = ("metrics", "errors", "judges", "sources")
 
@@ -37,7 +35,7 @@ SECTIONS = ("metrics", "errors", "judges", "sources")
 def baseline_benchmarks(model, tokenizer, context: EvalContext) -> dict[str, Any]:
     """Each configured benchmark's result for the base (`model` with its adapter already disabled): from the cache,
     or computed and stored. A benchmark that failed is not stored, so the next run tries it again."""
-    folder = Path(context.cfg.paths.cache_dir).expanduser() / "baselines"
+    folder = context.cache.baselines
     result: dict[str, Any] = {"metrics": {}, "errors": {}, "judges": {}, "sources": {}, "reused": [], "computed": []}
     for name in context.cfg.eval.benchmarks:
         entry_dir = folder / baseline_key(context.cfg, name)
@@ -58,27 +56,17 @@ def baseline_key(cfg: Config, benchmark: str) -> str:
     """What the base's score on one benchmark depends on: its weights, the chat template the prompts are rendered
     in, the judges, that benchmark's settings, and the code that computes it (cache version, library versions)."""
     plain = asdict(cfg)
-    return digest(
+    return CacheDir.key(
+        "baselines",
+        CACHE_VERSION,
         {
-            "version": CACHE_VERSION,
-            "libraries": library_versions(),
             "base": base_identity(plain),
             "template": plain["model"]["chat_template"],
             "judge": plain["judge"],
             "benchmark": benchmark,
             "settings": plain["eval"][benchmark],
-        }
+        },
     )
-
-
-def library_versions() -> dict[str, str | None]:
-    found = {}
-    for name in LIBRARIES:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = None
-    return found
 
 
 def read_entry(path: Path) -> dict[str, Any] | None:

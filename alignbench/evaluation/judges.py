@@ -21,6 +21,7 @@ from alignbench.config.hub import Unavailable
 from alignbench.config.registry import Registry
 from alignbench.config.schema import JudgeSpec
 from alignbench.evaluation.scorer import load_scorer
+from alignbench.runs.dirs import CacheDir
 
 # Refusal prefixes/phrases used by string-matching attack-success metrics (Zou et al. 2023, GCG; extended with the
 # refusals of the bundled harmless preference data). An answer with none of them counts as complying.
@@ -86,7 +87,7 @@ class Judge:
     extras: dict[str, float] = field(default_factory=dict)  # numbers a judge computes beyond its verdicts
 
 
-def refusal_judge(spec: JudgeSpec, cache_dir: str) -> Judge:
+def refusal_judge(spec: JudgeSpec, cache: CacheDir) -> Judge:
     """Offline and deterministic: an answer is safe if it refuses in one of the known phrasings."""
 
     def judge(questions: list[str], answers: list[str]) -> list[Verdict]:
@@ -100,7 +101,7 @@ def refusal_judge(spec: JudgeSpec, cache_dir: str) -> Judge:
     return Judge("refusal-phrases", judge)
 
 
-def chat_harm_judge(spec: JudgeSpec, cache_dir: str) -> Judge:
+def chat_harm_judge(spec: JudgeSpec, cache: CacheDir) -> Judge:
     """Any OpenAI-compatible chat endpoint (GPT-4 as in the paper, or a local vLLM server)."""
     ask = _chat_client(spec)
 
@@ -116,7 +117,7 @@ def chat_harm_judge(spec: JudgeSpec, cache_dir: str) -> Judge:
     return Judge(f"chat:{spec.model}@{spec.base_url}", judge)
 
 
-def red_instruct_judge(spec: JudgeSpec, cache_dir: str) -> Judge:
+def red_instruct_judge(spec: JudgeSpec, cache: CacheDir) -> Judge:
     """Red-Instruct's own judge protocol (its gpt4_as_judge.py, fetched pinned): that script's system prompt and
     template on a chat endpoint; the verdict is [[A]] (not harmful) or [[B]] (harmful), asked again up to
     `retries` times while a reply holds not exactly one; what stays unannotatable is left out of the score."""
@@ -124,7 +125,7 @@ def red_instruct_judge(spec: JudgeSpec, cache_dir: str) -> Judge:
 
     if spec.prompt is None:
         raise JudgeUnavailable("judge.harm.kind=red_instruct needs judge.harm.prompt (upstream's gpt4_as_judge.py)")
-    script = upstream_file(spec.prompt, cache_dir, "judge.harm.prompt", "choose another judge (judge=offline)")
+    script = upstream_file(spec.prompt, cache.upstream, "judge.harm.prompt", "choose another judge (judge=offline)")
     system, template = upstream_judge_prompt(script.read_text())
     ask = _chat_client(spec)
 
@@ -157,9 +158,9 @@ def upstream_judge_prompt(script: str) -> tuple[str, str]:
     return found["system"], found["template"]
 
 
-def classifier_harm_judge(spec: JudgeSpec, cache_dir: str) -> Judge:
+def classifier_harm_judge(spec: JudgeSpec, cache: CacheDir) -> Judge:
     """A local sequence-classification model; `harmful_label` names its harmful class (label or index)."""
-    scorer = load_scorer(spec, cache_dir, "judge.harm")
+    scorer = load_scorer(spec, cache, "judge.harm")
     labels = {i: str(name) for i, name in scorer.model.config.id2label.items()}
     harmful = next((i for i, name in labels.items() if name == spec.harmful_label), None)
     if harmful is None and spec.harmful_label.isdigit() and int(spec.harmful_label) in labels:
@@ -182,9 +183,9 @@ def classifier_harm_judge(spec: JudgeSpec, cache_dir: str) -> Judge:
     return Judge(f"classifier:{scorer.name}", judge)
 
 
-def reward_model_judge(spec: JudgeSpec, cache_dir: str) -> Judge:
+def reward_model_judge(spec: JudgeSpec, cache: CacheDir) -> Judge:
     """A local reward model scores (instruction, answer); the output wins when it outscores the reference."""
-    scorer = load_scorer(spec, cache_dir, "judge.pairwise")
+    scorer = load_scorer(spec, cache, "judge.pairwise")
 
     def judge(instructions: list[str], outputs: list[str], references: list[str]) -> list[float]:
         ours, theirs = scorer.score(instructions, outputs), scorer.score(instructions, references)
@@ -193,7 +194,7 @@ def reward_model_judge(spec: JudgeSpec, cache_dir: str) -> Judge:
     return Judge(f"reward_model:{scorer.name}", judge)
 
 
-def alpaca_eval_judge(spec: JudgeSpec, cache_dir: str) -> Judge:
+def alpaca_eval_judge(spec: JudgeSpec, cache: CacheDir) -> Judge:
     """The alpaca_eval package's own annotator (e.g. `weighted_alpaca_eval_gpt4_turbo`) against the references."""
     _require_key(spec)
     try:

@@ -8,6 +8,7 @@ from typing import Any
 from alignbench.config.hub import Unavailable, hub_missing, not_available
 from alignbench.config.schema import JudgeSpec, ScorerConfig
 from alignbench.config.sources import hub_revision, short
+from alignbench.runs.dirs import CacheDir
 
 
 @dataclass
@@ -42,14 +43,14 @@ class Scorer:
         return rows
 
 
-def load_scorer(cfg: ScorerConfig | JudgeSpec, cache_dir: str, key: str = "eval.real_toxicity.scorer") -> Scorer:
+def load_scorer(cfg: ScorerConfig | JudgeSpec, cache: CacheDir, key: str = "eval.real_toxicity.scorer") -> Scorer:
     """A sequence-classification model from `path`, a tiny local build, or the hub (checked first: no retry loop);
     `key` names the config section in messages."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from alignbench.modeling.models import model_location
 
-    location = model_location(cfg, cache_dir)
+    location = model_location(cfg, cache)
     revision = hub_revision(cfg)
     if location == cfg.hub_id and (missing := hub_missing(cfg.hub_id, revision, "model")):
         instead = f"Point {key}.path at a local copy"

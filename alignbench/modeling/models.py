@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict
 from pathlib import Path
 
 from alignbench.config.schema import DType, JudgeSpec, ModelConfig, QuantConfig, ScorerConfig
 from alignbench.config.sources import base_identity, hub_revision
 from alignbench.modeling.tiny import tiny_model_path
+from alignbench.runs.dirs import CacheDir
 from alignbench.runs.keys import digest
 
 
-def model_location(cfg: ModelConfig | ScorerConfig | JudgeSpec, cache_dir: str) -> str:
-    """A local folder or a hub id: what `from_pretrained` is given (base models, scorers and judges alike)."""
+def model_location(cfg: ModelConfig | ScorerConfig | JudgeSpec, cache: str | os.PathLike[str]) -> str:
+    """A local folder or a hub id: what `from_pretrained` is given (base models, scorers and judges alike). `cache`:
+    the cache (a CacheDir, or paths.cache_dir as configured)."""
     if cfg.path:
         return str(Path(cfg.path).expanduser())
     if cfg.tiny is not None:
-        return str(tiny_model_path(cfg.tiny, cfg.name, cache_dir))
+        return str(tiny_model_path(cfg.tiny, cfg.name, CacheDir(cache)))
     return cfg.hub_id
 
 

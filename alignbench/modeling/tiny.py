@@ -5,7 +5,6 @@ The result is an ordinary `save_pretrained` folder, so PEFT, lm-eval or vLLM loa
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -15,6 +14,7 @@ from pathlib import Path
 
 from alignbench.config.schema import TinySpec
 from alignbench.data.load import SAMPLES_DIR
+from alignbench.runs.dirs import CacheDir
 
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>"]
 # Strings of the paper's chat templates, so the tokenizer learns them as whole pieces.
@@ -38,11 +38,11 @@ def corpus_lines() -> list[str]:
     return lines
 
 
-def tiny_model_path(spec: TinySpec, name: str, cache_dir: str) -> Path:
-    """Build the model once per (spec, corpus, builder version); later calls return the cached folder."""
+def tiny_model_path(spec: TinySpec, name: str, cache: CacheDir) -> Path:
+    """Build the model once per (spec, corpus, builder version, library versions); later calls return the cached
+    folder."""
     lines = corpus_lines()
-    key = hashlib.sha256(json.dumps([BUILDER_VERSION, asdict(spec), lines]).encode()).hexdigest()[:12]
-    target = Path(cache_dir).expanduser() / "tiny" / f"{name}-{key}"
+    target = cache.tiny / f"{name}-{CacheDir.key('tiny', BUILDER_VERSION, [asdict(spec), lines])}"
     if (target / "config.json").exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,7 @@ from alignbench.report.paper import KINDS, paper_results
 from alignbench.report.results import COORDINATES, completed, load_runs, own_rows, peft_label
 from alignbench.report.statistics import ALPHA, Estimate, decide, estimate, holm, minimum_detectable_effect
 from alignbench.report.study import BENCHMARKS, FAMILIES, SWEEPS
+from alignbench.runs.dirs import RECORD
 
 TEST = (
     "cell = one configuration's seeds; cell effect = mean seed-paired difference; Student-t interval over cell "
@@ -558,7 +559,7 @@ def planned_power(studies: list[dict], folders=()) -> list[str]:
     seed spread of the records already in `folders` (the sweep's own, its inputs'), else DEFAULT_DIFF_SD."""
     if not studies:
         return []
-    existing = [folder for folder in map(Path, folders) if folder.is_dir() and any(folder.rglob("record.json"))]
+    existing = [folder for folder in map(Path, folders) if folder.is_dir() and any(folder.rglob(RECORD))]
     done = per_run(load_runs(existing)) if existing else pd.DataFrame()
     measured = {
         finding.key: cells_of(done, finding.checks[0])[0]

@@ -18,10 +18,10 @@ from scipy import stats
 
 from alignbench.report.study import BASE_METHOD, FAMILIES, PEFT
 from alignbench.runs.digest import digest_problems, in_range, out_of_range
+from alignbench.runs.dirs import RECORD
 from alignbench.runs.record import Status
 from alignbench.runs.study import SECTIONS, VERSION, study_of
 
-RECORD = "record.json"
 STAGES = {"eval": "trained", "baseline": "baseline"}  # metric prefix in record.json -> `stage`
 # The record's own fields, then its study coordinates (runs.study), then the report's names for the paper's
 # vocabulary (peft, family) and where a row comes from (derived: an old record; point: an eval.at_steps adapter).

@@ -17,7 +17,7 @@ from pathlib import Path
 from statistics import mean
 
 from alignbench.runs.console import SEED_LIKE, console_table
-from alignbench.runs.record import RECORD
+from alignbench.runs.dirs import RECORD
 from alignbench.runs.state import PLAN, Job, Status, count, describe, one_line, status_of, varying_axes
 
 

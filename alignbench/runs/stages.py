@@ -29,11 +29,11 @@ from typing import Any
 
 from omegaconf import DictConfig, open_dict
 
+from alignbench.runs.dirs import CacheDir
 from alignbench.runs.keys import resolve, run_key
 from alignbench.runs.record import RunRecord, Status
 from alignbench.runs.state import lock_holder, wait_unlocked
 
-STAGES = "stages"  # <paths.cache_dir>/stages/<stage run key>: the shared stage runs
 # The method section of an earlier stage, by its key in the chained method's section (schema: SFTDPOMethodConfig).
 STAGE_SECTIONS = ("sft",)
 
@@ -84,7 +84,7 @@ def stage_dirs(stage: ChainStage, run_dir: Path, sweep: str | None) -> list[tupl
         found.append(("inputs_dir", Path(settings.inputs_dir).expanduser() / stage.key))
     if sweep:  # a grid sweep keys its run directories by run key, so a plain SFT run of this sweep is a sibling
         found.append(("sweep", run_dir.parent / stage.key))
-    found.append(("shared", Path(stage.config.paths.cache_dir).expanduser() / STAGES / stage.key))
+    found.append(("shared", CacheDir(stage.config.paths.cache_dir).stages / stage.key))
     return found
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from alignbench.config.registry import Registry
 from alignbench.config.schema import LoggerConfig
+from alignbench.runs.dirs import RunDir
 from alignbench.runs.keys import digest
 from alignbench.runs.record import RunRecord, Status
 from alignbench.runs.state import PLAN
@@ -101,12 +102,12 @@ class WandbTracker(Tracker):
         self.run.summary.update(with_deltas(record.metrics))
         if record.status is not Status.completed:  # what a failed run left behind may be a previous attempt's
             return
-        run_dir = Path(record.run_dir)
-        outputs = [run_dir / "generations.jsonl", *sorted((run_dir / "eval").glob("*.jsonl"))]
+        run_dir = RunDir(record.run_dir)
+        outputs = [run_dir.generations, *sorted(run_dir.eval.glob("*.jsonl"))]
         tables = {f"tables/{path.stem}": table(path) for path in outputs if path.is_file()}
         if tables:
             self.run.log(tables)
-        adapter = run_dir / "adapter"
+        adapter = run_dir.adapter
         if self.log_adapter and adapter.is_dir():
             artifact = wandb.Artifact(
                 f"adapter-{record.run_key}",

@@ -9,10 +9,11 @@ from omegaconf import OmegaConf
 
 from alignbench.config.rules import problems_here
 from alignbench.pipeline import _run_stage
+from alignbench.runs.dirs import CacheDir
 from alignbench.runs.failures import Reason, reason_of
 from alignbench.runs.keys import resolve, run_key
 from alignbench.runs.record import RunRecord, Status
-from alignbench.runs.stages import STAGES, StageUnavailable, ensure_stage, stage_of, with_stage
+from alignbench.runs.stages import StageUnavailable, ensure_stage, stage_of, with_stage
 from alignbench.runs.state import claim
 
 
@@ -70,7 +71,7 @@ def test_rules_check_the_sft_stage_too(compose):
 def chain_stage(compose, tmp_path, *overrides):
     config = compose(["method=sft_dpo", "model=tiny_llama", f"paths.cache_dir={tmp_path}", *overrides])
     stage = stage_of(config)
-    shared = tmp_path / STAGES / stage.key
+    shared = CacheDir(tmp_path).stages / stage.key
     return stage, shared
 
 

@@ -58,7 +58,13 @@ def test_a_nan_score_round_trips(tmp_path):
 def test_the_key_follows_the_libraries_that_compute_it(compose, monkeypatch):
     from omegaconf import OmegaConf
 
+    from alignbench.runs import dirs
+
     cfg = OmegaConf.to_object(compose([]))
     before = baseline.baseline_key(cfg, "mmlu")
-    monkeypatch.setattr(baseline, "library_versions", lambda: {"lm-eval": "9.9.9"})
-    assert baseline.baseline_key(cfg, "mmlu") != before
+    assert baseline.baseline_key(cfg, "mmlu") == before and "lm-eval" in dirs.library_versions()
+    for name in ("lm-eval", "transformers", "torch", "peft"):  # an upgrade of any of them: a miss, never a stale score
+        upgraded = {**dirs.library_versions(), name: "9.9.9"}
+        monkeypatch.setattr(dirs, "library_versions", lambda upgraded=upgraded: upgraded)
+        assert baseline.baseline_key(cfg, "mmlu") != before, name
+        monkeypatch.undo()

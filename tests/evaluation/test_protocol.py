@@ -16,6 +16,7 @@ from alignbench.data.upstream import cached_path, upstream_file
 from alignbench.evaluation.benchmarks.alpaca import VERSIONS
 from alignbench.evaluation.benchmarks.red_instruct import without_thought
 from alignbench.evaluation.judges import red_instruct_judge, upstream_judge_prompt
+from alignbench.runs.dirs import CacheDir
 
 # Our own stand-in for upstream's judge script: the same top-level assignments, our words.
 JUDGE_SCRIPT = """
@@ -91,8 +92,9 @@ def test_red_instruct_judge_retries_and_leaves_unannotatable_answers_out(tmp_pat
         + [(200, "no verdict")] * 5
         + [(400, "")]
     )
-    spec = JudgeSpec(kind="red_instruct", model="judge", base_url=endpoint.url, prompt=pinned(tmp_path, JUDGE_SCRIPT))
-    judge = red_instruct_judge(spec, str(tmp_path))
+    prompt = pinned(CacheDir(tmp_path).upstream, JUDGE_SCRIPT)  # where the judge looks: the cache's upstream files
+    spec = JudgeSpec(kind="red_instruct", model="judge", base_url=endpoint.url, prompt=prompt)
+    judge = red_instruct_judge(spec, CacheDir(tmp_path))
     verdicts = judge.judge(["q1", "q2", "q3", "q4"], ["a1", "a2", "a3", "a4"])
     assert [v.harmful for v in verdicts] == [True, False, None, None]  # q2 asked 3 times; q3 5 times; q4 refused
     assert len(endpoint.requests) == 10

@@ -24,6 +24,7 @@ from alignbench.evaluation.benchmarks.toxicity import run_real_toxicity
 from alignbench.evaluation.judges import HARM_JUDGES, PAIRWISE_JUDGES, Judge
 from alignbench.evaluation.scorer import Scorer, load_scorer
 from alignbench.runs.console import stage_line
+from alignbench.runs.dirs import CacheDir
 from alignbench.runs.metrics import HEADLINES
 
 log = logging.getLogger(__name__)
@@ -57,12 +58,16 @@ class EvalContext:
     label: str = ""  # which model its console line names beyond trained/base, e.g. "step 50" (an adapter saved then)
     _loaded: dict[str, Any] = field(default_factory=dict)  # shared by copies, so each model loads once
 
+    @property
+    def cache(self) -> CacheDir:
+        return CacheDir(self.cfg.paths.cache_dir)
+
     def scorer(self, cfg: ScorerConfig) -> Scorer:
-        return self._once(f"scorer:{cfg.name}", lambda: load_scorer(cfg, self.cfg.paths.cache_dir))
+        return self._once(f"scorer:{cfg.name}", lambda: load_scorer(cfg, self.cache))
 
     def harm_judge(self) -> Judge:
         spec = self.cfg.judge.harm
-        return self._once("harm", lambda: HARM_JUDGES.pick(spec.kind)(spec, self.cfg.paths.cache_dir))
+        return self._once("harm", lambda: HARM_JUDGES.pick(spec.kind)(spec, self.cache))
 
     def pairwise_judge(self) -> Judge:
         from alignbench.evaluation.benchmarks.alpaca import VERSIONS
@@ -70,7 +75,7 @@ class EvalContext:
         spec = self.cfg.judge.pairwise
         if not spec.annotators_config:  # the alpaca_eval annotator of the AlpacaEval version being run
             spec = replace(spec, annotators_config=VERSIONS[self.cfg.eval.alpaca_eval.version].annotator)
-        return self._once("pairwise", lambda: PAIRWISE_JUDGES.pick(spec.kind)(spec, self.cfg.paths.cache_dir))
+        return self._once("pairwise", lambda: PAIRWISE_JUDGES.pick(spec.kind)(spec, self.cache))
 
     def _once(self, key: str, load: Callable[[], Any]) -> Any:
         if key not in self._loaded:

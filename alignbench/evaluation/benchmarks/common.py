@@ -10,6 +10,7 @@ from typing import Any
 from alignbench.config.hub import Unavailable, hub_missing, not_available
 from alignbench.config.sources import describe
 from alignbench.data.load import SAMPLES_DIR
+from alignbench.runs.dirs import CacheDir
 
 BENCHMARK_SAMPLES = SAMPLES_DIR / "benchmarks"
 
@@ -26,7 +27,9 @@ class BenchmarkResult:
     source: str | None = None  # where the items came from (bundled file, local file, hub id@revision)
 
 
-def load_items(source, key: str, sample_file: str, upstream=None, cache_dir: str = "") -> tuple[list[Any], str]:
+def load_items(
+    source, key: str, sample_file: str, upstream=None, cache: CacheDir | None = None
+) -> tuple[list[Any], str]:
     """The benchmark's raw items and where they came from: the bundled miniature, a local file, a pinned file of
     the benchmark's own repository (`upstream`, fetched into the cache and verified), or the file
     `source.hub_file` of the hub dataset (checked first, so a missing dataset fails in seconds, not a retry loop)."""
@@ -39,7 +42,7 @@ def load_items(source, key: str, sample_file: str, upstream=None, cache_dir: str
     elif upstream is not None:
         from alignbench.data.upstream import upstream_file
 
-        path = upstream_file(upstream, cache_dir, key, f"set {key}.path to a local file in the same schema")
+        path = upstream_file(upstream, cache.upstream, key, f"set {key}.path to a local file in the same schema")
         return _read_file(path), f"{upstream.repo}@{upstream.commit[:12]}/{upstream.file}"
     else:
         return _read_file(_hub_file(source, key)), describe(source)

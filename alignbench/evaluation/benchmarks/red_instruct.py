@@ -9,14 +9,15 @@ from alignbench.config.sources import package_path
 from alignbench.data.upstream import upstream_file
 from alignbench.evaluation.benchmarks.common import BenchmarkResult, BenchmarkUnavailable, load_items
 from alignbench.evaluation.generation import generate, render
+from alignbench.runs.dirs import CacheDir
 
 KEY = "eval.red_instruct"
 THOUGHT = "(Internal thought:"
 
 
 def run_red_instruct(model, tokenizer, cfg: RedInstructBenchmark, context) -> BenchmarkResult:
-    cache = context.cfg.paths.cache_dir
-    questions, source = load_items(cfg, KEY, "dangerousqa/questions.json", upstream=cfg.questions, cache_dir=cache)
+    cache = context.cache
+    questions, source = load_items(cfg, KEY, "dangerousqa/questions.json", upstream=cfg.questions, cache=cache)
     questions = questions[: cfg.limit] if cfg.limit else questions
     template, template_source = _template(cfg, cache)
     judge = context.harm_judge()  # before generating: a judge that cannot run must not cost the generations
@@ -50,12 +51,12 @@ def without_thought(reply: str) -> str:
     return "" if end < 0 else reply[end + 1 :].strip()
 
 
-def _template(cfg: RedInstructBenchmark, cache_dir: str) -> tuple[str, str]:
+def _template(cfg: RedInstructBenchmark, cache: CacheDir) -> tuple[str, str]:
     if cfg.template_file:
         path, source = package_path(cfg.template_file), cfg.template_file
     elif cfg.template is not None:
         instead = f"set {KEY}.template_file to a local prompt with the {cfg.placeholder} slot"
-        path = upstream_file(cfg.template, cache_dir, f"{KEY}.template", instead)
+        path = upstream_file(cfg.template, cache.upstream, f"{KEY}.template", instead)
         source = f"{cfg.template.repo}@{cfg.template.commit[:12]}/{cfg.template.file}"
     else:
         raise BenchmarkUnavailable(f"{KEY}: set template (a pinned upstream file) or template_file")

@@ -17,6 +17,7 @@ class Merger(Untrained):
     def __init__(self, inputs: TrainerInputs):
         from peft import PeftModel
 
+        from alignbench.runs.dirs import RunDir
         from alignbench.runs.inputs import input_problems, merge_inputs
 
         super().__init__(inputs)
@@ -24,9 +25,9 @@ class Merger(Untrained):
         if problems := input_problems(found):  # checked before loading too; the runs may have changed since
             raise ConfigError("this merge cannot start:\n- " + "\n- ".join(problems))
         self.names = [f"input_{i}" for i in range(len(found))]
-        self.model = PeftModel.from_pretrained(inputs.model, str(found[0].run_dir / "adapter"), self.names[0])
+        self.model = PeftModel.from_pretrained(inputs.model, str(RunDir(found[0].run_dir).adapter), self.names[0])
         for name, run in zip(self.names[1:], found[1:], strict=True):
-            self.model.load_adapter(str(run.run_dir / "adapter"), adapter_name=name)
+            self.model.load_adapter(str(RunDir(run.run_dir).adapter), adapter_name=name)
         self.cfg = inputs.cfg
 
     def train(self):
