@@ -4,28 +4,25 @@ of chained runs, the GPU-hours and the statistical power of the planned studies.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from alignbench.runs.state import Job, Status, count, describe, one_line, varying_axes
 from alignbench.sweep.estimate import describe_gpu_hours
+from alignbench.sweep.plan import Planner
 
 
-def print_plan(
-    jobs: list[Job], to_run: list[Job], planned: str, stages: dict[str, str], settings: Any, sweep_dir: Path
-) -> None:
-    """`planned` says how many jobs were planned where and how fast, `stages` is Planner.stages, `settings` the
-    config's `sweep` node."""
-    axes = varying_axes(jobs)
+def print_plan(jobs: list[Job], to_run: list[Job], planned: str, planner: Planner, sweep_dir: Path) -> None:
+    """`planned` says how many jobs were planned where, and how fast."""
+    settings, axes = planner.config.sweep, varying_axes(jobs)
     for job in jobs:
         print(_plan_line(job, axes, settings.max_failures))
     print(f"dry run: {planned}: {describe(count(jobs))}; a launch would run {len(to_run)}")
     hours = describe_gpu_hours([job.gpu_minutes for job in to_run])
-    for line in _cannot_start(to_run) + [_describe_stages(stages), hours]:
+    for line in _cannot_start(to_run) + [_describe_stages(planner.stages), hours]:
         if line:
             print(f"  {line}")
     from alignbench.report.findings import planned_power  # pandas: a dry run's cost only
 
-    studies = [job.study for job in jobs if getattr(job, "study", None)]
+    studies = [planner.studies[job.run_key] for job in jobs if job.run_key and planner.studies.get(job.run_key)]
     for line in planned_power(studies, [sweep_dir, *filter(None, [settings.inputs_dir])]):
         print(f"  {line}")
 

@@ -1,5 +1,5 @@
 """The only place alignbench touches Hydra's private API (hydra._internal): the few things its public plugin API does
-not offer. tests/sweep/test_hydra_private.py pins the Hydra version and checks every name used here, so an upgrade
+not offer. tests/sweep/test_plugin.py pins the Hydra version and checks every name used here, so an upgrade
 fails there, with one message, rather than deep inside a sweep."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def is_group(config_loader: ConfigLoader, override: Override) -> bool:
 def wrap_in_process(launcher: Launcher, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> bool:
     """Wrap the task function of a launcher that runs the jobs one after the other in this process (Hydra's basic
     launcher), and say whether it did; other launchers (joblib, submitit) run it elsewhere."""
-    if not isinstance(launcher, basic_launcher.BasicLauncher):
+    if not isinstance(launcher, basic_launcher.BasicLauncher) or launcher.task_function is None:
         return False
     launcher.task_function = wrap(launcher.task_function)
     return True

@@ -40,7 +40,7 @@ def sweep(
     planned = f"{len(jobs)} jobs in {sweep_dir} planned in {planner.seconds:.1f} s"
     to_run = [job for job in jobs if job.should_run(settings.max_failures)]
     if config.dry_run:
-        print_plan(jobs, to_run, planned, planner.stages, settings, sweep_dir)
+        print_plan(jobs, to_run, planned, planner, sweep_dir)
         return []
     sweep_dir.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(config, sweep_dir / "multirun.yaml")

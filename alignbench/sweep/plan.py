@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from hydra.core.config_loader import ConfigLoader
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -30,16 +30,21 @@ from alignbench.runs.study import input_studies, study_coordinates
 from alignbench.sweep import hydra_private
 from alignbench.sweep.estimate import gpu_minutes
 
+if TYPE_CHECKING:
+    from alignbench.config.schema import Config
+
 log = logging.getLogger(__name__)
 
 
 class Planner:
-    """Plans the jobs of one sweep; `stages` holds, after a dry run's planning, each SFT stage of its chained runs ->
-    where it is trained already, or "" (a launch trains it)."""
+    """Plans the jobs of one sweep. After a dry run's planning, `studies` holds each run's study coordinates by
+    run_key, and `stages` each SFT stage of its chained runs -> where it is trained already, or "" (a launch trains
+    it)."""
 
     def __init__(self, config: DictConfig, config_loader: ConfigLoader) -> None:
         self.config, self.config_loader, self.dry_run = config, config_loader, bool(config.dry_run)
         self.parser = OverridesParser.create(config_loader=config_loader)
+        self.studies: dict[str, Any] = {}
         self.stages: dict[str, str] = {}
         self.seconds = 0.0  # how long planning took
         self._composed: dict[tuple, DictConfig] = {}
@@ -75,7 +80,8 @@ class Planner:
                 for repo in hub_repos(resolved):
                     self._probe.prefetch(*repo)
                 job.gpu_minutes = gpu_minutes(resolved)
-                job.study = study_coordinates(resolved, input_studies(i.record.to_json() for i in inputs if i.record))
+                studies = input_studies(i.record.to_json() for i in inputs if i.record)
+                self.studies.setdefault(job.run_key, study_coordinates(resolved, studies))
                 self._unique.setdefault(_beyond_seed(resolved), config)
                 # the configuration's key first, replaced by its problems in _check_here once every job is planned
                 job.problems = [_beyond_seed(resolved), *input_problems(inputs)]
@@ -90,7 +96,7 @@ class Planner:
         """Why each job could not start on this machine: the run's own rules, applied once per configuration
         (the rules never read the seed), with the hub answers the planning prefetched."""
         problems = {
-            key: problems_here(OmegaConf.to_object(config), self._cuda, self._cuda, self._probe)
+            key: problems_here(cast("Config", OmegaConf.to_object(config)), self._cuda, self._cuda, self._probe)
             for key, config in self._unique.items()
         }
         self._probe.close()
@@ -107,9 +113,10 @@ class Planner:
         parsed = self.parser.parse_overrides(list(overrides))
         groups = [o for o in parsed if hydra_private.is_group(self.config_loader, o)]
         values = [o for o in parsed if not hydra_private.is_group(self.config_loader, o)]
-        key = tuple(o.input_line for o in groups)
+        lines = [o.input_line for o in groups if o.input_line is not None]  # the parser sets every one
+        key = tuple(lines)
         if key not in self._composed:
-            config = self.config_loader.load_sweep_config(self.config, [o.input_line for o in groups])
+            config = self.config_loader.load_sweep_config(self.config, lines)
             with open_dict(config):
                 del config["hydra"]
             self._composed[key] = config

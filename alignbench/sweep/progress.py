@@ -41,5 +41,5 @@ def results_table(runs: list[tuple[dict[str, str], dict[str, Any]]], axes: list[
             cells = [mean(v[c] for v in members if c in v) if any(c in v for v in members) else None for c in columns]
             body.append([str(len(members))] + ["-" if x is None else f"{x:.3f}" for x in cells])
     lines = ["results: mean over completed runs (pref = held-out preference accuracy; benchmarks: the paper's metric)"]
-    rows = [[label, *cells] for label, cells in zip(labels, body, strict=True)]
-    return lines + console_table(rows, ["", "n", *columns], ("left",) + ("right",) * (len(columns) + 1))
+    table = [[label, *cells] for label, cells in zip(labels, body, strict=True)]
+    return lines + console_table(table, ["", "n", *columns], ("left",) + ("right",) * (len(columns) + 1))

@@ -23,8 +23,8 @@ def summarise(jobs: list[Job], sweep_dir: Path) -> None:
     not_started = [job for job in jobs if job.status is Status.pending and job.error]
     for line in failures_by_reason([j for j in jobs if j.status in (Status.failed, Status.invalid)], not_started):
         print(line)
-    completed = [job for job in jobs if job.status is Status.completed and job.record is not None]
-    table = results_table([(job.axes(), job.record.metrics) for job in completed], varying_axes(jobs))
+    completed = [(j.axes(), j.record.metrics) for j in jobs if j.status is Status.completed and j.record is not None]
+    table = results_table(completed, varying_axes(jobs))
     if table:
         print("\n".join(["", *table]))
     if counts[Status.pending] > len(not_started):
