@@ -55,9 +55,10 @@ test-fast:  ## the tests that take seconds (no training, no subprocesses)
 	$(PY) -m pytest -m "not slow"
 
 LINTED = alignbench tests scripts bench hydra_plugins
-lint:  ## ruff check (pycodestyle, pyflakes, bugbear, pyupgrade, isort) and ruff format --check
+lint:  ## ruff check (pycodestyle, pyflakes, bugbear, pyupgrade, isort), ruff format --check, mypy against its baseline
 	$(PY) -m ruff check $(LINTED)
 	$(PY) -m ruff format --check $(LINTED)
+	$(PY) scripts/mypy_baseline.py
 
 format:  ## apply ruff's fixes and formatting
 	$(PY) -m ruff check --fix $(LINTED)

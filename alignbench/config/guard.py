@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import sys
+import typing
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -91,7 +92,8 @@ def range_problems(node: DictConfig, path: str = "") -> list[str]:
     """Each number of the config outside its schema field's bounds (config.schema: at_least, above, share), as
     resolved (an adapter's r comes from its method's preset)."""
     problems = []
-    for name, bounds in _checked_fields(OmegaConf.get_type(node)):
+    schema: type | None = OmegaConf.get_type(node)  # as `type`: mypy takes type[Any] for unhashable (functools.cache)
+    for name, bounds in _checked_fields(schema):
         if name not in node or OmegaConf.is_missing(node, name):
             continue
         key = f"{path}.{name}" if path else name
@@ -106,20 +108,24 @@ def range_problems(node: DictConfig, path: str = "") -> list[str]:
     return problems
 
 
-_SCALARS = {"str", "int", "float", "bool", "Precision", "DType", "Preference"}  # fields that never hold a section
-
-
 @functools.cache
-def _checked_fields(kind: type) -> tuple[tuple[str, dict], ...]:
+def _checked_fields(kind: type | None) -> tuple[tuple[str, dict], ...]:
     """(name, bounds) of a schema's fields that carry bounds or may hold a section (bounds empty); a config is
     walked through these only, read once per schema class."""
-    if not dataclasses.is_dataclass(kind):
+    if kind is None or not dataclasses.is_dataclass(kind):
         return ()
+    hints = typing.get_type_hints(kind)
     return tuple(
         (spec.name, dict(spec.metadata))
         for spec in dataclasses.fields(kind)
-        if spec.metadata or str(spec.type).removeprefix("Optional[").rstrip("]") not in _SCALARS
+        if spec.metadata or not _scalar(hints[spec.name])
     )
+
+
+def _scalar(hint: Any) -> bool:
+    """Whether a field's type is str, int, float or bool (a StrEnum included), optional or not: never a section."""
+    kinds = typing.get_args(hint) if typing.get_origin(hint) is typing.Union else (hint,)
+    return all(isinstance(kind, type) and issubclass(kind, str | int | float | bool | None) for kind in kinds)
 
 
 def _out_of_bounds(value: float, bounds: dict[str, float]) -> list[str]:

@@ -25,6 +25,9 @@ def share(default: Any = MISSING) -> Any:
     return field(default=default, metadata={"min": 0, "max": 1})
 
 
+# Closed vocabularies: a typo fails when Hydra composes, naming the allowed values. A member's name is its value,
+# because records keep the name (runs.keys.resolve: enum_to_str) and YAML and overrides spell it. Names looked up in
+# a registry of code (method.trainer, adapter.kind, judge kinds, ...) stay `str`: the registry is their vocabulary.
 class Preference(StrEnum):
     harmless = "harmless"
     helpful = "helpful"
@@ -45,11 +48,59 @@ class Precision(StrEnum):
     fp32 = "fp32"
 
 
+class TinyArch(StrEnum):
+    llama = "llama"
+    mistral = "mistral"
+
+
+class TinyHead(StrEnum):
+    causal_lm = "causal_lm"
+    score = "score"  # a one-logit sequence classifier: a stand-in scorer or judge
+
+
+class ModelKind(StrEnum):
+    pretrained = "pretrained"
+    instruct = "instruct"
+
+
+class LoraBias(StrEnum):  # PEFT's: which biases train along with the adapter
+    none = "none"
+    all = "all"
+    lora_only = "lora_only"
+
+
+class QuantType(StrEnum):  # bitsandbytes' 4-bit data types
+    nf4 = "nf4"
+    fp4 = "fp4"
+
+
+class TrackerMode(StrEnum):
+    auto = "auto"  # online with credentials, else offline (WANDB_MODE, when set, decides)
+    online = "online"
+    offline = "offline"
+    disabled = "disabled"
+
+
+@dataclass
+class HubSource:
+    """A repository on the hub at a pinned revision: what the weights or data are."""
+
+    hub_id: Optional[str] = None
+    revision: Optional[str] = None  # a commit, tag or branch; null: main
+
+
+@dataclass
+class Source(HubSource):
+    """Where a model, data set or benchmark comes from: the hub, or a local `path` instead."""
+
+    path: Optional[str] = None
+
+
 @dataclass
 class TinySpec:
     """A random-init architecture built locally, so the whole stack runs without a model hub."""
 
-    arch: str = "llama"  # llama | mistral
+    arch: TinyArch = TinyArch.llama
     hidden_size: int = at_least(1, 64)
     num_layers: int = at_least(1, 2)
     num_heads: int = at_least(1, 4)
@@ -58,17 +109,17 @@ class TinySpec:
     vocab_size: int = at_least(1, 1024)
     max_position_embeddings: int = at_least(1, 512)
     seed: int = 0
-    head: str = "causal_lm"  # causal_lm | score (a one-logit sequence classifier: a stand-in scorer or judge)
+    head: TinyHead = TinyHead.causal_lm
 
 
 @dataclass
-class ModelConfig:
+class ModelConfig(Source):
+    """hub_id and revision say what the weights are (part of the run key); `path`, where to load them from instead
+    of the hub, is not part of the run key."""
+
     name: str = MISSING
-    hub_id: Optional[str] = None  # what the weights are (with revision); part of the run key
-    revision: Optional[str] = None
-    path: Optional[str] = None  # where to load them from instead of the hub; not part of the run key
     tiny: Optional[TinySpec] = None
-    kind: str = MISSING  # pretrained | instruct
+    kind: ModelKind = MISSING
     dtype: DType = DType.bfloat16
     # sdpa: PyTorch's fused attention, everywhere; flash_attention_2 on GPUs with the flash-attn package installed.
     attn_implementation: str = "sdpa"
@@ -77,15 +128,15 @@ class ModelConfig:
 
 
 @dataclass
-class DatasetConfig:
+class DatasetConfig(Source):
+    """`path`: local raw files (file or folder) instead of the hub."""
+
     name: str = MISSING  # selects the raw-row parser
     hub_id: str = MISSING
-    revision: Optional[str] = None
     data_dir: Optional[str] = None
     preference: Preference = Preference.harmless
     labels_both_preferences: bool = True  # each row carries both labels, so preference=mixed can draw from one source
     mixture_harmless: float = share(0.5)  # preference=mixed: the harmless share of train and test pairs (ratio is [N])
-    path: Optional[str] = None  # local raw files (file or folder) instead of the hub
     sample: bool = False  # the bundled miniature instead of the hub (a dataset.path, when set, wins)
     train_samples: Optional[int] = at_least(1, None)  # null: exactly what training consumes (max_steps x batch_size)
     # Which pairs a run sees (a seeded shuffle of the pool). Separate from the training `seed`, so the seeds of a
@@ -210,7 +261,7 @@ class AdapterConfig:
     alpha: int = above(0)
     dropout: float = share()
     target_modules: List[str] = MISSING
-    bias: str = "none"
+    bias: LoraBias = LoraBias.none
     use_dora: bool = False  # weight-decomposed LoRA (DoRA): magnitude and direction trained apart
     use_rslora: bool = False  # rank-stabilised scaling alpha / sqrt(r) instead of alpha / r
     # PEFT's init_lora_weights: kaiming (PEFT's default: Kaiming-uniform A) or gaussian (A ~ N(0, 1/r)), B = 0 in
@@ -222,7 +273,7 @@ class AdapterConfig:
 class QuantConfig:
     name: str = MISSING
     bits: Optional[int] = None  # null (full precision) | 4 | 8
-    quant_type: str = "nf4"
+    quant_type: QuantType = QuantType.nf4
     compute_dtype: DType = DType.bfloat16
     double_quant: bool = False
 
@@ -232,7 +283,7 @@ class LoggerConfig:
     name: str = MISSING  # wandb | none
     project: str = "alignbench"
     entity: Optional[str] = None
-    mode: str = "auto"  # auto: online with credentials, else offline | online | offline | disabled
+    mode: TrackerMode = TrackerMode.auto
     tags: List[str] = field(default_factory=list)
     log_adapter: bool = False  # upload each run's adapter as a W&B artifact (type model); run_dir/adapter has it anyway
     # Seconds wandb.init may wait for the server before the run goes on without W&B. W&B's own 90 s would be paid
@@ -257,8 +308,9 @@ class TrainConfig:
 
 
 @dataclass
-class LmEvalBenchmark:
-    """A benchmark that lm-eval runs: one of its built-in tasks, or a bundled miniature from `include_path`."""
+class LmEvalBenchmark(HubSource):
+    """A benchmark that lm-eval runs: one of its built-in tasks, or a bundled miniature from `include_path`.
+    hub_id: the dataset the built-in task reads, checked before lm-eval retries for minutes."""
 
     tasks: List[str] = field(default_factory=list)  # what lm-eval runs (tasks or groups)
     result: str = MISSING  # the task or group whose metric is reported
@@ -270,18 +322,13 @@ class LmEvalBenchmark:
     include_path: Optional[str] = (
         None  # a folder of task YAMLs (pkg://alignbench/evaluation/tasks: bundled); null: built-ins
     )
-    hub_id: Optional[str] = None  # the dataset the built-in task reads, checked before lm-eval retries for minutes
-    revision: Optional[str] = None
 
 
 @dataclass
-class ScorerConfig:
+class ScorerConfig(Source):
     """A sequence-classification model: from a local folder, the hub, or built locally (tiny, for CPU runs)."""
 
     name: str = MISSING
-    hub_id: Optional[str] = None
-    revision: Optional[str] = None
-    path: Optional[str] = None
     tiny: Optional[TinySpec] = None
 
 
@@ -296,14 +343,12 @@ class UpstreamFile:
 
 
 @dataclass
-class GenerationBenchmark:
-    """Fields of every benchmark that generates: where its items come from and how it decodes (greedy)."""
+class GenerationBenchmark(Source):
+    """Fields of every benchmark that generates: where its items come from (`path`: a local file in the upstream
+    schema) and how it decodes (greedy)."""
 
-    hub_id: Optional[str] = None
     hub_file: Optional[str] = None  # the file of the hub dataset that holds the items in the upstream schema
-    revision: Optional[str] = None
     where: str = ""  # where to get the data when it has no hub copy
-    path: Optional[str] = None  # a local file in the upstream schema
     sample: bool = False  # the bundled miniature
     limit: Optional[int] = at_least(1, None)  # the first N items; null: all
     max_new_tokens: int = at_least(1)
@@ -360,8 +405,9 @@ class EvalConfig:
 
 
 @dataclass
-class JudgeSpec:
-    """One judge: `kind` picks the code (judges.HARM_JUDGES / PAIRWISE_JUDGES), the rest is what that kind reads."""
+class JudgeSpec(Source):
+    """One judge: `kind` picks the code (judges.HARM_JUDGES / PAIRWISE_JUDGES), the rest is what that kind reads;
+    hub_id, revision, path and tiny: local HF judges (classifier, reward model)."""
 
     kind: str = MISSING
     name: str = "judge"  # a short label; also the cache folder of a tiny judge
@@ -373,9 +419,6 @@ class JudgeSpec:
     retries: int = at_least(1, 5)  # red_instruct judges: asks per answer while the reply holds not exactly one verdict
     max_tokens: int = at_least(1, 16)
     timeout_s: int = at_least(1, 60)
-    hub_id: Optional[str] = None  # local HF judges (classifier, reward model)
-    revision: Optional[str] = None
-    path: Optional[str] = None
     tiny: Optional[TinySpec] = None
     harmful_label: str = "1"  # classifier judges: the harmful class's label or index
     batch_size: int = at_least(1, 16)

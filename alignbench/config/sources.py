@@ -3,19 +3,23 @@ base weights a run uses: pure functions of the config, usable at plan time witho
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from alignbench.config.schema import HubSource, Source
 
 # Keys of the model section that say where the weights are or how the study uses them, not what they are.
 NOT_WEIGHTS = ("name", "path", "kind", "chat_template", "lora_targets")
 
 
-def hub_revision(source) -> str | None:
+def hub_revision(source: Source) -> str | None:
     """The revision to ask the hub for: none when the weights come from a local folder or a tiny build."""
     return None if source.path or getattr(source, "tiny", None) is not None else source.revision
 
 
-def describe(source) -> str:
+def describe(source: HubSource) -> str:
     """hub_id@revision, as records and messages name a hub resource."""
     return f"{source.hub_id}@{source.revision or 'main'}"
 
@@ -30,7 +34,7 @@ def package_path(path: str) -> Path:
     """`pkg://alignbench/...` names a file inside the installed package; anything else is a plain path."""
     if path.startswith("pkg://"):
         package, _, inside = path.removeprefix("pkg://").partition("/")
-        return Path(__import__(package).__file__).parent / inside
+        return Path(str(resources.files(package))) / inside
     return Path(path).expanduser()
 
 

@@ -49,13 +49,14 @@ def _walk(node, path: str, problems: list[str]) -> None:
     schema = OmegaConf.get_type(node)
     fields = [f.name for f in dataclasses.fields(schema)] if dataclasses.is_dataclass(schema) else None
     for key in node.keys():
-        sub = f"{path}.{key}" if path else str(key)
-        if not path and key in NOT_OURS:
+        name = str(key)  # an alignbench config's keys are strings; OmegaConf's type also allows bytes, ints, enums
+        sub = f"{path}.{name}" if path else name
+        if not path and name in NOT_OURS:
             continue
-        if key in _REASONS:
-            problems.append(f"{sub} is not a key: {_REASONS[key]}")
-        elif fields is not None and key not in fields:
-            problems.append(_unknown(sub, str(key), path, fields))
+        if name in _REASONS:
+            problems.append(f"{sub} is not a key: {_REASONS[name]}")
+        elif fields is not None and name not in fields:
+            problems.append(_unknown(sub, name, path, fields))
         else:
             _walk(node._get_node(key), sub, problems)
 

@@ -7,7 +7,7 @@ from helpers import CONF
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from alignbench.config.schema import Config
+from alignbench.config.schema import Config, HubSource, Source
 
 SELECTABLE_GROUPS = ["model", "dataset", "method", "adapter", "quant", "logger"]
 OPTIONS = [(g, p.stem) for g in SELECTABLE_GROUPS for p in sorted((CONF / g).glob("*.yaml"))]
@@ -124,6 +124,36 @@ def test_typos_and_wrong_types_fail_at_compose_time(compose, override, message):
     with pytest.raises(ConfigCompositionException) as err:
         OmegaConf.to_object(compose([override]))
     assert message in str(err.value) or message in str(err.value.__cause__)
+
+
+@pytest.mark.parametrize(
+    "override, allowed",
+    [
+        ("model.kind=chat", "pretrained, instruct"),
+        ("model.tiny.arch=gpt2", "llama, mistral"),
+        ("eval.real_toxicity.scorer.tiny.head=cls", "causal_lm, score"),
+        ("adapter.bias=some", "none, all, lora_only"),
+        ("quant.quant_type=nf5", "nf4, fp4"),
+        ("logger.mode=onlin", "auto, online, offline, disabled"),
+        ("train.precision=bf8", "auto, bf16, fp16, fp32"),
+        ("dataset.preference=harmful", "harmless, helpful, mixed"),
+    ],
+)
+def test_a_closed_vocabulary_fails_at_compose_time_naming_the_allowed_values(compose, override, allowed):
+    with pytest.raises(ConfigCompositionException) as err:
+        compose([override])
+    assert f"expected one of [{allowed}]" in str(err.value.__cause__)
+
+
+def test_the_sources_share_one_schema_and_keep_their_keys(compose):
+    cfg = compose(["eval=paper", "judge=local"])
+    sources = [cfg.model, cfg.dataset, cfg.eval.real_toxicity, cfg.eval.real_toxicity.scorer, cfg.judge.harm]
+    for section in sources:
+        assert issubclass(OmegaConf.get_type(section), Source)
+        assert {"hub_id", "revision", "path"} <= set(section)
+    # lm-eval reads its own datasets: a hub id to check first, no local path (a new key would change the eval key)
+    assert issubclass(OmegaConf.get_type(cfg.eval.mmlu), HubSource) and "path" not in cfg.eval.mmlu
+    assert cfg.eval.mmlu.hub_id == "cais/mmlu"
 
 
 def test_paper_models_bring_the_studys_evaluation_and_the_command_line_still_wins(compose):
