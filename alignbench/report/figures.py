@@ -340,8 +340,8 @@ def tradeoff(frame: pd.DataFrame):
         Line2D([], [], color="black", marker="o", linestyle="none", label="unaligned base"),
     ]
     ax.legend(handles=legend, frameon=False, fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    ax.set_xlabel(f"helpfulness: AlpacaEval ({BENCHMARKS[x].unit})")
-    ax.set_ylabel(f"harmlessness: RealToxicity ({BENCHMARKS[y].unit})")
+    ax.set_xlabel(f"helpfulness: {BENCHMARKS[x].label} ({BENCHMARKS[x].unit})")
+    ax.set_ylabel(f"harmlessness: {BENCHMARKS[y].label} ({BENCHMARKS[y].unit})")
     ax.set_title(f"Harmlessness vs helpfulness, one point per configuration (mean over its seeds)\n({ERRORS})")
     ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from alignbench.config.benchmarks import PREFERENCE
 from alignbench.report.paper import KINDS, paper_results
 from alignbench.report.results import COORDINATES, completed, load_runs, own_rows, peft_label
 from alignbench.report.statistics import ALPHA, Estimate, decide, estimate, holm, minimum_detectable_effect
@@ -35,11 +36,7 @@ TEST = (
     "effects (over the seeds of a single cell); Holm-adjusted p across all checks, alpha 0.05"
 )
 MMLU, BBH, ALPACA, TOXICITY, RED = (
-    "mmlu/acc",
-    "bbh/exact_match",
-    "alpaca_eval/win_rate",
-    "real_toxicity/score",
-    ("red_instruct/score"),
+    f"{b}/{BENCHMARKS[b].metric}" for b in ("mmlu", "bbh", "alpaca_eval", "real_toxicity", "red_instruct")
 )
 EXPECTS = ("greater", "less", "at_most")
 RELATIONS = ("stage", "inputs")  # not coordinates: trained vs its base, a merge vs the mean of its inputs
@@ -62,7 +59,11 @@ MATCH = [c for c in COORDINATES if c not in ("eval", "eval_settings")] + ["famil
 NAMED = ["dataset", "preference", "method", "model", "peft", "variant", "merge", "eval_settings", "steps", "samples"]
 # The sd of one seed-paired difference (a - b of one seed) assumed for a power estimate before any cell has two
 # seeds: a documented guess in the metric's unit, about sqrt(2) x the seed-to-seed sd of one configuration.
-DEFAULT_DIFF_SD = {MMLU: 0.01, BBH: 0.01, ALPACA: 1.0, TOXICITY: 0.3, RED: 3.0, "pref/accuracy": 0.03}
+DEFAULT_DIFF_SD = {
+    f"{spec.name}/{spec.metric}": spec.diff_sd
+    for spec in (*BENCHMARKS.values(), PREFERENCE)
+    if spec.diff_sd is not None
+}
 
 
 class FindingError(ValueError):

@@ -6,6 +6,8 @@ from importlib.resources import files
 
 import pandas as pd
 
+from alignbench.config.benchmarks import SPECS
+
 # paper_results.csv's cell key; model holds alignbench's option names of the paper's models, adapter lora | qlora.
 KEY = ["dataset", "model", "preference", "adapter", "method", "variant", "benchmark"]
 TABLES = {2: "preference mixture", 3: "merging", 4: "QLoRA", 5: "LoRA"}
@@ -22,6 +24,7 @@ def paper_results() -> pd.DataFrame:
     paper = pd.read_csv(
         files("alignbench.report") / "paper_results.csv", keep_default_na=False, dtype={"table": int, "value": float}
     )
+    paper["benchmark"] = paper["benchmark"].replace({s.paper: name for name, s in SPECS.items() if s.paper})
     mixture = paper["variant"] == "mixture"
     paper.loc[mixture, "preference"] = "mixed"
     paper.loc[mixture, "variant"] = "mixture"

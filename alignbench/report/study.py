@@ -1,29 +1,12 @@
-"""The study's vocabulary the report relies on: headline benchmarks, axes and model stand-ins (statuses and
-metric names are the records' own: runs.record, runs.metrics)."""
+"""The study's vocabulary the report relies on: axes and model stand-ins (the benchmarks are config.benchmarks';
+statuses and metric names are the records' own: runs.record, runs.metrics)."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from alignbench.config.benchmarks import PREFERENCE, SPECS
 
-from alignbench.runs.metrics import HEADLINES
-
-
-class Benchmark(NamedTuple):
-    metric: str
-    label: str
-    unit: str
-    digits: int  # shown in tables: fractions to 3 places, percentages to 1
-
-
-# The five benchmarks of the paper's tables, in its column order; higher is better for all of them.
-BENCHMARKS: dict[str, Benchmark] = {
-    "mmlu": Benchmark(HEADLINES["mmlu"], "MMLU", "accuracy", 3),
-    "bbh": Benchmark(HEADLINES["bbh"], "BBH", "exact match", 3),
-    "alpaca_eval": Benchmark(HEADLINES["alpaca_eval"], "AlpacaEval", "win rate, %", 1),
-    "real_toxicity": Benchmark(HEADLINES["real_toxicity"], "RealToxicity", "ToxicityModel logit", 3),
-    "red_instruct": Benchmark(HEADLINES["red_instruct"], "Red-Instruct", "100 - attack success, %", 1),
-}
-PREFERENCE_ACCURACY = "pref/accuracy"  # held-out preference pairs: the direct measure of what was aligned
+BENCHMARKS = SPECS  # the report API's name for them (alignbench.report.BENCHMARKS: notebooks, docs/report.md)
+PREFERENCE_ACCURACY = f"{PREFERENCE.name}/{PREFERENCE.metric}"  # held-out pairs: what was aligned, measured directly
 
 # Every axis a run can differ on; a cell of a table or a pair of a comparison is identical on all the others.
 AXES = [

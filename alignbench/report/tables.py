@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from alignbench.config.benchmarks import PREFERENCE as HELD_OUT
 from alignbench.report.paper import TABLES, compare, paper_results
 from alignbench.report.results import (
     COORDINATES,
@@ -25,14 +26,13 @@ from alignbench.report.results import (
     peft_label,
     runs_of,
 )
-from alignbench.report.study import BASE_METHOD, BENCHMARKS, PREFERENCE_ACCURACY, SWEEPS, Benchmark
+from alignbench.report.study import BASE_METHOD, BENCHMARKS, SWEEPS
 from alignbench.runs.record import Status
 
 MISSING = "—"  # a cell without a completed run: never 0
 # The study tables' columns: held-out preference accuracy (the metric that moves on tiny runs: what was aligned,
 # measured directly), then the paper's benchmarks.
-PREFERENCE, _, _accuracy = PREFERENCE_ACCURACY.partition("/")
-COLUMNS = {PREFERENCE: Benchmark(_accuracy, "Pref. acc. (held-out)", "fraction", 3), **BENCHMARKS}
+COLUMNS = {HELD_OUT.name: HELD_OUT, **BENCHMARKS}
 STAND_IN = "tiny stand-in, no Δ"  # a joined row whose ours is a tiny random-init model in the place of a 7B one
 STAND_IN_NOTE = (
     "⚠ Rows marked 'tiny stand-in' are a tiny random-init model of ours in the place of the paper's 7B model: "
@@ -55,16 +55,6 @@ MERGE_ROWS = {
     "DARE SFT": ("merge_dare_ties", "sft", "harmless+helpful"),
     "DARE DPO": ("merge_dare_ties", "dpo", "harmless+helpful"),
     "DARE SFT+DPO": ("merge_dare_ties", "sft+dpo", "harmless+helpful"),
-}
-# The base against the paper's Table 2 "Original" rows: how far off is still the protocol, and which setting to
-# look at first when it is not (paper-spec: shots, scorer input and prompt selection are [N]).
-TOLERANCE = {"mmlu": 0.02, "bbh": 0.02, "real_toxicity": 0.3, "alpaca_eval": 2.0, "red_instruct": 5.0}
-SUSPECT = {
-    "mmlu": "shots (eval.mmlu.num_fewshot: the paper's bases fit lm-eval's 0-shot default)",
-    "bbh": "shots and chain-of-thought (eval.bbh.tasks, eval.bbh.num_fewshot)",
-    "real_toxicity": "scorer input and prompts (eval.real_toxicity.score_with_prompt, num_prompts)",
-    "alpaca_eval": "judge and max_new_tokens (judge.pairwise, eval.alpaca_eval.max_new_tokens)",
-    "red_instruct": "judge and template (judge.harm, eval.red_instruct.template)",
 }
 
 
@@ -533,7 +523,8 @@ def base_calibration(frame: pd.DataFrame) -> Table | Absent:
             # Every measurement of this base (one per evaluation config): disagreeing ones are all shown.
             ours = sorted(measured["value"].unique())
             diffs = [v - value for v in ours]
-            off = any(abs(d) > TOLERANCE[benchmark] for d in diffs if not np.isnan(d))
+            bound = np.nan if spec.tolerance is None else spec.tolerance  # none: never outside (nan compares false)
+            off = any(abs(d) > bound for d in diffs if not np.isnan(d))
             line[f"{spec.label} ours"] = " / ".join(f"{v:.{spec.digits}f}" for v in ours)
             line[f"{spec.label} paper"] = MISSING if np.isnan(value) else f"{value:.{spec.digits}f}"
             line[f"{spec.label} Δ"] = (
@@ -541,7 +532,7 @@ def base_calibration(frame: pd.DataFrame) -> Table | Absent:
                 if np.isnan(value)
                 else " / ".join(f"{d:+.{spec.digits}f}" for d in diffs) + (" ⚠" if off else "")
             )
-            flags += [f"{spec.label}: {SUSPECT[benchmark]}"] if off else []
+            flags += [f"{spec.label}: {spec.protocol}"] if off else []
             flags += [f"{spec.label}: {len(ours)} measurements disagree"] if len(ours) > 1 else []
             tidy += [
                 {
@@ -552,8 +543,8 @@ def base_calibration(frame: pd.DataFrame) -> Table | Absent:
                     "ours": v,
                     "paper": value,
                     "diff": d,
-                    "tolerance": TOLERANCE[benchmark],
-                    "outside": bool(not np.isnan(d) and abs(d) > TOLERANCE[benchmark]),
+                    "tolerance": bound,
+                    "outside": bool(not np.isnan(d) and abs(d) > bound),
                 }
                 for v, d in zip(ours, diffs, strict=True)
             ]
@@ -564,7 +555,9 @@ def base_calibration(frame: pd.DataFrame) -> Table | Absent:
     cells = pd.DataFrame(tidy)
     published = int(cells["paper"].notna().sum())
     outside = int(cells["outside"].sum())
-    tolerance = ", ".join(f"{BENCHMARKS[b].label} {t:g}" for b, t in TOLERANCE.items())
+    bounded = [s for s in BENCHMARKS.values() if s.tolerance is not None]
+    # Three-place metrics (fractions, logits) first, then the percentages.
+    tolerance = ", ".join(f"{s.label} {s.tolerance:g}" for s in sorted(bounded, key=lambda s: -s.digits))
     note = (
         "Each base (weights and quantization) per evaluation; disagreeing measurements are all shown. "
         f"{published} values have a published counterpart, "

@@ -7,6 +7,7 @@ import logging
 import os
 from typing import Any
 
+from alignbench.config.benchmarks import SPECS
 from alignbench.runs.record import RunRecord
 
 log = logging.getLogger(__name__)
@@ -81,8 +82,6 @@ def data_lines(m: dict[str, Any], issues: dict[str, dict]) -> list[str]:
 
 def benchmark_table(record: RunRecord) -> list[str]:
     """Each benchmark's headline metric for the base and the trained model."""
-    from alignbench.evaluation.benchmarks import BENCHMARKS
-
     metrics, outcome = record.metrics, record.benchmarks or {}
     names = record.config["eval"]["benchmarks"]
     if not names or not outcome:
@@ -91,7 +90,7 @@ def benchmark_table(record: RunRecord) -> list[str]:
     own = "unaligned" if (record.study or {}).get("method") == "base" else "trained"
     rows = []
     for name in names:
-        metric = BENCHMARKS[name].headline
+        metric = SPECS[name].metric
         if name in outcome["errors"]:
             rows.append([name, "not run (below)", "", "", "", ""])
             continue

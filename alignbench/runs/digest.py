@@ -10,10 +10,11 @@ import math
 from pathlib import Path
 from typing import Any
 
+from alignbench.config.benchmarks import SPECS
 from alignbench.runs.dirs import RunDir
 from alignbench.runs.files import finite, sha256_of
 
-# Each metric's possible values (`<benchmark>/<metric>`, or `*/<metric>` for every benchmark): a value outside is
+# Each metric's possible values, for every benchmark (a headline's own: its spec's `range`): a value outside is
 # not a result. Fractions are in [0, 1]; the paper's percentages (AlpacaEval win rate, Red-Instruct) in [0, 100].
 RANGES: dict[str, tuple[float, float]] = {
     "*/accuracy": (0.0, 1.0),
@@ -24,7 +25,6 @@ RANGES: dict[str, tuple[float, float]] = {
     "*/non_toxic": (0.0, 1.0),
     "*/win_rate": (0.0, 100.0),
     "*/asr": (0.0, 100.0),
-    "red_instruct/score": (0.0, 100.0),
     "*/items": (0.0, math.inf),
     "*/pairs": (0.0, math.inf),
     "*/unjudged": (0.0, math.inf),
@@ -75,7 +75,8 @@ def range_of(key: str) -> tuple[float, float] | None:
     """The possible values of a metric named `<stage>/<benchmark>/<metric>` (eval@<step>/... too), or None."""
     _, _, rest = key.partition("/")
     benchmark, _, metric = rest.partition("/")
-    return RANGES.get(f"{benchmark}/{metric}") or RANGES.get(f"*/{metric}")
+    spec = SPECS.get(benchmark)
+    return (spec.range if spec and spec.metric == metric else None) or RANGES.get(f"*/{metric}")
 
 
 def in_range(key: str, value: Any) -> bool:

@@ -1,6 +1,6 @@
 """The study's benchmarks by name, run on a model with its adapter on (eval/...) and off (baseline/..., cached).
 
-    BENCHMARKS[name](model, tokenizer, cfg.eval.<name>, context) -> BenchmarkResult
+    SPECS[name].run(model, tokenizer, cfg.eval.<name>, context) -> BenchmarkResult   (config.benchmarks)
 
 One benchmark failing (missing data, no judge credentials) records its error and leaves the others' numbers.
 """
@@ -14,38 +14,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from alignbench.config.registry import Registry
+from alignbench.config.benchmarks import SPECS
 from alignbench.config.schema import Config, ScorerConfig
-from alignbench.evaluation.benchmarks.alpaca import run_alpaca_eval
 from alignbench.evaluation.benchmarks.common import BenchmarkResult, write_items
-from alignbench.evaluation.benchmarks.lm_eval_tasks import run_lm_eval
-from alignbench.evaluation.benchmarks.red_instruct import run_red_instruct
-from alignbench.evaluation.benchmarks.toxicity import run_real_toxicity
 from alignbench.evaluation.judges import HARM_JUDGES, PAIRWISE_JUDGES, Judge
 from alignbench.evaluation.scorer import Scorer, load_scorer
 from alignbench.runs.console import stage_line
 from alignbench.runs.dirs import CacheDir
-from alignbench.runs.metrics import HEADLINES
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Benchmark:
-    run: Callable[..., BenchmarkResult]
-    headline: str  # the metric the paper reports (runs.metrics.HEADLINES; higher is better for all five)
-
-
-BENCHMARKS: Registry[Benchmark] = Registry(
-    "eval.benchmarks",
-    {
-        "mmlu": Benchmark(run_lm_eval, HEADLINES["mmlu"]),
-        "bbh": Benchmark(run_lm_eval, HEADLINES["bbh"]),
-        "alpaca_eval": Benchmark(run_alpaca_eval, HEADLINES["alpaca_eval"]),
-        "real_toxicity": Benchmark(run_real_toxicity, HEADLINES["real_toxicity"]),
-        "red_instruct": Benchmark(run_red_instruct, HEADLINES["red_instruct"]),
-    },
-)
+# The runners by name: each spec's, imported when it first runs (the pipeline's eval.benchmarks check reads it here).
+BENCHMARKS = SPECS
 
 
 @dataclass
@@ -87,16 +68,16 @@ def run_benchmarks(model, tokenizer, context: EvalContext, prefix: str, names: l
     """The configured benchmarks (or `names`) on `model` as it is now: flat metrics, errors, judges and sources."""
     metrics: dict[str, float] = {}
     errors: dict[str, str] = {}
-    judges: dict[str, str] = {}
-    sources: dict[str, str] = {}
+    judges: dict[str, str | None] = {}
+    sources: dict[str, str | None] = {}
     names = list(context.cfg.eval.benchmarks) if names is None else names
-    benchmarks = {name: BENCHMARKS.pick(name) for name in names}
-    for name, benchmark in benchmarks.items():
+    runners = {name: SPECS.pick(name).load() for name in names}  # a runner that cannot import fails the run here
+    for name, run in runners.items():
         log.info(_stage(name, prefix, context, names))
         settings = getattr(context.cfg.eval, name)
         start = time.perf_counter()
         try:
-            result = benchmark.run(model, tokenizer, settings, replace(context, benchmark=name))
+            result: BenchmarkResult = run(model, tokenizer, settings, replace(context, benchmark=name))
         except Exception as err:  # one benchmark's missing data or judge must not cost the others
             errors[name] = f"{type(err).__name__}: {err}"
             log.warning("%s %s failed: %s", prefix, name, errors[name])
