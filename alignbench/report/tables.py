@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from alignbench.config.benchmarks import PREFERENCE as HELD_OUT
+from alignbench.config.benchmarks import BenchmarkSpec
 from alignbench.report.paper import TABLES, compare, paper_results
 from alignbench.report.results import (
     COORDINATES,
@@ -30,9 +31,6 @@ from alignbench.report.study import BASE_METHOD, BENCHMARKS, SWEEPS
 from alignbench.runs.record import Status
 
 MISSING = "—"  # a cell without a completed run: never 0
-# The study tables' columns: held-out preference accuracy (the metric that moves on tiny runs: what was aligned,
-# measured directly), then the paper's benchmarks.
-COLUMNS = {HELD_OUT.name: HELD_OUT, **BENCHMARKS}
 STAND_IN = "tiny stand-in, no Δ"  # a joined row whose ours is a tiny random-init model in the place of a 7B one
 STAND_IN_NOTE = (
     "⚠ Rows marked 'tiny stand-in' are a tiny random-init model of ours in the place of the paper's 7B model: "
@@ -204,9 +202,15 @@ def _counts(runs: pd.DataFrame, expected: int) -> dict:
     return {"expected": expected, "completed": done, "failed": failed, "missing": max(expected - done - failed, 0)}
 
 
+def columns() -> dict[str, BenchmarkSpec]:
+    """The study tables' columns: held-out preference accuracy (the metric that moves on tiny runs: what was aligned,
+    measured directly), then the benchmarks (read when a table is built, so a benchmark registered later is one)."""
+    return {HELD_OUT.name: HELD_OUT, **BENCHMARKS}
+
+
 def _base_rows(base: pd.DataFrame, runs: pd.DataFrame, models: list[str], benchmarks: list[str]) -> pd.DataFrame:
     """The unaligned base of each model, as measured with this part's evaluation and quantization."""
-    rows = {}
+    rows, specs = {}, columns()
     for model in models:
         mine = base[
             (base["model"] == model)
@@ -215,7 +219,7 @@ def _base_rows(base: pd.DataFrame, runs: pd.DataFrame, models: list[str], benchm
         ].drop_duplicates("benchmark")
         found = mine.set_index("benchmark")
         rows[("base", model, "unaligned")] = {
-            COLUMNS[b].label: cell_text(found.loc[b, "value"], np.nan, 1, COLUMNS[b].digits)
+            specs[b].label: cell_text(found.loc[b, "value"], np.nan, 1, specs[b].digits)
             if b in found.index
             else MISSING
             for b in benchmarks
@@ -237,16 +241,16 @@ def grid_table(
     With `full_factorial`, the rows are every combination of the row values seen in the part, so a combination
     without runs shows as missing; otherwise the rows are the combinations that ran.
     """
-    runs = part.runs
+    runs, specs = part.runs, columns()
     methods = _ordered(runs["method"].dropna())
-    benchmarks = [b for b in COLUMNS if b in set(headline(frame, COLUMNS)["benchmark"])]
+    benchmarks = [b for b in specs if b in set(headline(frame, specs)["benchmark"])]
     if full_factorial:
         keys = list(itertools.product(*[sorted(runs[k].dropna().unique()) for k in rows]))
     else:
         keys = sorted(set(runs[rows].itertuples(index=False, name=None)))
     seeds = max(runs["seed"].nunique(), 1)
     counts = _counts(runs, len(keys) * len(methods) * seeds)
-    scores = headline(own_rows(frame[frame["run_dir"].isin(runs["run_dir"])]), COLUMNS)
+    scores = headline(own_rows(frame[frame["run_dir"].isin(runs["run_dir"])]), specs)
     cells = aggregate(scores[scores["stage"] == "trained"], [*rows, "method"])
     indexed = cells.set_index([*rows, "method", "benchmark"])[["mean", "std", "n"]]
     if not indexed.index.is_unique:  # parts() guarantees one configuration per place: a bug if not
@@ -271,13 +275,13 @@ def grid_table(
                         "failed": int(failed.get((*key, method), 0)),
                     }
                 )
-                texts.append(cell_text(mean, std, n, COLUMNS[b].digits))
-            line[COLUMNS[b].label] = " / ".join(texts)
+                texts.append(cell_text(mean, std, n, specs[b].digits))
+            line[specs[b].label] = " / ".join(texts)
         display[key] = line
-    shown = pd.DataFrame.from_dict(display, orient="index", columns=[COLUMNS[b].label for b in benchmarks])
+    shown = pd.DataFrame.from_dict(display, orient="index", columns=[specs[b].label for b in benchmarks])
     if with_base and "model" in rows and len(rows) == 3:
         models = sorted({key[rows.index("model")] for key in keys})
-        base = headline(baselines(frame), COLUMNS)
+        base = headline(baselines(frame), specs)
         shown = pd.concat([_base_rows(base, runs, models, benchmarks), shown])
     shown.index = pd.MultiIndex.from_tuples(shown.index, names=rows) if len(shown) else shown.index
     heading = " / ".join(m.upper() for m in methods)
