@@ -4,6 +4,7 @@ anything loads, so a run does not load, train and then fail on them."""
 
 from __future__ import annotations
 
+from alignbench.config.benchmarks import SPECS
 from alignbench.config.schema import Config, MergeMethodConfig, MethodConfig, Stage, UntrainedMethodConfig
 
 
@@ -31,11 +32,9 @@ def library_problems(cfg: Config) -> list[str]:
             "or choose a merge_* option"
         )
     if Stage.evaluate in cfg.stages:
-        from alignbench.evaluation.benchmarks import BENCHMARKS
-
-        unknown = [name for name in cfg.eval.benchmarks if name not in BENCHMARKS]
+        unknown = [name for name in cfg.eval.benchmarks if name not in SPECS]
         if unknown:
-            problems.append(f"eval.benchmarks: no benchmark {unknown}; valid: {', '.join(sorted(BENCHMARKS))}")
+            problems.append(f"eval.benchmarks: no benchmark {unknown}; valid: {', '.join(sorted(SPECS))}")
         # (an untrained method refuses eval.at_steps itself, naming the method: training.methods.common)
         late = [step for step in cfg.eval.at_steps if step > cfg.method.max_steps] if _trains(cfg.method) else []
         if late:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from statistics import mean
 from typing import Any
 
+from alignbench.config.benchmarks import PREFERENCE, SPECS
 from alignbench.runs.console import SEED_LIKE, console_table, duration
 from alignbench.runs.metrics import headline_values
 
@@ -27,7 +28,7 @@ def results_table(runs: list[tuple[dict[str, str], dict[str, Any]]], axes: list[
     rows = [(axes_of_run, headline_values(metrics)) for axes_of_run, metrics in runs]
     columns = [
         c
-        for c in ("pref", "mmlu", "bbh", "alpaca_eval", "real_toxicity", "red_instruct")
+        for c in (PREFERENCE.name, *SPECS)
         if any(c in values for _, values in rows)
     ]
     shown_axes = [axis for axis in axes if axis not in SEED_LIKE]

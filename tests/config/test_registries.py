@@ -7,9 +7,9 @@ import pytest
 from helpers import CONF
 from omegaconf import OmegaConf
 
+from alignbench.config.benchmarks import SPECS
 from alignbench.config.rules import ConfigError
 from alignbench.data.parsers import PARSERS
-from alignbench.evaluation.benchmarks import BENCHMARKS
 from alignbench.evaluation.judges import HARM_JUDGES, PAIRWISE_JUDGES
 from alignbench.modeling.adapters import ADAPTERS
 from alignbench.runs.tracking import TRACKERS
@@ -48,14 +48,14 @@ def test_each_registry_matches_its_config_folder(compose, registry, group, key):
 def test_benchmarks_registry_matches_the_eval_sections_and_the_paper_suite(compose):
     cfg = compose(["eval=paper"])
     sections = {name for name, value in cfg.eval.items() if OmegaConf.is_dict(value)}
-    assert sections == set(BENCHMARKS) == set(cfg.eval.benchmarks)
+    assert sections == set(SPECS) == set(cfg.eval.benchmarks)
 
 
 def test_an_unknown_name_fails_with_the_valid_ones():
     with pytest.raises(ConfigError, match=r"method.trainer='ppo' has no implementation; valid: base, dpo, merge, sft"):
         METHODS.pick("ppo")
     with pytest.raises(ConfigError, match=r"eval.benchmarks='mmlu_pro'.*valid: alpaca_eval, bbh, mmlu"):
-        BENCHMARKS.pick("mmlu_pro")
+        SPECS.pick("mmlu_pro")
 
 
 @pytest.mark.parametrize("preset", ["ipo", "hinge", "robust", "ln_dpo", "rpo"])

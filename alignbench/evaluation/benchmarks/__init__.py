@@ -25,10 +25,6 @@ from alignbench.runs.dirs import CacheDir
 log = logging.getLogger(__name__)
 
 
-# The runners by name: each spec's, imported when it first runs (the pipeline's eval.benchmarks check reads it here).
-BENCHMARKS = SPECS
-
-
 @dataclass
 class EvalContext:
     """What benchmarks share within a process: the config, a place for their files, loaded scorers and judges."""
