@@ -9,9 +9,6 @@ from pathlib import Path
 from helpers import REPO
 
 PACKAGE = "alignbench"
-# Cycles that other work of issue 21 removes (item 4: the console's benchmark table reads the benchmark's spec, not
-# evaluation.benchmarks). Any other cycle fails, and so does a listed one once it is gone: then delete its line.
-BEING_REMOVED = [{"alignbench.evaluation.benchmarks", "alignbench.runs.console"}]
 # What the study report may not import (it reads records: docs/extending.md, Layout).
 NOT_FOR_REPORT = ("alignbench.evaluation", "alignbench.training", "alignbench.modeling", "alignbench.pipeline")
 
@@ -116,10 +113,7 @@ def test_the_graph_is_read_as_python_imports_it():
 
 def test_the_package_has_no_import_cycle():
     found = cycles(import_graph())
-    new = [cycle for cycle in found if set(cycle) not in BEING_REMOVED]
-    assert not new, "import cycles:\n" + "\n".join(" -> ".join(cycle) for cycle in new)
-    gone = [part for part in BEING_REMOVED if part not in [set(cycle) for cycle in found]]
-    assert not gone, f"no longer a cycle, take it off BEING_REMOVED: {gone}"
+    assert not found, "import cycles:\n" + "\n".join(" -> ".join(cycle) for cycle in found)
 
 
 def test_the_report_imports_neither_evaluation_training_modeling_nor_the_pipeline():

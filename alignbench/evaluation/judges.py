@@ -240,7 +240,7 @@ def alpaca_preference_to_win(preference) -> float:
     return float(preference) - 1.0
 
 
-HARM_JUDGES: Registry[Callable[[JudgeSpec, str], Judge]] = Registry(
+HARM_JUDGES: Registry[Callable[[JudgeSpec, CacheDir], Judge]] = Registry(
     "judge.harm.kind",
     {
         "refusal": refusal_judge,
@@ -249,7 +249,7 @@ HARM_JUDGES: Registry[Callable[[JudgeSpec, str], Judge]] = Registry(
         "classifier": classifier_harm_judge,
     },
 )
-PAIRWISE_JUDGES: Registry[Callable[[JudgeSpec, str], Judge]] = Registry(
+PAIRWISE_JUDGES: Registry[Callable[[JudgeSpec, CacheDir], Judge]] = Registry(
     "judge.pairwise.kind",
     {
         "reward_model": reward_model_judge,

@@ -42,6 +42,7 @@ def load_items(
     elif upstream is not None:
         from alignbench.data.upstream import upstream_file
 
+        assert cache is not None, "a pinned upstream file is fetched into the cache"
         path = upstream_file(upstream, cache.upstream, key, f"set {key}.path to a local file in the same schema")
         return _read_file(path), f"{upstream.repo}@{upstream.commit[:12]}/{upstream.file}"
     else:
