@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 
+import helpers
 import pytest
 from helpers import CONF
+
+LAUNCHERS = (helpers.alignbench, helpers.launch, helpers.start)
+TESTS = Path(__file__).resolve().parent
 
 # Tests never reach a hub: a missing file must fail at once, not after a retry loop.
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -38,3 +43,38 @@ def compose():
             return hydra_compose("config", overrides=overrides or [], return_hydra_config=False)
 
     return _compose
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that launches the CLI (helpers.alignbench, launch, start), itself, through a function of the tests or
+    through a fixture, is slow: marked so here, so `make test-fast` never launches one, whatever its file says."""
+    for item in items:
+        fixtures = getattr(item, "_fixtureinfo", None)
+        funcs = [item.function] if isinstance(item, pytest.Function) else []
+        if fixtures is not None:
+            funcs += [defs[-1].func for defs in fixtures.name2fixturedefs.values() if defs]
+        if any(_launches(func, set()) for func in funcs):
+            item.add_marker(pytest.mark.slow)
+
+
+def _launches(func, seen: set) -> bool:
+    """Whether `func` or a function of the tests it names calls one of helpers' launchers."""
+    func = inspect.unwrap(func)
+    code = getattr(func, "__code__", None)
+    if code is None or code in seen:
+        return False
+    seen.add(code)
+    names = set()
+    stack = [code]
+    while stack:  # names used by the function and the functions and lambdas defined in it
+        current = stack.pop()
+        names.update(current.co_names)
+        stack += [const for const in current.co_consts if inspect.iscode(const)]
+    for name in names:
+        target = func.__globals__.get(name)
+        if any(target is launcher for launcher in LAUNCHERS):
+            return True
+        if inspect.isfunction(target) and str(TESTS) in (inspect.getsourcefile(target) or ""):
+            if _launches(target, seen):
+                return True
+    return False

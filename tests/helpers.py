@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,20 +20,80 @@ CONF = REPO / "conf"
 
 
 def alignbench(*args: str, env: dict | None = None, timeout: int = 600, module: str = "alignbench"):
-    """`python -m alignbench ARGS` from the repository root, as a user types it, in a process of its own: forked
-    from a server that has imported the stack once (tests/packaging.py launches the installed command itself)."""
-    with tempfile.TemporaryDirectory() as folder:
-        out, err = f"{folder}/stdout", f"{folder}/stderr"
-        environment = {**os.environ, **(env or {})}
-        child = _servers().Process(target=_run_module, args=(module, list(args), environment, out, err))
-        child.start()
-        child.join(timeout)
-        if child.exitcode is None:
-            child.kill()
-            child.join()
-            raise subprocess.TimeoutExpired([module, *args], timeout)
-        text = [Path(f).read_text(errors="replace") if Path(f).exists() else "" for f in (out, err)]
-    return subprocess.CompletedProcess([sys.executable, "-m", module, *args], child.exitcode, *text)
+    """`python -m alignbench ARGS` from the repository root, as a user types it, run to its end."""
+    with launch(*args, env=env, module=module) as child:
+        child.wait(timeout)
+        return subprocess.CompletedProcess([sys.executable, "-m", module, *args], child.returncode, *child.output())
+
+
+@contextmanager
+def launch(*args: str, **how) -> Iterator[Launched]:
+    """start(ARGS) for the duration: killed if still running at the end."""
+    child = start(*args, **how)
+    try:
+        yield child
+    finally:
+        child.close()
+
+
+def start(
+    *args: str,
+    env: dict | None = None,
+    module: str = "alignbench",
+    code: str = "",
+    session: bool = False,
+    log: Path | None = None,
+) -> Launched:
+    """`python -m module ARGS` in a process of its own, forked from a server that has imported the stack once (the
+    installed command itself is launched by tests/cli/test_packaging.py). `code` runs first (e.g. to arm a fault);
+    `session`: its own session, so a signal to its group reaches it alone; `log`: stdout and stderr both go there."""
+    folder = Path(tempfile.mkdtemp(prefix="alignbench-cli-"))
+    streams = (log, log) if log else (folder / "stdout", folder / "stderr")
+    environment = {**os.environ, **(env or {})}
+    process = _servers().Process(
+        target=_run_module, args=(module, list(args), environment, [str(p) for p in streams], code, session)
+    )
+    process.start()
+    return Launched(process, folder, streams)
+
+
+class Launched:
+    """A launched command, with the part of subprocess.Popen's interface tests use."""
+
+    def __init__(self, process, folder: Path, streams: tuple[Path, Path]) -> None:
+        self.process, self.folder, self.streams = process, folder, streams
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.exitcode
+
+    def poll(self) -> int | None:
+        return self.process.exitcode
+
+    def wait(self, timeout: float | None = None) -> int:
+        self.process.join(timeout)
+        if self.process.exitcode is None:
+            self.process.kill()
+            self.process.join()
+            raise subprocess.TimeoutExpired(str(self.process), timeout)
+        return self.process.exitcode
+
+    def send_signal(self, signum: int) -> None:
+        os.kill(self.pid, signum)
+
+    def output(self) -> tuple[str, str]:
+        """(stdout, stderr) so far."""
+        return tuple(path.read_text(errors="replace") if path.exists() else "" for path in self.streams)
+
+    def close(self) -> None:
+        if self.poll() is None:
+            self.process.kill()
+        self.process.join()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 # What every launch imports before its first line runs (about 10 s of a 2-core machine's time): imported once, in
@@ -50,36 +111,41 @@ def _servers():
     return context
 
 
-def _run_module(module: str, args: list[str], env: dict[str, str], out: str, err: str) -> None:
+def _run_module(
+    module: str, args: list[str], env: dict[str, str], streams: list[str], code: str, session: bool
+) -> None:
     """In the forked child: the environment, folder, argv and standard streams of `python -m module args`."""
     import atexit
     import runpy
 
+    if session:
+        os.setsid()
     os.environ.clear()
     os.environ.update(env)
     os.chdir(REPO)
     sys.stdout.flush(), sys.stderr.flush()
-    for path, fd in ((out, 1), (err, 2)):
-        os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), fd)
+    for path, fd in zip(streams, (1, 2), strict=True):  # appended: stdout and stderr may share one file
+        os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644), fd)
     sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=True)
     sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), line_buffering=True)
     sys.argv = [module, *args]
-    code = 0
+    status = 0
     try:
+        exec(code, {"__name__": "__prelude__"})
         runpy.run_module(module, run_name="__main__", alter_sys=True)
     except SystemExit as done:
-        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        status = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
         if not isinstance(done.code, int | None):
             print(done.code, file=sys.stderr)
     except BaseException:
         import traceback
 
         traceback.print_exc()
-        code = 1
+        status = 1
     finally:
         atexit._run_exitfuncs()  # what the interpreter runs at exit: W&B, logging
         sys.stdout.flush(), sys.stderr.flush()
-        os._exit(code)
+        os._exit(status)
 
 
 @contextmanager

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import sys
 import time
 import types
 from types import SimpleNamespace
 
 import pytest
-from helpers import CONF, REPO
+from helpers import CONF, launch
 
 from alignbench.__main__ import interrupted_message, one_line, take_verbose_flag
 from alignbench.runs.console import VERBOSE, console_table, duration, library_bars_wanted
@@ -188,19 +187,14 @@ def test_console_tables_align_text_cells_as_given():
 @pytest.mark.slow
 def test_an_interrupted_single_run_says_how_to_continue_it_in_its_own_directory(tmp_path):
     run_dir = tmp_path / "run"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "alignbench", "method.max_steps=400", "logger=none", f"hydra.run.dir={run_dir}"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    while not (run_dir / "record.json").is_file():  # the run has started: its directory is claimed
-        assert time.monotonic() < deadline and process.poll() is None, "the run never started"
-        time.sleep(0.2)
-    process.send_signal(signal.SIGTERM)
-    output = process.communicate(timeout=120)[0]
+    with launch("method.max_steps=400", "logger=none", f"hydra.run.dir={run_dir}") as process:
+        deadline = time.monotonic() + 120
+        while not (run_dir / "record.json").is_file():  # the run has started: its directory is claimed
+            assert time.monotonic() < deadline and process.poll() is None, "the run never started"
+            time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        process.wait(120)
+        output = "".join(process.output())
     assert process.returncode in (130, -signal.SIGINT), output[-2000:]
     assert "same multirun" not in output
     assert f"relaunch the same command with hydra.run.dir={run_dir} to continue it" in output

@@ -6,11 +6,10 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
-from helpers import REPO, alignbench
+from helpers import alignbench, launch
 
 pytestmark = pytest.mark.slow
 
@@ -50,20 +49,12 @@ def test_relaunch_retrains_nothing(tmp_path):
 
 
 def test_killed_sweep_completes_on_relaunch_without_redoing_finished_runs(tmp_path):
-    process = subprocess.Popen(
-        [sys.executable, "-m", "alignbench", "-m", *FOUR, *FAST, f"hydra.sweep.dir={tmp_path}"],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
+    with launch("-m", *FOUR, *FAST, f"hydra.sweep.dir={tmp_path}", session=True) as process:
         deadline = time.monotonic() + 300
         while not any(r["status"] == "completed" for r in records(tmp_path).values()):
             assert time.monotonic() < deadline and process.poll() is None, "no run completed"
             time.sleep(0.2)
         os.killpg(process.pid, signal.SIGKILL)  # no handler, no finally: the harshest way to stop
-    finally:
         process.wait()
     survivors = {k: r for k, r in records(tmp_path).items() if r["status"] == "completed"}
     first_key, first = next(iter(survivors.items()))
@@ -97,13 +88,11 @@ def test_one_failing_job_loses_nothing_else_and_fails_the_sweep(tmp_path):
 
 
 def test_two_concurrent_launches_never_train_a_run_twice(tmp_path):
-    command = [sys.executable, "-m", "alignbench", "-m", *FOUR, *FAST, f"hydra.sweep.dir={tmp_path}"]
-    launches = [
-        subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for _ in range(2)
-    ]
-    outputs = [p.communicate(timeout=600)[0] for p in launches]
-    assert [p.returncode for p in launches] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    command = ["-m", *FOUR, *FAST, f"hydra.sweep.dir={tmp_path}"]
+    with launch(*command) as first, launch(*command) as second:
+        codes = [first.wait(600), second.wait(600)]
+        outputs = ["".join(first.output()), "".join(second.output())]
+    assert codes == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
     after = records(tmp_path)
     assert len(after) == 4 and all(r["status"] == "completed" and r["attempt"] == 1 for r in after.values())
     trained = sum(out.count("alignbench completed") for out in outputs)
@@ -138,20 +127,15 @@ def test_wandb_run_per_job_grouped_by_sweep_with_a_stable_id(tmp_path):
 
 def test_sigterm_marks_the_run_interrupted_and_a_relaunch_finishes_it(tmp_path):
     one_long_job = ["-m", *FAST, "method=dpo", "method.max_steps=200", f"hydra.sweep.dir={tmp_path}"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "alignbench", *one_long_job],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    while not any("train_s" not in r["timings"] for r in records(tmp_path).values() if "timings" in r):
-        assert time.monotonic() < deadline and process.poll() is None, "the run never started"
-        time.sleep(0.2)
-    time.sleep(3)  # into model loading or training
-    process.send_signal(signal.SIGTERM)
-    output = process.communicate(timeout=60)[0]
+    with launch(*one_long_job) as process:
+        deadline = time.monotonic() + 120
+        while not any("train_s" not in r["timings"] for r in records(tmp_path).values() if "timings" in r):
+            assert time.monotonic() < deadline and process.poll() is None, "the run never started"
+            time.sleep(0.2)
+        time.sleep(3)  # into model loading or training
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+        output = "".join(process.output())
     # 130 from our handler; rarely Python itself ends the process by SIGINT after a KeyboardInterrupt (-2).
     assert process.returncode in (130, -signal.SIGINT), output[-2000:]
     assert "interrupted; relaunching the same multirun continues it" in output

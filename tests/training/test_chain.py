@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import REPO, alignbench
+from helpers import REPO, alignbench, launch
 from omegaconf import OmegaConf
 
 from alignbench.config.schema import Precision
@@ -131,9 +131,6 @@ def test_a_stage_held_by_another_process_is_waited_for_then_the_wait_gives_up(co
 
 def chain(tmp_path: Path, name: str, *args: str) -> list[str]:
     return [
-        sys.executable,
-        "-m",
-        "alignbench",
         "method=sft_dpo",
         *QUICK,
         "method.max_steps=4",
@@ -149,13 +146,12 @@ def record(folder: Path) -> dict:
 
 
 def test_two_processes_needing_one_sft_stage_train_it_once_and_a_plain_dpo_run_keeps_its_own_reference(tmp_path):
-    started = [
-        subprocess.Popen(chain(tmp_path, f"beta_{beta}", f"method.beta={beta}"), cwd=REPO, stderr=subprocess.PIPE)
-        for beta in (0.1, 0.3)
-    ]
-    for process in started:
-        _, err = process.communicate(timeout=900)
-        assert process.returncode == 0, err.decode()[-3000:]
+    with (
+        launch(*chain(tmp_path, "beta_0.1", "method.beta=0.1")) as one,
+        launch(*chain(tmp_path, "beta_0.3", "method.beta=0.3")) as two,
+    ):
+        for process in (one, two):
+            assert process.wait(900) == 0, process.output()[1][-3000:]
     runs = [record(tmp_path / f"beta_{beta}") for beta in (0.1, 0.3)]
     assert all(r["status"] == "completed" for r in runs)
     assert runs[0]["parent"]["run_key"] == runs[1]["parent"]["run_key"] == runs[0]["config"]["method"]["parent_key"]
@@ -204,9 +200,8 @@ def test_a_chained_run_waits_for_the_process_holding_its_sft_stage(tmp_path, com
         assert holder.poll() is None
         time.sleep(0.1)
     log = tmp_path / "chain.log"
-    with log.open("w") as out:
-        chained = subprocess.Popen(chain(tmp_path, "run"), cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
-        while "waiting for" not in log.read_text():
+    with launch(*chain(tmp_path, "run"), log=log) as chained:
+        while "waiting for" not in (log.read_text() if log.exists() else ""):
             assert chained.poll() is None, log.read_text()[-3000:]
             time.sleep(0.5)
         assert not (shared / "record.json").exists()  # it waits rather than training the stage beside the holder
@@ -221,7 +216,7 @@ def test_a_chained_run_waits_for_the_process_holding_its_sft_stage(tmp_path, com
 
 def test_a_failed_sft_stage_fails_the_chain_with_a_message_naming_it(tmp_path):
     diverging = chain(tmp_path, "run", "method.sft.learning_rate=1e30")
-    done = subprocess.run(diverging, cwd=REPO, capture_output=True, text=True, timeout=900)
+    done = alignbench(*diverging, timeout=900)
     assert done.returncode != 0
     run = record(tmp_path / "run")
     stage_dir = next((tmp_path / "cache" / "stages").iterdir())

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from helpers import REPO, alignbench
+from helpers import Launched, alignbench, start
 from safetensors.torch import load_file
 
 from alignbench.runs.keys import keyed_config, resolve, run_key
@@ -27,15 +25,14 @@ SAVE = "train.save_steps=4"
 TIMING = ("train/train_runtime", "train/train_samples_per_second", "train/train_steps_per_second")
 
 
-def launch(run_dir: Path, *extra: str, code: str | None = None) -> subprocess.Popen:
+def launch(run_dir: Path, *extra: str, code: str = "") -> Launched:
     """The CLI in a child process (its own session, so a signal reaches it alone); `code` runs before main()."""
-    prelude = (code or "") + '\nimport runpy; runpy.run_module("alignbench", run_name="__main__", alter_sys=True)'
-    argv = [sys.executable, "-c", prelude, *ARGS, *extra, f"hydra.run.dir={run_dir}"]
-    log = open(run_dir.parent / f"{run_dir.name}.log", "w")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return start(
+        *ARGS, *extra, f"hydra.run.dir={run_dir}", code=code, session=True, log=run_dir.parent / f"{run_dir.name}.log"
+    )
 
 
-def wait_for(condition, child: subprocess.Popen, timeout: float = 300) -> None:
+def wait_for(condition, child: Launched, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert child.poll() is None, "the run ended before the moment the test waits for"
