@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -17,6 +18,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
+
+
+def records(folder: Path) -> dict[str, dict]:
+    """The records of a sweep folder's runs, by run folder name (a grid sweep's: the run key), in name order."""
+    return {p.parent.name: json.loads(p.read_text()) for p in sorted(Path(folder).glob("*/record.json"))}
 
 
 def alignbench(*args: str, env: dict | None = None, timeout: int = 600, module: str = "alignbench"):

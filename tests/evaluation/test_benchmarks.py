@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import REPO, alignbench
+from helpers import REPO, alignbench, records
 from omegaconf import OmegaConf
 
 from alignbench.config.schema import JudgeSpec
@@ -134,10 +134,6 @@ def test_paper_benchmarks_without_the_hub_fail_fast_each_naming_what_is_missing(
     ]:
         assert needle in errors[name], (name, errors[name])
     assert "eval.alpaca_eval.path" in errors["alpaca_eval"]
-
-
-def records(folder: Path) -> dict[str, dict]:
-    return {p.parent.name: json.loads(p.read_text()) for p in sorted(folder.glob("*/record.json"))}
 
 
 @pytest.mark.slow

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import time
 
 import pytest
-from helpers import alignbench, launch
+from helpers import alignbench, launch, records
 
 pytestmark = pytest.mark.slow
 
@@ -23,10 +22,6 @@ FAST = [
     "eval.benchmarks=[]",
 ]
 FOUR = ["model=tiny_llama,tiny_mistral", "method=sft,dpo"]
-
-
-def records(sweep_dir) -> dict[str, dict]:
-    return {p.parent.name: json.loads(p.read_text()) for p in sorted(sweep_dir.glob("*/record.json"))}
 
 
 def sweep(sweep_dir, *args: str, **kwargs) -> subprocess.CompletedProcess:

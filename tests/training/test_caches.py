@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import alignbench
+from helpers import alignbench, records
 from omegaconf import OmegaConf
 
 from alignbench.config.schema import Precision
@@ -143,10 +143,6 @@ def test_a_damaged_tokenized_entry_is_recomputed(tmp_path):
     assert not hit and again.to_list() == rows.to_list()
 
 
-def records(folder: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*/record.json"))]
-
-
 @pytest.mark.slow
 def test_runs_sharing_a_process_and_a_base_match_the_same_run_alone(tmp_path):
     quick = ["method.max_steps=20", "eval.benchmarks=[]", "eval.generations=1", "logger=none"]
@@ -165,8 +161,8 @@ def test_runs_sharing_a_process_and_a_base_match_the_same_run_alone(tmp_path):
         f"hydra.sweep.dir={tmp_path / 'alone'}",
     )
     assert grid.returncode == 0 and alone.returncode == 0, grid.stderr[-2000:] + alone.stderr[-2000:]
-    by_rank = {r["config"]["adapter"]["r"]: r for r in records(tmp_path / "grid")}
-    (single,) = records(tmp_path / "alone")
+    by_rank = {r["config"]["adapter"]["r"]: r for r in records(tmp_path / "grid").values()}
+    (single,) = records(tmp_path / "alone").values()
     second = by_rank[16]
     assert second["base_reused"] and second["cache_hits"] == {"tokenized_train": True, "ref_logps_train": True}
     assert not single["base_reused"] and not any(single["cache_hits"].values())

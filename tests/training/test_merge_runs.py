@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import alignbench
+from helpers import alignbench, records
 
 pytestmark = pytest.mark.slow
 QUICK = [
@@ -18,10 +18,6 @@ QUICK = [
     "eval.benchmarks=[]",
     "logger=none",
 ]
-
-
-def records(folder) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*/record.json"))]
 
 
 @pytest.mark.parametrize("quant", ["none", "nf4"])
@@ -36,7 +32,9 @@ def test_merges_of_a_tiny_sweep_evaluate_and_name_their_inputs(tmp_path, quant):
         f"hydra.sweep.dir={source}",
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    by_cell = {(r["choices"]["method"], r["config"]["dataset"]["preference"]): r["run_key"] for r in records(source)}
+    by_cell = {
+        (r["choices"]["method"], r["config"]["dataset"]["preference"]): r["run_key"] for r in records(source).values()
+    }
 
     for recipe, cells in [
         ("merge_dare_all", [("sft", "harmless"), ("sft", "helpful"), ("dpo", "harmless"), ("dpo", "helpful")]),
