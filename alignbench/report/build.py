@@ -5,26 +5,29 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from alignbench.report.figures import draw_figures
+import pandas as pd
+
+from alignbench.report.figures import Figure, draw_figures
 from alignbench.report.findings import TEST, check_findings
-from alignbench.report.pages import write_pages
+from alignbench.report.pages import Summary, write_pages
 from alignbench.report.provenance import provenance
 from alignbench.report.render import write_csv, write_table
 from alignbench.report.results import read_records, records_frame, runs_of
-from alignbench.report.tables import Table, base_calibration, paper_tables, splits_found, study_tables
+from alignbench.report.tables import Absent, Table, base_calibration, paper_tables, splits_found, study_tables
 from alignbench.runs.record import Status
 
 
 @dataclass
 class Report:
     out: Path
-    summary: dict
-    tables: list
-    figures: list
-    findings: object  # pandas.DataFrame
+    summary: Summary
+    tables: list[Table | Absent]
+    figures: list[Figure | Absent]
+    findings: pd.DataFrame
 
 
 def default_out(paths: list[Path]) -> Path:
@@ -57,7 +60,7 @@ def stand_ins(tables: list, runs) -> list[str]:
 
 
 def build_report(
-    paths: list[str | Path], out: str | Path | None = None, on_unreadable=None, strict: bool = False
+    paths: Sequence[str | Path], out: str | Path | None = None, on_unreadable=None, strict: bool = False
 ) -> Report:
     """Read every record under `paths` and write the whole report into `out` (default: default_out).
 
@@ -68,16 +71,16 @@ def build_report(
     report moved aside, then deleted): a build killed midway leaves the previous report whole, and a rebuild keeps
     nothing of the previous one (no stale figure).
     """
-    paths = [Path(p) for p in paths]
-    records, unreadable = read_records(paths, on_unreadable, strict)
-    out = Path(out) if out else default_out(paths)
+    folders = [Path(p) for p in paths]
+    records, unreadable = read_records(folders, on_unreadable, strict)
+    out = Path(out) if out else default_out(folders)
     _check_replaceable(out)
     _clear_leftovers(out)
     staging = out.with_name(f"{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        report = _write(records, unreadable, paths, staging)
+        report = _write(records, unreadable, folders, staging)
         _swap(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -140,27 +143,27 @@ def _write(records: list[dict], unreadable: list[str], paths: list[Path], out: P
     frame = records_frame(records)
     runs = runs_of(frame)
     statuses = runs["status"].value_counts()
-    summary = {
-        "runs": len(runs),
-        "completed": int(statuses.get(Status.completed, 0)),
-        "failed": int(statuses.get(Status.failed, 0)),
-        "unreadable": len(unreadable),
-        "sources": [str(p) for p in paths],
-    }
-    summary["other"] = summary["runs"] - summary["completed"] - summary["failed"]
-    summary["derived"] = int(runs["derived"].sum())
-    summary["duplicates"] = len(frame.attrs.get("duplicates", []))
-    summary["flagged"] = frame.attrs.get("flagged", {})
-
+    completed, failed = int(statuses.get(Status.completed, 0)), int(statuses.get(Status.failed, 0))
     tables = [base_calibration(frame), *study_tables(frame), *paper_tables(frame)]
-    summary["splits"] = splits_found(tables)
-    summary["stand_ins"] = stand_ins(tables, runs)
     for table in tables:
         if isinstance(table, Table):
             write_table(table, out / "tables")
     figures = draw_figures(frame, out / "figures")
     findings = check_findings(frame)
-    summary["power"] = power_lines(findings)
+    summary = Summary(
+        runs=len(runs),
+        completed=completed,
+        failed=failed,
+        unreadable=len(unreadable),
+        sources=[str(p) for p in paths],
+        other=len(runs) - completed - failed,
+        derived=int(runs["derived"].sum()),
+        duplicates=len(frame.attrs.get("duplicates", [])),
+        flagged=frame.attrs.get("flagged", {}),
+        splits=splits_found(tables),
+        stand_ins=stand_ins(tables, runs),
+        power=power_lines(findings),
+    )
     prov = provenance(records)
     write_csv(findings, out / "findings.csv")
     write_csv(frame, out / "results.csv")

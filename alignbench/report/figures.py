@@ -367,7 +367,7 @@ FIGURES = {
 def draw_figures(frame: pd.DataFrame, folder: Path) -> list[Figure | Absent]:
     """Every figure whose runs exist, as <name>.png and <name>.svg; the others as Absent with their sweep."""
     folder.mkdir(parents=True, exist_ok=True)
-    out = []
+    out: list[Figure | Absent] = []
     for name, (title, draw, sweep) in FIGURES.items():
         fig = draw(frame)
         if fig is None:

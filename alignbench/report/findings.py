@@ -28,7 +28,7 @@ from alignbench.config.benchmarks import PREFERENCE
 from alignbench.report.paper import KINDS, paper_results
 from alignbench.report.results import COORDINATES, completed, load_runs, own_rows, peft_label
 from alignbench.report.statistics import ALPHA, Estimate, decide, estimate, holm, minimum_detectable_effect
-from alignbench.report.study import BENCHMARKS, FAMILIES, SWEEPS
+from alignbench.report.study import BENCHMARKS, FAMILIES, SWEEPS, family
 from alignbench.runs.dirs import RECORD
 
 TEST = (
@@ -577,7 +577,7 @@ def planned_power(studies: list[dict], folders=()) -> list[str]:
             "merge_input_keys": "",  # a merge's inputs are not among the planned runs: matched by coordinates
             "cell": study.get("cell"),
             "peft": peft_label(study.get("adapter") or "lora", study.get("quant") or "none"),
-            "family": FAMILIES.get(study.get("paper_model"), study.get("paper_model")),
+            "family": family(study.get("paper_model")),
             **{f"{k}_settings": v for k, v in (study.get("sections") or {}).items()},
         }
         run = {k: ("" if v is None else v) for k, v in run.items()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from functools import cache
 from pathlib import Path
+from typing import Any, TypedDict
 
 import jinja2
 import pandas as pd
@@ -54,7 +55,24 @@ code { background: #f1f3f5; padding: 0 3px; }
 """
 
 
-def _summary_lines(summary: dict) -> list[str]:
+class Summary(TypedDict):
+    """What the report says about its runs before any table (report.build)."""
+
+    runs: int
+    completed: int
+    failed: int
+    unreadable: int  # records skipped
+    sources: list[str]  # the folders and files read
+    other: int  # running or interrupted
+    derived: int  # old records whose study coordinates were derived from their config
+    duplicates: int  # records reached twice, counted once
+    flagged: dict[str, list[str]]  # run_dir -> why its numbers are not what the run wrote
+    splits: list[str]  # the coordinates a table was split on
+    stand_ins: list[str]  # tiny models in the place of the paper's
+    power: list[str]  # takeaways whose check could not detect an effect of the paper's size
+
+
+def _summary_lines(summary: Summary) -> list[str]:
     lines = [
         f"Runs found: {summary['runs']} ({summary['completed']} completed, {summary['failed']} failed, "
         f"{summary['other']} running or interrupted); unreadable records skipped: {summary['unreadable']}.",
@@ -85,7 +103,7 @@ def _findings_frame(findings: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
-def index_md(summary: dict, tables: list, figures: list, findings: pd.DataFrame, test: str, prov: dict) -> str:
+def index_md(summary: Summary, tables: list, figures: list, findings: pd.DataFrame, test: str, prov: dict) -> str:
     """Markdown that shows the findings and tables inline and links every file of the report. Every string that
     comes from a record goes through md_text (no raw HTML)."""
     out = [
@@ -201,7 +219,7 @@ def _template() -> jinja2.Template:
     return environment.get_template("index.html.j2")
 
 
-def index_html(summary: dict, tables: list, figures: list, findings: pd.DataFrame, test: str, prov: dict) -> str:
+def index_html(summary: Summary, tables: list, figures: list, findings: pd.DataFrame, test: str, prov: dict) -> str:
     """One file with every table as HTML and every figure embedded (base64 PNG): mail it, open it offline. Built
     from templates/index.html.j2 with autoescape: a record's strings are always text."""
     shown = _findings_frame(findings)
@@ -217,7 +235,7 @@ def index_html(summary: dict, tables: list, figures: list, findings: pd.DataFram
         }
         for row in findings.drop_duplicates("finding").itertuples()
     ]
-    page_tables = []
+    page_tables: list[dict[str, Any]] = []
     for table in tables:
         if isinstance(table, Absent):
             page_tables.append({"title": table.title, "sweep": table.sweep})
@@ -256,7 +274,7 @@ def index_html(summary: dict, tables: list, figures: list, findings: pd.DataFram
 
 def write_pages(
     folder: Path,
-    summary: dict,
+    summary: Summary,
     tables: list[Table | Absent],
     figures: list[Figure | Absent],
     findings: pd.DataFrame,

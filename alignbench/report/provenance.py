@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 
-def flatten(tree: dict, prefix: str = "") -> dict:
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """{"a": {"b": 1}} -> {"a.b": 1}; lists stay values."""
-    out = {}
+    out: dict[str, Any] = {}
     for key, value in tree.items():
         name = f"{prefix}{key}"
         out.update(flatten(value, f"{name}.") if isinstance(value, dict) else {name: value})

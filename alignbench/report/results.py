@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from alignbench.report.study import BASE_METHOD, FAMILIES, PEFT
+from alignbench.report.study import BASE_METHOD, PEFT, family
 from alignbench.runs.digest import digest_problems, in_range, out_of_range
 from alignbench.runs.dirs import RECORD
 from alignbench.runs.record import Status
@@ -135,7 +135,7 @@ def run_axes(record: dict) -> dict:
         "cell": study.get("cell"),
         "merge_input_keys": ",".join(map(str, study.get("merge_input_keys") or [])),
         "peft": peft_label(study.get("adapter") or "lora", quant),
-        "family": FAMILIES.get(paper_model, paper_model),
+        "family": family(paper_model),
         "derived": derived,
         "point": "",
         "flags": "; ".join(record.get(FLAGS) or []),
@@ -198,9 +198,10 @@ def records_frame(records: Iterable[dict]) -> pd.DataFrame:
         axes = run_axes(record)
         if record.get(FLAGS):
             flagged[axes["run_dir"] or axes["run_key"]] = record[FLAGS]
-        metrics = run_metrics(record) or [(None, None, None, np.nan)]
+        metrics: list[tuple[str | None, str | None, str | None, float]] = list(run_metrics(record))
+        metrics = metrics or [(None, None, None, np.nan)]
         if axes["method"] == BASE_METHOD:
-            metrics = [("baseline" if stage == "trained" else stage, *rest) for stage, *rest in metrics]
+            metrics = [("baseline" if s == "trained" else s, b, m, v) for s, b, m, v in metrics]
         rows += [{**axes, "stage": s, "benchmark": b, "metric": m, "value": v} for s, b, m, v in metrics]
         # An adapter evaluated during training (eval.at_steps) is a point of the data-quantity curve: the same run
         # at fewer steps and samples, marked so that tables (own_rows) never take it for a run of its own.

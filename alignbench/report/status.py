@@ -67,7 +67,9 @@ def matrix(jobs: list[Job], rows: list[str], cols: list[str], metric: str | None
         values = [
             job.record.metrics[metric]
             for job in members
-            if job.status is Status.completed and isinstance(job.record.metrics.get(metric), int | float)
+            if job.status is Status.completed
+            and job.record is not None  # completed: status_of read it from its record
+            and isinstance(job.record.metrics.get(metric), int | float)
         ]
         return (f"{mean(values):.3f}" if values else "-") + f" ({text})"
 

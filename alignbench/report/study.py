@@ -50,3 +50,8 @@ SWEEPS = {
     "quantity": "paper_quantity",
     "rank": "paper_rank",
 }
+
+
+def family(paper_model: str | None) -> str | None:
+    """The family a paper model is compared within (vicuna: llama); a model FAMILIES does not know is its own."""
+    return None if paper_model is None else FAMILIES.get(paper_model, paper_model)

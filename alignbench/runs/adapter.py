@@ -77,10 +77,10 @@ def problem(run_dir: Path, run_key: str, kept: dict[str, dict[str, Any]] | None 
             return f"{folder / MANIFEST} lists no files"
         if kept is not None and listing != kept:
             return f"{folder / MANIFEST} lists other files or checksums than record.json keeps"
-    if kept is None and found is None:
-        return _peft_problem(folder)
     if kept is not None:
         return files.mismatch(folder, kept, "record.json")
+    if found is None:
+        return _peft_problem(folder)
     return files.mismatch(folder, found["files"], "its manifest")
 
 

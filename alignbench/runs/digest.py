@@ -88,7 +88,7 @@ def in_range(key: str, value: Any) -> bool:
 def out_of_range(metrics: dict[str, Any]) -> list[str]:
     """`key=value outside [low, high]` for every number outside its metric's possible values."""
     return [
-        f"{key}={value:g} outside [{range_of(key)[0]:g}, {range_of(key)[1]:g}]"
+        f"{key}={value:g} outside [{bounds[0]:g}, {bounds[1]:g}]"
         for key, value in metrics.items()
-        if not in_range(key, value)
+        if (bounds := range_of(key)) and not in_range(key, value)
     ]

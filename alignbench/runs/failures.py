@@ -58,7 +58,7 @@ def counts_against_retries(reason: Reason | str | None) -> bool:
 def describe(err: BaseException) -> str:
     """What a record and the summary say about `err`: its type and message, with the errno's name for OS errors
     (a full disk reads `OSError ENOSPC: No space left on device: '<file>'`)."""
-    if isinstance(err, OSError) and err.errno in errno.errorcode:
+    if isinstance(err, OSError) and err.errno is not None and err.errno in errno.errorcode:
         where = f": {err.filename!r}" if err.filename else ""
         return f"{type(err).__name__} {errno.errorcode[err.errno]}: {err.strerror}{where}"
     return f"{type(err).__name__}: {err}"

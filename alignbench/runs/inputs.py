@@ -50,32 +50,34 @@ def input_problems(inputs: list[Input]) -> list[str]:
 
 def _find(selector: dict[str, Any], sweep_dir: Path | None, base: dict[str, Any]) -> Input:
     if selector.get("run_dir"):
-        return _check(Input(f"run_dir={selector['run_dir']}", Path(selector["run_dir"]).expanduser()), base)
+        return _check(f"run_dir={selector['run_dir']}", Path(selector["run_dir"]).expanduser(), base)
     if sweep_dir is None:
         return Input(_describe(selector), problem="method.merge.sweep_dir is not set, so no run can be looked up")
     if selector.get("run_key"):
-        return _check(Input(f"run_key={selector['run_key']}", sweep_dir / selector["run_key"]), base)
+        return _check(f"run_key={selector['run_key']}", sweep_dir / selector["run_key"], base)
     wanted = _describe(selector)
     if not sweep_dir.is_dir():
         return Input(wanted, problem=f"{sweep_dir} does not exist: run the sweep that makes the inputs first")
-    candidates = []
+    candidates: list[tuple[Path, RunRecord]] = []
     for path in sorted(sweep_dir.glob(f"*/{RECORD}")):
         record = RunRecord.read(path.parent)
         if record is not None and base_identity(record.config) == base and _matches(record, selector["choices"]):
-            candidates.append(Input(wanted, path.parent, record))
+            candidates.append((path.parent, record))
     if not candidates:
         return Input(wanted, problem=f"no run in {sweep_dir} has these values on this base (model and quantization)")
     if len(candidates) > 1:
-        keys = ", ".join(c.record.run_key for c in candidates)
+        keys = ", ".join(record.run_key for _, record in candidates)
         return Input(wanted, problem=f"{len(candidates)} runs match ({keys}); name one more axis, e.g. seed")
-    return _check(candidates[0], base)
+    run_dir, record = candidates[0]
+    return _check(wanted, run_dir, base, record)
 
 
-def _check(found: Input, base: dict[str, Any]) -> Input:
-    record = found.record or RunRecord.read(found.run_dir)
-    found.record = record
+def _check(wanted: str, run_dir: Path, base: dict[str, Any], record: RunRecord | None = None) -> Input:
+    """The run in `run_dir` (its record, when read already) as a merge input, with why it cannot be one."""
+    record = record or RunRecord.read(run_dir)
+    found = Input(wanted, run_dir, record)
     if record is None:
-        found.problem = f"{found.run_dir} has no {RECORD} (not run yet?)"
+        found.problem = f"{run_dir} has no {RECORD} (not run yet?)"
     elif record.status is not Status.completed:
         found.problem = f"its run {record.run_key} is {record.status.value}" + (
             f": {record.error}" if record.error else ""
@@ -85,14 +87,15 @@ def _check(found: Input, base: dict[str, Any]) -> Input:
             f"its run {record.run_key} is on another base ({record.choices.get('model')}, "
             f"quant {record.choices.get('quant')})"
         )
-    elif not (RunDir(found.run_dir).adapter / "adapter_config.json").is_file():
-        found.problem = f"its run {record.run_key} has no adapter in {RunDir(found.run_dir).adapter}"
+    elif not (RunDir(run_dir).adapter / "adapter_config.json").is_file():
+        found.problem = f"its run {record.run_key} has no adapter in {RunDir(run_dir).adapter}"
     return found
 
 
 def _matches(record: RunRecord, choices: dict[str, Any]) -> bool:
     """Group choices (method: sft) are read from the record's choices, anything else as a config path."""
     for key, value in choices.items():
+        found: Any
         if key in record.choices:
             found = record.choices[key]
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, cast
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -17,7 +17,8 @@ EVALUATION = ("eval", "judge")
 
 def resolve(config: DictConfig) -> dict[str, Any]:
     """The plain, fully resolved config that the keys hash and record.json keeps."""
-    resolved = OmegaConf.to_container(config, resolve=True, enum_to_str=True)
+    # to_container is typed for any node (a list, a string); a DictConfig of the schema's sections gives a dict.
+    resolved = cast("dict[str, Any]", OmegaConf.to_container(config, resolve=True, enum_to_str=True))
     dataset = resolved.get("dataset")
     if isinstance(dataset, dict) and dataset.get("path") and dataset.get("sample"):
         # The user's files win over the bundled miniature that the CPU budget (preset/cpu.yaml) turns on: the

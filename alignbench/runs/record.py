@@ -159,8 +159,10 @@ class RunRecord:
             config=without_secrets(resolved),
             versions=library_versions(),
         )
-        for name, value in (previous.kept_by_evaluation() if keep_training else {}).items():
-            setattr(record, name, value)
+        if keep_training:
+            assert previous is not None, "only a trained run is re-evaluated (lifecycle.attempt)"
+            for name, value in previous.kept_by_evaluation().items():
+                setattr(record, name, value)
         return record
 
     def trained(self, run_key: str, run_dir: Path) -> bool:

@@ -11,6 +11,7 @@ import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from alignbench.runs import adapter
 from alignbench.runs.dirs import RunDir
@@ -31,13 +32,15 @@ def previous_record(run_dir: Path, run_key: str) -> RunRecord | None:
             _adopt(record, adapter.manifest(run_dir, run_key), run_dir)
         return record
     except FileNotFoundError:
-        counts, note = {}, None
+        attempt, failures, note = 0, 0, None
     except (OSError, ValueError, TypeError, AttributeError) as err:  # ValueError: bad JSON, bytes or status
-        counts, note = _set_aside(path, err)
+        attempt, failures, note = _set_aside(path, err)
     done = adapter.manifest(run_dir, run_key)
     if done is None and note is None:
         return None
-    record = RunRecord(run_key=run_key, status=Status.interrupted, run_dir=str(run_dir), **counts)
+    record = RunRecord(
+        run_key=run_key, status=Status.interrupted, run_dir=str(run_dir), attempt=attempt, failures=failures
+    )
     _adopt(record, done, run_dir)
     if note is not None:
         kept = f"its complete adapter (run_key {run_key}) is kept and evaluated" if done else "the run starts again"
@@ -45,7 +48,7 @@ def previous_record(run_dir: Path, run_key: str) -> RunRecord | None:
     return record
 
 
-def _adopt(record: RunRecord, done: dict | None, run_dir: Path) -> None:
+def _adopt(record: RunRecord, done: dict[str, Any] | None, run_dir: Path) -> None:
     """What the complete adapter's manifest says training produced, into the record (nothing if there is none)."""
     if done is None:
         return
@@ -57,8 +60,9 @@ def _adopt(record: RunRecord, done: dict | None, run_dir: Path) -> None:
     record.adapter_files = done["files"]
 
 
-def _set_aside(path: Path, err: BaseException) -> tuple[dict[str, int], str]:
-    """Rename the unreadable record out of the way; the counts that can still be read from it, and what happened."""
+def _set_aside(path: Path, err: BaseException) -> tuple[int, int, str]:
+    """Rename the unreadable record out of the way; the attempt and failure counts that can still be read from it
+    (0 where they cannot), and what happened."""
     try:
         text = path.read_bytes().decode("utf-8", errors="replace")
     except OSError:
@@ -67,4 +71,8 @@ def _set_aside(path: Path, err: BaseException) -> tuple[dict[str, int], str]:
     aside = path.with_name(f"{path.name}.unreadable-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%fZ')}")
     os.replace(path, aside)
     why = " ".join(str(err).split())[:120]
-    return counts, f"{path} is unreadable ({type(err).__name__}: {why}); set aside as {aside.name}"
+    return (
+        counts.get("attempt", 0),
+        counts.get("failures", 0),
+        f"{path} is unreadable ({type(err).__name__}: {why}); set aside as {aside.name}",
+    )

@@ -44,6 +44,7 @@ class Job:
 
 def status_of(run_dir: Path, job: Job) -> Job:
     """Fill in the job's status from its run directory (its record and its lock)."""
+    assert job.run_key is not None, "a job's run directory is named by its run key: only a planned job has one"
     record = job.record = RunRecord.read(run_dir)
     if record is not None:
         job.failures, job.error, job.reason = record.failures, record.error, record.reason

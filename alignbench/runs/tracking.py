@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 from alignbench.config.registry import Registry
 from alignbench.config.schema import LoggerConfig
@@ -167,9 +167,11 @@ def _no_tracker(cfg: LoggerConfig, run_dir: Path, run: TrackedRun) -> Tracker:
 def _wandb_tracker(cfg: LoggerConfig, run_dir: Path, tracked: TrackedRun) -> Tracker:
     import wandb
 
-    mode, why = cfg.mode, f"logger.mode={cfg.mode}"
+    # A str, not a TrackerMode: WANDB_MODE may name any mode W&B knows (shared, dryrun), which W&B checks itself.
+    mode: str = cfg.mode
+    why: str | None = f"logger.mode={cfg.mode}"
     if mode == "auto":
-        mode, why = os.environ.get("WANDB_MODE"), "WANDB_MODE"
+        mode, why = os.environ.get("WANDB_MODE", ""), "WANDB_MODE"
         if not mode:
             mode, why = ("online", None) if _has_wandb_credentials() else ("offline", "no credentials")
     if mode == "disabled":
@@ -195,7 +197,7 @@ def _wandb_tracker(cfg: LoggerConfig, run_dir: Path, tracked: TrackedRun) -> Tra
             id=tracked.run_id,
             resume="allow" if tracked.run_id else None,
             dir=str(run_dir),
-            mode=mode,
+            mode=cast("Literal['online', 'offline', 'disabled', 'shared']", mode),
             reinit="finish_previous",  # several jobs of one multirun share this process
             # Bounded waits: for the server at the start, for uploads at the end (a server lost mid-run).
             settings=wandb.Settings(silent=True, init_timeout=cfg.init_timeout, finish_timeout=cfg.finish_timeout),
