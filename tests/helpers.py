@@ -123,9 +123,16 @@ def _run_module(
     """In the forked child: the environment, folder, argv and standard streams of `python -m module args`."""
     import atexit
     import runpy
+    import weakref
 
     if session:
         os.setsid()
+    # The server's exit functions and finalizers (e.g. W&B's media folder, shared by every child) are not this child's
+    # to run: only what the command itself registers runs when it ends.
+    atexit._clear()
+    for inherited in list(weakref.finalize._registry):
+        inherited.atexit = False
+    atexit.register(weakref.finalize._exitfunc)
     os.environ.clear()
     os.environ.update(env)
     os.chdir(REPO)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import alignbench
 from omegaconf import DictConfig, OmegaConf
 
 from alignbench.config.guard import config_problems
@@ -69,13 +68,7 @@ def test_the_values_the_shipped_configs_use_are_all_in_bounds(compose):
 
 @pytest.mark.slow
 def test_a_bad_value_is_one_line_exit_1_and_nothing_written(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "alignbench", "method.max_steps=-3", f"hydra.run.dir={tmp_path / 'run'}"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = alignbench("method.max_steps=-3", f"hydra.run.dir={tmp_path / 'run'}", timeout=120)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == ["alignbench: method.max_steps=-3: must be at least 1"]
     assert not (tmp_path / "run").exists()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import alignbench
 from report_records import make_record, write_records
 
 pytestmark = pytest.mark.slow
@@ -20,14 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def report(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "alignbench.report", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **(env or {})},
-    )
+    return alignbench(*args, env=env, timeout=300, module="alignbench.report")
 
 
 class Refs(HTMLParser):

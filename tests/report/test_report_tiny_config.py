@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
+from helpers import alignbench
 
 PAIRS = [
     ("tiny_llama", "llama"),
@@ -32,14 +28,7 @@ def test_each_pair_is_two_different_networks(compose):
 
 @pytest.mark.slow
 def test_report_tiny_plans_lora_grid_and_a_qlora_slice(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "alignbench", "-m", "sweep=report_tiny", "dry_run=true", f"hydra.sweep.dir={tmp_path}"],
-        cwd=Path(__file__).resolve().parents[2],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=os.environ.copy(),
-    )
+    done = alignbench("-m", "sweep=report_tiny", "dry_run=true", f"hydra.sweep.dir={tmp_path}", timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     lines = [line for line in done.stdout.splitlines() if " pending " in line and "dataset=" in line]
     assert "120 jobs" in done.stdout and len(lines) == 120
