@@ -471,8 +471,12 @@ class Config:
 
 
 def register_configs() -> None:
-    """Store the schemas so that conf/ files extend them (called before Hydra composes). A group's schema is kept
-    outside the group (`/schemas/<group>_schema`, used `@_here_`), so `--help` and completion list real options only."""
+    """Store the schemas so that conf/ files extend them, and the resolvers conf/config.yaml uses (called before Hydra
+    composes). Schemas are top-level configs (`/<group>_schema`, used `@_here_`), in no group: `--help` and completion
+    list groups only, so they offer real options only."""
+    from alignbench.config.routing import register_resolvers
+
+    register_resolvers()
     cs = ConfigStore.instance()
     cs.store(name="schema", node=Config)
     for group, node in [
@@ -483,10 +487,10 @@ def register_configs() -> None:
         ("logger", LoggerConfig),
         ("eval", EvalConfig),
         ("judge", JudgeConfig),
+        ("sft", SFTMethodConfig),
+        ("dpo", DPOMethodConfig),
+        ("merge", MergeMethodConfig),
+        ("base", BaseMethodConfig),
+        ("sft_dpo", SFTDPOMethodConfig),
     ]:
-        cs.store(group="schemas", name=f"{group}_schema", node=node)
-    cs.store(group="schemas", name="sft_schema", node=SFTMethodConfig)
-    cs.store(group="schemas", name="dpo_schema", node=DPOMethodConfig)
-    cs.store(group="schemas", name="merge_schema", node=MergeMethodConfig)
-    cs.store(group="schemas", name="base_schema", node=BaseMethodConfig)
-    cs.store(group="schemas", name="sft_dpo_schema", node=SFTDPOMethodConfig)
+        cs.store(name=f"{group}_schema", node=node)

@@ -56,10 +56,18 @@ def test_completion_and_help_list_real_options_only():
     )
     offered = set(done.stdout.split())
     assert offered == {f"model={p.stem}" for p in (CONF / "model").glob("*.yaml")}, done.stdout + done.stderr
+    env["COMP_LINE"] = "alignbench method=sft "  # a new word: groups and keys, no schema or router
+    done = subprocess.run(
+        [sys.executable, "-m", "alignbench", "-sc", "query=bash"], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    offered = set(done.stdout.split())
+    assert {"model=", "method=", "eval=", "judge=", "sweep="} <= offered, done.stdout + done.stderr
+    assert not [word for word in offered if "schema" in word or "by_model" in word], offered
     help_text = subprocess.run(
         [sys.executable, "-m", "alignbench", "--help"], cwd=REPO, capture_output=True, text=True
     ).stdout
-    assert "model: llama, mistral" in help_text and "model_schema" not in help_text.split("schemas:")[0]
+    assert "model: llama, mistral" in help_text and "eval: paper, sample\n" in help_text
+    assert not [word for word in ("schema", "by_model", "preset:", "preset/") if word in help_text], help_text
 
 
 @pytest.mark.slow

@@ -166,6 +166,7 @@ def test_paper_models_bring_the_studys_evaluation_and_the_command_line_still_win
     chosen = compose(["model=mistral", "eval=sample"])
     assert chosen.eval.name == "sample" and chosen.eval.mmlu.include_path  # the bundled miniatures
     assert compose(["model=tiny_llama", "eval=paper"]).eval.mmlu.hub_id == "cais/mmlu"
-    models = {p.stem for p in (CONF / "model").glob("*.yaml")}
-    assert {p.stem for p in (CONF / "eval" / "by_model").glob("*.yaml")} == models
-    assert {p.stem for p in (CONF / "judge" / "by_model").glob("*.yaml")} == models
+    for model in (p.stem for p in (CONF / "model").glob("*.yaml")):  # every model routes (config.routing)
+        cfg = compose([f"model={model}"])
+        routed = ("sample", "offline") if cfg.model.tiny else ("paper", "openai")
+        assert (cfg.eval.name, cfg.judge.name) == routed, model
