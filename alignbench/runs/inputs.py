@@ -24,6 +24,12 @@ class Input:
     def key(self) -> str:
         return self.record.run_key if self.record and not self.problem else f"unavailable: {self.wanted}"
 
+    @property
+    def adapter(self) -> Path:
+        """Where a usable input's adapter is (an unusable one has a problem instead, maybe no run folder)."""
+        assert self.run_dir is not None and self.problem is None, f"merge input {self.wanted}: {self.problem}"
+        return RunDir(self.run_dir).adapter
+
 
 def merge_inputs(config: dict[str, Any]) -> list[Input]:
     """The inputs of a merge run (plain config, e.g. the resolved one); [] for a run that merges nothing."""

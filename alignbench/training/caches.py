@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from alignbench.data.fit import TRUNCATION_POLICY
+from alignbench.data.parsers import Pair
 from alignbench.runs import files
 from alignbench.runs.dirs import CacheDir
 from alignbench.runs.keys import digest
@@ -36,9 +37,9 @@ CACHE_VERSION = 1
 REF_FIELDS = ("ref_chosen_logps", "ref_rejected_logps", "chosen_tokens", "rejected_tokens")
 
 
-def examples_digest(rows: list[dict[str, Any]]) -> str:
+def examples_digest(pairs: list[Pair]) -> str:
     """The exact training examples, in order: covers dataset, revision, preference, selection and count."""
-    return digest(rows)
+    return digest([[p.prompt, p.chosen, p.rejected] for p in pairs])
 
 
 def tokenizer_digest(tokenizer) -> str:

@@ -71,8 +71,8 @@ def complete_names(folder: Path) -> list[str]:
     """checkpoint-<step> folders, newest step first."""
     if not folder.is_dir():
         return []
-    names = [p.name for p in folder.iterdir() if p.is_dir() and NAME.match(p.name)]
-    return sorted(names, key=lambda n: int(NAME.match(n).group(1)), reverse=True)
+    steps = {p.name: int(found[1]) for p in folder.iterdir() if p.is_dir() and (found := NAME.match(p.name))}
+    return sorted(steps, key=steps.__getitem__, reverse=True)
 
 
 def problem(folder: Path) -> str | None:

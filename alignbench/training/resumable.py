@@ -14,7 +14,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from transformers import TrainerCallback
+from transformers import Trainer, TrainerCallback
+from transformers.trainer_utils import TrainOutput
 
 from alignbench.training.callbacks import check_finite_weights
 from alignbench.training.checkpoints import STAGING, publish, write_manifest
@@ -22,19 +23,29 @@ from alignbench.training.checkpoints import STAGING, publish, write_manifest
 ACCUMULATORS = "alignbench_accumulators.json"
 
 
-class Resumable:
-    """Mixin for a transformers Trainer: staged, manifested checkpoints and exact resume of the loss accumulators."""
+class Resumable(Trainer):
+    """Staged, manifested checkpoints and exact resume of the loss accumulators, for a TRL trainer's subclass that
+    takes it first among its bases (its overrides come before TRL's)."""
 
     checkpoint_identity: tuple[str, dict[str, Any]] = ("", {})  # (run_key, keyed config) written to each manifest
 
-    def train(self, resume_from_checkpoint: str | None = None, **kwargs):
-        if resume_from_checkpoint is not None:
+    def train(
+        self,
+        resume_from_checkpoint: str | bool | None = None,
+        trial: Any = None,
+        ignore_keys_for_eval: list[str] | None = None,
+    ) -> TrainOutput:
+        # True (the Trainer's "newest in output_dir") is never passed: training.train names the checkpoint it picked.
+        if isinstance(resume_from_checkpoint, str):
             self.add_callback(_RestoreAccumulators(self, Path(resume_from_checkpoint)))
-        return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
+        return super().train(
+            resume_from_checkpoint=resume_from_checkpoint, trial=trial, ignore_keys_for_eval=ignore_keys_for_eval
+        )
 
-    def _save_checkpoint(self, model, trial) -> None:
+    def _save_checkpoint(self, model: Any, trial: Any) -> None:
         step = self.state.global_step
         check_finite_weights(model, step)  # a diverged model is never checkpointed
+        assert self.args.output_dir is not None  # typed optional, but TrainingArguments fills in a default
         final_root = Path(self.args.output_dir)
         staged = final_root / STAGING / f"checkpoint-{step}"
         shutil.rmtree(staged, ignore_errors=True)

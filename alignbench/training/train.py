@@ -6,7 +6,7 @@ import os
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alignbench.config.schema import Config, Precision
 from alignbench.config.sources import base_identity
@@ -16,11 +16,14 @@ from alignbench.runs.dirs import CacheDir, RunDir
 from alignbench.runs.tracking import Tracker
 from alignbench.training.callbacks import SaveAdapterAt, StopOnNonFinite, quiet_console, tracker_callback
 
+if TYPE_CHECKING:
+    from alignbench.training.methods.common import Trainer, TrainResult
+
 
 @dataclass
 class Trained:
     policy: Any  # the base with the trained adapter in it
-    metrics: dict[str, float]
+    metrics: dict[str, float | None]  # train/loss is None for a method that trains no steps
     cache_hits: dict[str, bool]
 
 
@@ -46,7 +49,7 @@ def train_adapter(
     from alignbench.modeling.adapters import peft_config
     from alignbench.training.methods import METHODS, TrainerInputs
     from alignbench.training.preemption import StopSignals
-    from alignbench.training.resumable import Checkpointing
+    from alignbench.training.resumable import Checkpointing, Resumable
 
     build = METHODS.pick(cfg.method.trainer)
     with _trl_bars():
@@ -84,13 +87,13 @@ def train_adapter(
     metrics = train_metrics(trainer.state.log_history, result) | {"train/lora_dropout": dropout}
     if trained_pairs is not None:
         metrics["data/train_pairs"] = trained_pairs
-    if hasattr(trainer, "run_training_loss"):
+    if isinstance(trainer, Resumable):
         metrics["train/loss"] = trainer.run_training_loss()  # every step's, across resumes
     # The trainer (optimizer state, dataloaders) goes with this frame: a grid's memory stays that of one run.
     return Trained(trainer.model, metrics, trainer.cache_hits)
 
 
-def checked_dataset_size(trainer, fitted: int) -> int | None:
+def checked_dataset_size(trainer: Trainer, fitted: int) -> int | None:
     """The number of pairs in the trainer's prepared dataset (None for a merge, which trains on none). The pairs were
     fitted to max_length before (data.fit), so TRL must keep every one; a difference is a bug, never a silent loss."""
     dataset = getattr(trainer, "train_dataset", None)
@@ -145,14 +148,14 @@ def run_caches(cfg: Config, tokenizer, pairs: list[Pair], precision: Precision, 
         model=base_identity(asdict(cfg)),
         precision=precision.value,
         tokenizer=tokenizer_digest(tokenizer),
-        examples=examples_digest([[p.prompt, p.chosen, p.rejected] for p in pairs]),
+        examples=examples_digest(pairs),
         max_length=cfg.method.max_length,
         truncation=TRUNCATION_POLICY,
         parent=parent,
     )
 
 
-def train_metrics(log_history: list[dict], result) -> dict[str, float]:
+def train_metrics(log_history: list[dict[str, float]], result: TrainResult) -> dict[str, float | None]:
     losses = [entry for entry in log_history if "loss" in entry]
     metrics = {"train/loss": result.training_loss, "train/steps": result.global_step}
     if losses:

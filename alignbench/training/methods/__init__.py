@@ -7,13 +7,13 @@ from collections.abc import Callable
 
 from alignbench.config.registry import Registry
 from alignbench.training.methods.base import build_identity_adapter
-from alignbench.training.methods.common import TrainerInputs
+from alignbench.training.methods.common import Trainer, TrainerInputs
 from alignbench.training.methods.dpo import build_dpo_trainer
 from alignbench.training.methods.merge import build_merger
 from alignbench.training.methods.sft import build_sft_trainer
 from alignbench.training.methods.sft_dpo import build_sft_dpo_trainer
 
-METHODS: Registry[Callable[[TrainerInputs], object]] = Registry(
+METHODS: Registry[Callable[[TrainerInputs], Trainer]] = Registry(
     "method.trainer",
     {
         "sft": build_sft_trainer,
@@ -24,4 +24,4 @@ METHODS: Registry[Callable[[TrainerInputs], object]] = Registry(
     },
 )
 
-__all__ = ["METHODS", "TrainerInputs"]
+__all__ = ["METHODS", "Trainer", "TrainerInputs"]

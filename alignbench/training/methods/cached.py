@@ -53,7 +53,7 @@ class _TokenizedFromCache:
 
     def _prepare_dataset(self, dataset, *args, **kwargs):
         name = kwargs.get("dataset_name", args[-1] if args else "train")
-        prepare = super()._prepare_dataset  # type: ignore[misc]
+        prepare = super()._prepare_dataset
         if self.caches is None:
             return prepare(dataset, *args, **kwargs)
         prepared, hit = self.caches.tokenized(
@@ -73,20 +73,22 @@ class CachedSFTTrainer(Resumable, _TokenizedFromCache, SFTTrainer):
 
 class CachedDPOTrainer(Resumable, _TokenizedFromCache, DPOTrainer):
     trainer_name = "dpo"
+    args: DPOConfig  # the Trainer's TrainingArguments, as DPOTrainer is given them
 
     def __init__(self, *, caches: RunCaches | None, args: DPOConfig, **kwargs):
         self.caches, self.cache_hits = caches, {}  # set first: TRL prepares the dataset inside __init__
-        cached = caches is not None and args.precompute_ref_log_probs
+        # The shared cache the reference log-probs come from; None: TRL computes them itself (or not at all).
+        ref_cache = caches if args.precompute_ref_log_probs else None
         # With precompute on, TRL's __init__ hashes every weight (tens of seconds for a 7B base) to key a cache that
         # never hits across runs. So TRL is built with it off and the reference columns are added here, from the
         # shared cache or computed by TRL's own code; from then on TRL reads them exactly as it reads its own.
-        if cached:
+        if ref_cache is not None:
             args.precompute_ref_log_probs = False
         super().__init__(args=args, **kwargs)
         reference_without_dropout(self.model)
-        if cached:
+        if ref_cache is not None:
             args.precompute_ref_log_probs = self.precompute_ref_logps = True
-            self._precompute_model_hash = caches.ref_key()  # keys TRL's own file cache on a miss: never collides
+            self._precompute_model_hash = ref_cache.ref_key()  # keys TRL's own file cache on a miss: never collides
             batch_size = args.precompute_ref_batch_size or args.per_device_train_batch_size
             self.train_dataset = self._precompute_ref_logps(self.train_dataset, "train", batch_size)
 

@@ -1,12 +1,14 @@
-"""What every method's trainer is built from, and the TrainingArguments all of them share."""
+"""What every method's trainer is built from, what training.train asks of it, and the TrainingArguments all of them
+share."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from alignbench.config.schema import Config, Precision
+from alignbench.config.rules import ConfigError
+from alignbench.config.schema import Config, MethodConfig, Precision
 from alignbench.data.parsers import Pair
 
 
@@ -26,7 +28,69 @@ class TrainerInputs:
     start_adapter: Path | None = None  # an adapter the method starts from (sft_dpo: its SFT stage's); None: a new one
 
 
-def shared_training_args(inputs: TrainerInputs) -> dict:
+class TrainingState(Protocol):
+    """The part of transformers' TrainerState that training.train reads."""
+
+    @property
+    def global_step(self) -> int: ...
+
+    @property
+    def log_history(self) -> list[dict[str, float]]: ...
+
+
+class TrainResult(Protocol):
+    """What train() returns: transformers' TrainOutput, or Untrained's."""
+
+    @property
+    def global_step(self) -> int: ...
+
+    @property
+    def training_loss(self) -> float | None: ...  # None: no step was trained
+
+    @property
+    def metrics(self) -> dict[str, float]: ...
+
+
+class Trainer(Protocol):
+    """What training.train asks of a method's trainer (training.methods.METHODS builds one): a transformers Trainer
+    with training.resumable.Resumable has all of it; Untrained stands in for a method that trains no steps."""
+
+    # (run key, keyed config) written into each checkpoint's manifest, set before training
+    checkpoint_identity: tuple[str, dict[str, Any]]
+
+    @property
+    def model(self) -> Any: ...  # the policy: the base with the adapter in it
+
+    @property
+    def state(self) -> TrainingState: ...
+
+    @property
+    def cache_hits(self) -> dict[str, bool]: ...  # which shared caches (training.caches) it was served from
+
+    def add_callback(self, callback: Any) -> None: ...
+
+    def train(self, resume_from_checkpoint: str | None = None) -> TrainResult: ...
+
+    def save_model(self, output_dir: str) -> None: ...
+
+
+M = TypeVar("M", bound=MethodConfig)
+
+
+def method_settings(inputs: TrainerInputs, schema: type[M]) -> M:
+    """The method section as the trainer's own schema reads it (DPO's beta, a merge's inputs): a method option that
+    names the trainer must take its schema too."""
+    method = inputs.cfg.method
+    if not isinstance(method, schema):
+        raise ConfigError(
+            f"method.trainer={method.trainer} reads the settings of {schema.__name__}, but the method option has "
+            f"{type(method).__name__}: give it the trainer's schema in its defaults, as conf/method/{method.trainer}"
+            ".yaml does"
+        )
+    return method
+
+
+def shared_training_args(inputs: TrainerInputs) -> dict[str, Any]:
     """Keyword arguments of transformers.TrainingArguments taken from the method preset and the train section."""
     method, train = inputs.cfg.method, inputs.cfg.train
     return dict(
@@ -64,33 +128,41 @@ def shared_training_args(inputs: TrainerInputs) -> dict:
 
 @dataclass
 class _NoSteps:
-    log_history: list = field(default_factory=list)
+    log_history: list[dict[str, float]] = field(default_factory=list)
     global_step: int = 0
 
 
+@dataclass(frozen=True)
+class _NotTrained:
+    global_step: int = 0
+    training_loss: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
 class Untrained:
-    """What the pipeline asks of a trainer (model, train, save_model, state, cache_hits), for a method whose adapter
-    is made without training steps (a merge, the base itself): `model` is set by the subclass, which may override
-    `train` to build the adapter."""
+    """A Trainer for a method whose adapter is made without training steps (a merge, the base itself): `model` is
+    set by the subclass, which may override `train` to build the adapter."""
 
     refusal = "trains no steps"  # why eval.at_steps cannot apply, in the subclass's words
+    model: Any
+    # No steps, so no checkpoint to write it into.
+    checkpoint_identity: tuple[str, dict[str, Any]] = ("", {})
 
     def __init__(self, inputs: TrainerInputs):
         self.tokenizer = inputs.tokenizer
-        self.state, self.cache_hits = _NoSteps(), {}
+        self.state = _NoSteps()
+        self.cache_hits: dict[str, bool] = {}
 
     def add_callback(self, callback) -> None:
-        from alignbench.config.rules import ConfigError
         from alignbench.training.callbacks import SaveAdapterAt
 
         if isinstance(callback, SaveAdapterAt):
             raise ConfigError(f"eval.at_steps: {self.refusal}")
         # nothing is trained, so a tracker's training callback has nothing to log
 
-    def train(self):
-        from transformers.trainer_utils import TrainOutput
-
-        return TrainOutput(global_step=0, training_loss=None, metrics={})
+    def train(self, resume_from_checkpoint: str | None = None) -> TrainResult:
+        """No steps to take; `resume_from_checkpoint` is never given (no checkpoint is ever written)."""
+        return _NotTrained()
 
     def save_model(self, path: str) -> None:
         self.model.save_pretrained(path)

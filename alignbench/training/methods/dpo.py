@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from alignbench.config.schema import DPOMethodConfig
 from alignbench.data.parsers import assistant
-from alignbench.training.methods.common import TrainerInputs, shared_training_args
+from alignbench.training.methods.common import Trainer, TrainerInputs, method_settings, shared_training_args
+
+if TYPE_CHECKING:
+    from alignbench.training.methods.cached import CachedDPOTrainer
 
 
-def build_dpo_trainer(inputs: TrainerInputs, trainer_class=None):
+def build_dpo_trainer(inputs: TrainerInputs, trainer_class: type[CachedDPOTrainer] | None = None) -> Trainer:
     from datasets import Dataset
     from trl import DPOConfig
 
     from alignbench.training.methods.cached import CachedDPOTrainer
 
     trainer_class = trainer_class or CachedDPOTrainer
-    method = inputs.cfg.method
+    method = method_settings(inputs, DPOMethodConfig)
     rows = [
         {"prompt": pair.prompt, "chosen": assistant(pair.chosen), "rejected": assistant(pair.rejected)}
         for pair in inputs.pairs

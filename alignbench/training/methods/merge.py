@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from alignbench.config.rules import ConfigError
-from alignbench.training.methods.common import TrainerInputs, Untrained
+from alignbench.config.schema import MergeMethodConfig
+from alignbench.training.methods.common import TrainerInputs, TrainResult, Untrained, method_settings
 
 
 class Merger(Untrained):
@@ -17,30 +18,29 @@ class Merger(Untrained):
     def __init__(self, inputs: TrainerInputs):
         from peft import PeftModel
 
-        from alignbench.runs.dirs import RunDir
         from alignbench.runs.inputs import input_problems, merge_inputs
 
         super().__init__(inputs)
+        self.merge = method_settings(inputs, MergeMethodConfig).merge
         found = merge_inputs(asdict(inputs.cfg))
         if problems := input_problems(found):  # checked before loading too; the runs may have changed since
             raise ConfigError("this merge cannot start:\n- " + "\n- ".join(problems))
         self.names = [f"input_{i}" for i in range(len(found))]
-        self.model = PeftModel.from_pretrained(inputs.model, str(RunDir(found[0].run_dir).adapter), self.names[0])
+        self.model = PeftModel.from_pretrained(inputs.model, str(found[0].adapter), self.names[0])
         for name, run in zip(self.names[1:], found[1:], strict=True):
-            self.model.load_adapter(str(RunDir(run.run_dir).adapter), adapter_name=name)
-        self.cfg = inputs.cfg
+            self.model.load_adapter(str(run.adapter), adapter_name=name)
 
-    def train(self):
+    def train(self, resume_from_checkpoint: str | None = None) -> TrainResult:
         from alignbench.training.merging import merge_adapters
 
-        merge = self.cfg.method.merge
+        merge = self.merge
         weights = merge.weights or [1 / len(self.names)] * len(self.names)
         if len(weights) != len(self.names):
             raise ConfigError(f"method.merge.weights has {len(weights)} values for {len(self.names)} inputs")
         merge_adapters(
             self.model, self.names, merge.combination, weights, merge.density, merge.t, merge.seed, merge.svd_rank
         )
-        return super().train()
+        return super().train(resume_from_checkpoint)
 
 
 def build_merger(inputs: TrainerInputs) -> Merger:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from alignbench.data.parsers import assistant
-from alignbench.training.methods.common import TrainerInputs, shared_training_args
+from alignbench.training.methods.common import Trainer, TrainerInputs, shared_training_args
 
 
-def build_sft_trainer(inputs: TrainerInputs):
+def build_sft_trainer(inputs: TrainerInputs) -> Trainer:
     from datasets import Dataset
     from trl import SFTConfig
 

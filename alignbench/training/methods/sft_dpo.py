@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from alignbench.training.methods.common import TrainerInputs
+from alignbench.training.methods.common import Trainer, TrainerInputs
 from alignbench.training.methods.dpo import build_dpo_trainer
 
 
-def build_sft_dpo_trainer(inputs: TrainerInputs):
+def build_sft_dpo_trainer(inputs: TrainerInputs) -> Trainer:
     from peft import PeftModel
 
     from alignbench.training.methods.cached import CachedDPOTrainer
