@@ -62,8 +62,7 @@ def _job(cfg: DictConfig) -> dict | float | None:
     from alignbench.pipeline import JobInfo, RunFailed, run  # heavy imports only once a job really runs
 
     job = JobInfo(
-        # Each group's option by its own name (eval follows the model through eval/by_model/<model>: its name says
-        # which suite it is).
+        # Each group's option by its own name (eval follows the model, config.routing: its name says which suite).
         choices={group: cfg[group].name for group in GROUPS},
         overrides=list(hydra_cfg.overrides.task),  # secrets never get this far (check_command_line)
         # Only a multirun keys its run directories by run_key; a single run gets a fresh, timestamped one.
