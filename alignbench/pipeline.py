@@ -13,10 +13,10 @@ from alignbench import stages
 from alignbench.config.rules import check_device
 from alignbench.lifecycle import JobInfo, RunContext, RunFailed, attempt, lifecycle, skip
 from alignbench.preflight import library_problems
+from alignbench.runs.chain import ChainStage
 from alignbench.runs.identity import identify
 from alignbench.runs.inputs import input_problems
 from alignbench.runs.record import RunRecord
-from alignbench.runs.stages import ChainStage
 from alignbench.runs.state import claim
 from alignbench.training.preemption import Preempted
 
@@ -50,8 +50,8 @@ def run(config: DictConfig, run_dir: Path, job: JobInfo) -> RunRecord | None:
 
 def _execute(ctx: RunContext) -> None:
     """The run's stages, in order."""
-    if ctx.attempt.train and ctx.identity.stage is not None:
-        stages.earlier_stage(ctx, _run_stage)
+    if ctx.attempt.train and (stage := ctx.identity.stage) is not None:
+        stages.earlier_stage(ctx, stage, _run_stage)
     stages.start_tracking(ctx)
     stages.load_data(ctx)
     stages.load_model(ctx)
@@ -68,5 +68,7 @@ def _run_stage(stage: ChainStage, stage_dir: Path) -> RunRecord | None:
     groups = ("model", "dataset", "method", "adapter", "quant", "logger", "eval", "judge")  # as __main__ records them
     try:
         return run(stage.config, stage_dir, JobInfo(choices={group: stage.config[group].name for group in groups}))
-    except RunFailed as failed:  # the chained run says why its stage failed (runs.stages.StageUnavailable)
+    except RunFailed as failed:  # the chained run says why its stage failed (runs.chain.StageUnavailable)
+        if failed.__cause__ is None:
+            raise
         raise failed.__cause__ from None

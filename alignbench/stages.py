@@ -14,9 +14,9 @@ from alignbench.data.load import load_preference_data
 from alignbench.lifecycle import RunContext
 from alignbench.modeling.models import load_base_model, load_tokenizer, model_location
 from alignbench.runs import adapter
+from alignbench.runs.chain import ChainStage, ensure_stage
 from alignbench.runs.console import quiet_libraries, run_name, stage_line
 from alignbench.runs.record import now, timed
-from alignbench.runs.stages import ensure_stage
 from alignbench.runs.tracking import TrackedRun, axis_tags, start_tracker, sweep_axes, wandb_run_id
 from alignbench.training.checkpoints import discard
 from alignbench.training.train import train_adapter, train_pairs_wanted
@@ -24,11 +24,11 @@ from alignbench.training.train import train_adapter, train_pairs_wanted
 log = logging.getLogger(__name__)
 
 
-def earlier_stage(ctx: RunContext, run_stage: Callable) -> None:
+def earlier_stage(ctx: RunContext, stage: ChainStage, run_stage: Callable) -> None:
     """A chained run's earlier stage (sft_dpo: its SFT run), found trained or trained now as a run of its own, before
     this run's tracker and base model."""
     with timed(ctx.record.timings, "parent_s"):
-        ctx.record.parent = ensure_stage(ctx.identity.stage, ctx.run_dir, ctx.job.sweep, run_stage)
+        ctx.record.parent = ensure_stage(stage, ctx.run_dir, ctx.job.sweep, run_stage)
     ctx.record.write(ctx.run_dir)
 
 
@@ -71,14 +71,17 @@ def load_model(ctx: RunContext) -> None:
     """The base model (quantized if asked), reused from an earlier run of this process when it is the same base."""
     cfg = ctx.cfg
     say(f"load model {cfg.model.name}" + (f" ({cfg.quant.name})" if cfg.quant.bits else ""))
+    location = ctx.record.model_path
+    assert location is not None, "load_data finds the model before load_model loads it"
     with timed(ctx.record.timings, "load_model_s"):
-        ctx.model, ctx.record.base_reused = load_base_model(cfg.model, cfg.quant, ctx.record.model_path)
+        ctx.model, ctx.record.base_reused = load_base_model(cfg.model, cfg.quant, location)
 
 
 def train(ctx: RunContext) -> None:
     """Train the adapter, then publish it whole with its manifest and record it: a later evaluation failure keeps
     the training."""
     cfg, record, run_dir = ctx.cfg, ctx.record, ctx.run_dir
+    assert ctx.tracker is not None, "start_tracking runs before training"
     say(training_line(cfg, len(ctx.data.train)))
     with timed(record.timings, "train_s"):
         trained = train_adapter(

@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = ROOT / "mypy-baseline.json"
 # Packages held at zero errors: a new error there fails whatever the baseline says.
-ZERO = ["alignbench/config", "alignbench/report"]
+ZERO = ["alignbench/config", "alignbench/report", "alignbench/runs"]
 _ERROR = re.compile(r"^(?P<file>[^:\s]+\.py):\d+(?::\d+)?: error: ")
 _UPDATE = "python scripts/mypy_baseline.py --update"
 

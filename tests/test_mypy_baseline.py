@@ -15,8 +15,8 @@ spec.loader.exec_module(mypy_baseline)
 
 
 def test_a_grown_count_fails_naming_the_file_and_both_counts():
-    grown, at_zero, shrunk = mypy_baseline.compare(Counter({"alignbench/runs/a.py": 3}), {"alignbench/runs/a.py": 2})
-    assert grown == ["alignbench/runs/a.py: 3 mypy errors, baseline 2"] and not at_zero and not shrunk
+    grown, at_zero, shrunk = mypy_baseline.compare(Counter({"alignbench/training/a.py": 3}), {"alignbench/training/a.py": 2})
+    assert grown == ["alignbench/training/a.py: 3 mypy errors, baseline 2"] and not at_zero and not shrunk
 
 
 def test_a_zero_package_fails_with_any_error_whatever_the_baseline():
@@ -29,12 +29,12 @@ def test_a_zero_package_fails_with_any_error_whatever_the_baseline():
 
 
 def test_a_shrunk_or_gone_file_asks_for_the_baseline_to_be_lowered():
-    baseline = {"alignbench/runs/a.py": 2, "alignbench/runs/gone.py": 1}
-    grown, at_zero, shrunk = mypy_baseline.compare(Counter({"alignbench/runs/a.py": 1}), baseline)
+    baseline = {"alignbench/training/a.py": 2, "alignbench/training/gone.py": 1}
+    grown, at_zero, shrunk = mypy_baseline.compare(Counter({"alignbench/training/a.py": 1}), baseline)
     assert not grown and not at_zero
     assert shrunk == [
-        "alignbench/runs/a.py: 1 mypy errors, baseline 2",
-        "alignbench/runs/gone.py: 0 mypy errors, baseline 1",
+        "alignbench/training/a.py: 1 mypy errors, baseline 2",
+        "alignbench/training/gone.py: 0 mypy errors, baseline 1",
     ]
 
 

@@ -197,7 +197,7 @@ class DPOMethodConfig(MethodConfig):
 @dataclass
 class SFTDPOMethodConfig(DPOMethodConfig):
     """SFT then DPO (method=sft_dpo): the top level is the DPO stage (the dpo preset), `sft` the SFT stage's own
-    method section, exactly what a plain method=sft run would have (runs.stages derives that run from it). The DPO
+    method section, exactly what a plain method=sft run would have (runs.chain derives that run from it). The DPO
     stage goes on training the SFT stage's adapter, so `lora` is the SFT preset's."""
 
     sft: SFTMethodConfig = field(default_factory=SFTMethodConfig)

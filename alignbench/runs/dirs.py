@@ -125,7 +125,7 @@ class CacheDir:
 
     @property
     def stages(self) -> Path:
-        return self.root / "stages"  # <stage run key>/: a chained run's earlier stage, a run folder (runs.stages)
+        return self.root / "stages"  # <stage run key>/: a chained run's earlier stage, a run folder (runs.chain)
 
     @staticmethod
     def key(kind: str, version: int, what: Any) -> str:

@@ -6,20 +6,21 @@ sweep's plan call the same function, so a plan's keys are the launch's."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import Any, cast
 
 from omegaconf import DictConfig, OmegaConf
 
 from alignbench.config.schema import Config
+from alignbench.runs.chain import ChainStage, stage_of
 from alignbench.runs.inputs import Input, merge_inputs
 from alignbench.runs.keys import eval_key, resolve, run_key
-from alignbench.runs.stages import ChainStage, stage_of
 from alignbench.runs.study import input_studies, study_coordinates
 
 
 @dataclass(frozen=True)
 class Identity:
-    config: Config  # typed (schemas): what the stages read
+    composed: DictConfig  # as Hydra composed it
     resolved: dict[str, Any]  # plain and resolved: what the keys hash and the record keeps; never written into
     run_key: str  # what is trained
     eval_key: str  # how it is evaluated
@@ -30,6 +31,12 @@ class Identity:
     @property
     def keys(self) -> tuple[str, str]:
         return self.run_key, self.eval_key
+
+    @cached_property
+    def config(self) -> Config:
+        """Typed (the schemas' dataclasses): what the stages read. Built on first use: a plan of 320 jobs needs only
+        the keys."""
+        return cast(Config, OmegaConf.to_object(self.composed))  # a structured config's object is its schema class
 
 
 def identify(config: DictConfig) -> Identity:
@@ -42,7 +49,7 @@ def identify(config: DictConfig) -> Identity:
     resolved = _linked(resolved, inputs, stage)
     studies = input_studies(found.record.to_json() for found in inputs if found.record)
     return Identity(
-        config=OmegaConf.to_object(config),
+        composed=config,
         resolved=resolved,
         run_key=run_key(resolved),
         eval_key=eval_key(resolved),

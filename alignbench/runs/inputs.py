@@ -41,15 +41,6 @@ def merge_inputs(config: dict[str, Any]) -> list[Input]:
     return [_find(selector, sweep_dir, base) for selector in merge["inputs"]]
 
 
-def with_inputs(resolved: dict[str, Any]) -> list[Input]:
-    """Find a merge's inputs and write their run keys into the resolved config (method.merge.input_keys), so the
-    run key covers them and the record names them. Returns them ([] for a run that merges nothing)."""
-    inputs = merge_inputs(resolved)
-    if inputs:
-        resolved["method"]["merge"]["input_keys"] = [found.key for found in inputs]
-    return inputs
-
-
 def input_problems(inputs: list[Input]) -> list[str]:
     return [f"merge input {i} ({found.wanted}): {found.problem}" for i, found in enumerate(inputs, 1) if found.problem]
 

@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from hydra.core.config_loader import ConfigLoader
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -21,17 +21,14 @@ from alignbench.config.rules import ConfigError, cuda_present, problems_here
 from alignbench.config.secrets import value_problems
 from alignbench.config.sources import hub_repos
 from alignbench.config.strict import unknown_key_problems
-from alignbench.runs.inputs import input_problems, with_inputs
-from alignbench.runs.keys import digest, eval_key, resolve, run_key
+from alignbench.runs.chain import ChainStage, stage_dirs, trained_stage
+from alignbench.runs.identity import Identity, identify
+from alignbench.runs.inputs import input_problems
+from alignbench.runs.keys import digest
 from alignbench.runs.provenance import secret_override
-from alignbench.runs.stages import ChainStage, stage_dirs, trained_stage, with_stage
 from alignbench.runs.state import Job, Status, status_of
-from alignbench.runs.study import input_studies, study_coordinates
 from alignbench.sweep import hydra_private
 from alignbench.sweep.estimate import gpu_minutes
-
-if TYPE_CHECKING:
-    from alignbench.config.schema import Config
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +48,7 @@ class Planner:
         self._problems: dict[tuple, list[str]] = {}  # config_problems of each combination of groups
         self._cuda = cuda_present()
         self._probe = ConcurrentProbe()  # dry runs: each hub repo asked once, while the plan composes
-        self._unique: dict[str, Any] = {}  # dry runs: one typed config per configuration that differs in more than seed
+        self._unique: dict[str, Identity] = {}  # dry runs: one per configuration that differs in more than seed
         self._refused: list[str] = []
 
     def plan(self, params: dict, grids: list[dict], arguments: list[str], sweep_dir: Path) -> list[Job]:
@@ -70,21 +67,18 @@ class Planner:
         why it could not start here and what it would cost on the paper's hardware."""
         job = Job(list(overrides))
         try:
-            config = self._compose(overrides)
-            resolved = resolve(config)
-            inputs = with_inputs(resolved)  # a merge's input runs are part of its key, as at launch
-            stage = with_stage(config, resolved)  # so is a chained run's SFT stage
-            job.run_key = run_key(resolved)
-            job.eval_key = eval_key(resolved) if "evaluate" in resolved["stages"] else None
+            identity = identify(self._compose(overrides))  # as the launch will: same keys, inputs and stage
+            resolved, stage = identity.resolved, identity.stage
+            job.run_key = identity.run_key
+            job.eval_key = identity.eval_key if "evaluate" in resolved["stages"] else None
             if self.dry_run:
                 for repo in hub_repos(resolved):
                     self._probe.prefetch(*repo)
                 job.gpu_minutes = gpu_minutes(resolved)
-                studies = input_studies(i.record.to_json() for i in inputs if i.record)
-                self.studies.setdefault(job.run_key, study_coordinates(resolved, studies))
-                self._unique.setdefault(_beyond_seed(resolved), config)
+                self.studies.setdefault(job.run_key, identity.study)
+                self._unique.setdefault(_beyond_seed(resolved), identity)
                 # the configuration's key first, replaced by its problems in _check_here once every job is planned
-                job.problems = [_beyond_seed(resolved), *input_problems(inputs)]
+                job.problems = [_beyond_seed(resolved), *input_problems(identity.inputs)]
                 if stage is not None and stage.key not in self.stages:
                     self.stages[stage.key] = _stage_found(stage, sweep_dir / job.run_key, self.config.sweep.name)
         except Exception as err:  # the same error the launch would hit; the other jobs still run
@@ -96,8 +90,8 @@ class Planner:
         """Why each job could not start on this machine: the run's own rules, applied once per configuration
         (the rules never read the seed), with the hub answers the planning prefetched."""
         problems = {
-            key: problems_here(cast("Config", OmegaConf.to_object(config)), self._cuda, self._cuda, self._probe)
-            for key, config in self._unique.items()
+            key: problems_here(identity.config, self._cuda, self._cuda, self._probe)
+            for key, identity in self._unique.items()
         }
         self._probe.close()
         for job in jobs:

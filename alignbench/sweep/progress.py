@@ -26,11 +26,7 @@ def results_table(runs: list[tuple[dict[str, str], dict[str, Any]]], axes: list[
     """Under a sweep's summary: the mean headline numbers of its completed runs for each value of each axis that
     varies (seeds averaged in), with n. `runs` holds each completed run's axis values and metrics."""
     rows = [(axes_of_run, headline_values(metrics)) for axes_of_run, metrics in runs]
-    columns = [
-        c
-        for c in (PREFERENCE.name, *SPECS)
-        if any(c in values for _, values in rows)
-    ]
+    columns = [c for c in (PREFERENCE.name, *SPECS) if any(c in values for _, values in rows)]
     shown_axes = [axis for axis in axes if axis not in SEED_LIKE]
     if not rows or not columns or not shown_axes:
         return []

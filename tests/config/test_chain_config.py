@@ -9,11 +9,12 @@ from omegaconf import OmegaConf
 
 from alignbench.config.rules import problems_here
 from alignbench.pipeline import _run_stage
+from alignbench.runs.chain import StageUnavailable, ensure_stage, stage_of
 from alignbench.runs.dirs import CacheDir
 from alignbench.runs.failures import Reason, reason_of
+from alignbench.runs.identity import identify
 from alignbench.runs.keys import resolve, run_key
 from alignbench.runs.record import RunRecord, Status
-from alignbench.runs.stages import StageUnavailable, ensure_stage, stage_of, with_stage
 from alignbench.runs.state import claim
 
 
@@ -44,12 +45,13 @@ def test_the_sft_stage_is_the_plain_sft_run(compose, axes):
 
 def test_stage_settings_are_overridable_and_keyed(compose):
     base = ["method=sft_dpo", "model=tiny_llama"]
-    resolved = resolve(compose(base))
-    stage = with_stage(compose(base), resolved)
-    assert resolved["method"]["parent_key"] == stage.key
-    beta = resolve(compose([*base, "method.beta=0.3"]))
-    assert with_stage(compose([*base, "method.beta=0.3"]), beta).key == stage.key  # same SFT parent ...
-    assert run_key(beta) != run_key(resolved)  # ... another chained run
+    chained = identify(compose(base))
+    stage, resolved = chained.stage, chained.resolved
+    assert stage is not None and resolved["method"]["parent_key"] == stage.key
+    assert chained.run_key == run_key(resolved) != run_key(resolve(compose(base)))  # the stage's key is in the key
+    beta = identify(compose([*base, "method.beta=0.3"]))
+    assert beta.stage.key == stage.key  # same SFT parent ...
+    assert beta.run_key != chained.run_key  # ... another chained run
     lr = compose([*base, "method.sft.learning_rate=0.01"])
     assert stage_of(lr).key != stage.key and stage_of(lr).config.method.learning_rate == 0.01
     assert compose([*base, "method.sft.learning_rate=0.01"]).method.learning_rate != 0.01  # the DPO stage's own

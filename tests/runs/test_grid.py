@@ -255,7 +255,7 @@ def test_optuna_example_composes_with_its_sweeper(compose):
 def test_chain_sweeps_plan_sft_then_dpo_with_their_sft_stages_in_the_key(compose):
     """sweep=paper_chain: 4 models x 2 datasets x 2 preferences x 5 seeds of method=sft_dpo on QLoRA, its SFT stages
     looked up in multirun/paper; chain_tiny: the same on two tiny models beside plain DPO, startable here."""
-    from alignbench.runs.stages import with_stage
+    from alignbench.runs.identity import identify
 
     jobs, summary = plan("sweep=paper_chain")
     assert len(jobs) == 80 == len({key for key, _, _ in jobs}), summary
@@ -265,9 +265,8 @@ def test_chain_sweeps_plan_sft_then_dpo_with_their_sft_stages_in_the_key(compose
     for key, _, axes in random.Random(0).sample(jobs, 3):
         config = compose(["sweep=paper_chain", "method=sft_dpo", "quant=nf4", *(f"{a}={v}" for a, v in axes.items())])
         assert config.sweep.inputs_dir == "multirun/paper"
-        resolved = resolve(config)
-        stage = with_stage(config, resolved)  # the plan's key covers the SFT stage's, as the launch does
-        assert run_key(resolved) == key and stage.key == run_key(resolve(compose(["sweep=paper", *_sft(axes)])))
+        chained = identify(config)  # the plan's key covers the SFT stage's, as the launch does
+        assert chained.run_key == key and chained.stage.key == run_key(resolve(compose(["sweep=paper", *_sft(axes)])))
 
     jobs, summary = plan("sweep=chain_tiny")
     assert len(jobs) == 8 and "cannot start" not in summary and "SFT stages of the chained runs: 4, " in summary

@@ -253,9 +253,7 @@ def test_an_edited_adapter_is_named_by_file_and_hash_with_or_without_its_manifes
     weights.write_bytes(bytes(data))
     problem = record.adapter_problem(tmp_path)
     assert not record.trained("k", tmp_path)
-    assert problem == (
-        f"{weights} has sha256 {files.sha256_of(weights)[:16]}… where record.json says {expected[:16]}…"
-    )
+    assert problem == (f"{weights} has sha256 {files.sha256_of(weights)[:16]}… where record.json says {expected[:16]}…")
 
 
 def test_a_manifest_rewritten_to_match_an_edited_adapter_is_caught_by_the_record(tmp_path):

@@ -175,7 +175,7 @@ def test_runs_sharing_a_process_and_a_base_match_the_same_run_alone(tmp_path):
 def test_a_chains_reference_key_is_its_sft_stages_never_the_bases(compose):
     """sft_dpo scores against its SFT model: its reference entries are keyed by the SFT stage's run key, apart from a
     plain DPO run's (the base's) and from another stage's; tokenization is the same work and stays shared."""
-    from alignbench.runs.stages import stage_of
+    from alignbench.runs.chain import stage_of
 
     _, plain, tokenizer, data, _ = run_caches(compose, [])
     cfg, _, _, _, _ = run_caches(compose, ["method=sft_dpo"])

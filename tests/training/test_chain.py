@@ -19,7 +19,7 @@ from alignbench.data.load import load_preference_data
 from alignbench.evaluation.preference import score_replies
 from alignbench.modeling.adapters import peft_config
 from alignbench.modeling.models import load_base_model, load_tokenizer, model_location, quantization_config
-from alignbench.runs.stages import StageUnavailable, ensure_stage, stage_of
+from alignbench.runs.chain import StageUnavailable, ensure_stage, stage_of
 from alignbench.runs.state import claim, is_locked
 from alignbench.training.methods import METHODS, TrainerInputs
 from alignbench.training.train import run_caches

@@ -20,7 +20,7 @@ METHODS: Registry[Callable[[TrainerInputs], Trainer]] = Registry(
         "dpo": build_dpo_trainer,
         "merge": build_merger,
         "base": build_identity_adapter,  # nothing trained: the base itself, through the same evaluation
-        "sft_dpo": build_sft_dpo_trainer,  # DPO from its SFT stage's model (runs.stages trains or finds the stage)
+        "sft_dpo": build_sft_dpo_trainer,  # DPO from its SFT stage's model (runs.chain trains or finds the stage)
     },
 )
 

@@ -40,7 +40,11 @@ STAGE_SECTIONS = ("sft",)
 
 class StageUnavailable(RuntimeError):
     """The earlier stage could not be had: its training failed, or another process kept it claimed past
-    sweep.stage_wait_s."""
+    sweep.stage_wait_s. `reason` (runs.failures.Reason) when it is not the chained run's own failure's."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass
@@ -65,15 +69,6 @@ def stage_of(config: DictConfig) -> ChainStage | None:
         stage.stages = ["train"]  # not in the run key: a stage is trained, the chained run is what gets evaluated
         stage.eval.at_steps = []  # the stage's own checkpoints are not needed (and would change its key)
     return ChainStage(stage, run_key(resolve(stage)), section)
-
-
-def with_stage(config: DictConfig, resolved: dict[str, Any]) -> ChainStage | None:
-    """The run's earlier stage, its run key written into the resolved config (method.parent_key), so this run's key
-    covers it and its record names it (as a merge's input_keys)."""
-    stage = stage_of(config)
-    if stage is not None:
-        resolved["method"]["parent_key"] = stage.key
-    return stage
 
 
 def stage_dirs(stage: ChainStage, run_dir: Path, sweep: str | None) -> list[tuple[str, Path]]:
@@ -124,12 +119,11 @@ def ensure_stage(
         holder = lock_holder(shared)
         print(f"alignbench: waiting for {holder} to train the {stage.section} stage {stage.key} ({shared})", flush=True)
         if not wait_unlocked(shared, deadline):
-            busy = StageUnavailable(
+            raise StageUnavailable(
                 f"the {stage.section} stage {stage.key} in {shared} is still held by {holder} after "
-                f"sweep.stage_wait_s={stage.config.sweep.stage_wait_s:g} s; relaunch once it is done (or wait longer)"
+                f"sweep.stage_wait_s={stage.config.sweep.stage_wait_s:g} s; relaunch once it is done (or wait longer)",
+                reason="unavailable",  # not this run's fault: no retry spent (a failed stage keeps its own reason)
             )
-            busy.reason = "unavailable"  # not this run's fault: no retry spent (a failed stage keeps its own reason)
-            raise busy
 
 
 def _refuse_if_given_up(stage: ChainStage, folder: Path) -> None:
@@ -143,12 +137,12 @@ def _refuse_if_given_up(stage: ChainStage, folder: Path) -> None:
     if record is None or record.run_key != stage.key or record.failures < cap:
         return
     if record.status is Status.failed and counts_against_retries(record.reason):
-        given_up = StageUnavailable(
+        raise StageUnavailable(
             f"its {stage.section} stage {stage.key} ({folder}) failed {record.failures} times "
-            f"(sweep.max_failures={cap}), last with {record.error}; fix the cause and delete {folder} to train it again"
+            f"(sweep.max_failures={cap}), last with {record.error}; "
+            f"fix the cause and delete {folder} to train it again",
+            reason=record.reason,
         )
-        given_up.reason = record.reason
-        raise given_up
 
 
 def _parent(stage: ChainStage, folder: Path, record: RunRecord, where: str, reused: bool) -> dict[str, Any]:
