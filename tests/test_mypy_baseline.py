@@ -15,7 +15,8 @@ spec.loader.exec_module(mypy_baseline)
 
 
 def test_a_grown_count_fails_naming_the_file_and_both_counts():
-    grown, at_zero, shrunk = mypy_baseline.compare(Counter({"alignbench/training/a.py": 3}), {"alignbench/training/a.py": 2})
+    counts, baseline = Counter({"alignbench/training/a.py": 3}), {"alignbench/training/a.py": 2}
+    grown, at_zero, shrunk = mypy_baseline.compare(counts, baseline)
     assert grown == ["alignbench/training/a.py: 3 mypy errors, baseline 2"] and not at_zero and not shrunk
 
 
