@@ -3,6 +3,7 @@ base weights a run uses: pure functions of the config, usable at plan time witho
 
 from __future__ import annotations
 
+from dataclasses import asdict, is_dataclass
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,12 +39,17 @@ def package_path(path: str) -> Path:
     return Path(path).expanduser()
 
 
-def base_identity(resolved: dict[str, Any]) -> dict[str, Any]:
+def base_identity(model: Any, quant: Any) -> dict[str, Any]:
     """Which base weights a run computes with: hub id, revision, dtype, attention kernel and tiny spec (never where
     they are loaded from), and the quantization. Keys the shared caches, the baseline cache and the resident base;
-    the run key covers it as part of the whole model section."""
-    model = {k: v for k, v in resolved["model"].items() if k not in NOT_WEIGHTS}
-    return {"model": model, "quant": resolved["quant"]}
+    the run key covers it as part of the whole model section. `model` and `quant` are the config's sections, typed
+    (a run's) or plain (a record's): both give the same identity."""
+    weights = {k: v for k, v in _plain(model).items() if k not in NOT_WEIGHTS}
+    return {"model": weights, "quant": _plain(quant)}
+
+
+def _plain(section: Any) -> dict[str, Any]:
+    return asdict(section) if is_dataclass(section) and not isinstance(section, type) else dict(section)
 
 
 def hub_repos(resolved: dict[str, Any]) -> list[tuple[str, str | None, str]]:

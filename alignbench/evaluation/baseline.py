@@ -55,16 +55,15 @@ def baseline_benchmarks(model, tokenizer, context: EvalContext) -> dict[str, Any
 def baseline_key(cfg: Config, benchmark: str) -> str:
     """What the base's score on one benchmark depends on: its weights, the chat template the prompts are rendered
     in, the judges, that benchmark's settings, and the code that computes it (cache version, library versions)."""
-    plain = asdict(cfg)
     return CacheDir.key(
         "baselines",
         CACHE_VERSION,
         {
-            "base": base_identity(plain),
-            "template": plain["model"]["chat_template"],
-            "judge": plain["judge"],
+            "base": base_identity(cfg.model, cfg.quant),
+            "template": cfg.model.chat_template,
+            "judge": asdict(cfg.judge),
             "benchmark": benchmark,
-            "settings": plain["eval"][benchmark],
+            "settings": asdict(getattr(cfg.eval, benchmark)),
         },
     )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict
 from pathlib import Path
 
 from alignbench.config.schema import DType, JudgeSpec, ModelConfig, QuantConfig, ScorerConfig
@@ -66,7 +65,7 @@ def load_base_model(cfg: ModelConfig, quant: QuantConfig, location: str) -> tupl
 
     Runs hand it back with `release_base_model` (adapters removed), so a reused base is the loaded weights exactly.
     """
-    key = digest([base_identity({"model": asdict(cfg), "quant": asdict(quant)}), location])
+    key = digest([base_identity(cfg, quant), location])
     resident = _resident.get(key)
     # A run that failed between PEFT's injection and its trainer leaves LoRA layers it cannot unload: load afresh.
     if resident is not None and not any("lora_" in name for name, _ in resident.named_modules()):

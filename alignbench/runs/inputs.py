@@ -36,7 +36,7 @@ def merge_inputs(config: dict[str, Any]) -> list[Input]:
     merge = config["method"].get("merge")
     if not merge:
         return []
-    base = base_identity(config)
+    base = base_identity(config["model"], config["quant"])
     sweep_dir = Path(merge["sweep_dir"]).expanduser() if merge.get("sweep_dir") else None
     return [_find(selector, sweep_dir, base) for selector in merge["inputs"]]
 
@@ -58,7 +58,7 @@ def _find(selector: dict[str, Any], sweep_dir: Path | None, base: dict[str, Any]
     candidates: list[tuple[Path, RunRecord]] = []
     for path in sorted(sweep_dir.glob(f"*/{RECORD}")):
         record = RunRecord.read(path.parent)
-        if record is not None and base_identity(record.config) == base and _matches(record, selector["choices"]):
+        if record is not None and _base_of(record) == base and _matches(record, selector["choices"]):
             candidates.append((path.parent, record))
     if not candidates:
         return Input(wanted, problem=f"no run in {sweep_dir} has these values on this base (model and quantization)")
@@ -79,7 +79,7 @@ def _check(wanted: str, run_dir: Path, base: dict[str, Any], record: RunRecord |
         found.problem = f"its run {record.run_key} is {record.status.value}" + (
             f": {record.error}" if record.error else ""
         )
-    elif base_identity(record.config) != base:
+    elif _base_of(record) != base:
         found.problem = (
             f"its run {record.run_key} is on another base ({record.choices.get('model')}, "
             f"quant {record.choices.get('quant')})"
@@ -106,3 +106,7 @@ def _matches(record: RunRecord, choices: dict[str, Any]) -> bool:
 
 def _describe(selector: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in selector.get("choices", {}).items()) or "nothing"
+
+
+def _base_of(record: RunRecord) -> dict[str, Any]:
+    return base_identity(record.config["model"], record.config["quant"])

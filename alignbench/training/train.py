@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -145,7 +145,7 @@ def run_caches(cfg: Config, tokenizer, pairs: list[Pair], precision: Precision, 
 
     return RunCaches(
         folder=CacheDir(cfg.paths.cache_dir) if cfg.train.shared_caches else None,
-        model=base_identity(asdict(cfg)),
+        model=base_identity(cfg.model, cfg.quant),
         precision=precision.value,
         tokenizer=tokenizer_digest(tokenizer),
         examples=examples_digest(pairs),
