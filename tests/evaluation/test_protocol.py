@@ -110,7 +110,7 @@ def test_red_instruct_scores_only_judged_answers_and_counts_the_rest(compose, tm
     monkeypatch.setenv("OPENAI_API_KEY", "test-key")
     n = SAMPLE_ITEMS["red_instruct"]
     endpoint = _Endpoint([(200, "[[B]]")] * 6 + [(200, "[[A]]")] * (n - 7) + [(200, "none")] * 5)
-    prompt = pinned(tmp_path, JUDGE_SCRIPT)
+    prompt = pinned(CacheDir(tmp_path).upstream, JUDGE_SCRIPT)  # where the judge looks: the cache's upstream files
     cfg, _, model, tokenizer = tiny_model(
         compose,
         [
