@@ -54,9 +54,10 @@ def _job(cfg: DictConfig) -> dict | float | None:
 
         raise ConfigError("; ".join(problems))
     if cfg.dry_run:  # a sweep's dry run never launches jobs (see the grid sweeper); this is a single run's
-        from alignbench.runs.keys import resolve, run_key
+        from alignbench.runs.identity import identify
 
-        print(f"dry run: run_key {run_key(resolve(cfg))} -> {run_dir}")
+        # The key the run would have: a chained run's covers its SFT stage, a merge's its inputs (runs.identity).
+        print(f"dry run: run_key {identify(cfg).run_key} -> {run_dir}")
         return None
 
     from alignbench.pipeline import JobInfo, RunFailed, run  # heavy imports only once a job really runs
