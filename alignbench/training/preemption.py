@@ -10,6 +10,7 @@ then hands the signal on (Preempted.forward): submitit requeues the job, which r
 from __future__ import annotations
 
 import signal
+import subprocess
 import threading
 from types import FrameType
 from typing import Any
@@ -27,8 +28,17 @@ class Preempted(KeyboardInterrupt):
     def forward(self) -> None:
         """Run the handler the signal had before training (submitit's requeue exits here; alignbench's raises
         KeyboardInterrupt); the default action or none: nothing, the caller re-raises this."""
-        if callable(self.previous):
+        if not callable(self.previous):
+            return
+        try:
             self.previous(self.signum, None)
+        except subprocess.CalledProcessError as err:
+            # submitit runs `scontrol requeue <job>` from inside the job; without cgroups SLURM's requeue SIGTERMs
+            # every process of the job, that command too, sometimes before it exits. The job is requeued all the
+            # same: exit as submitit does then, so no result file tells the launcher that the job is over.
+            if err.returncode == -signal.SIGTERM and list(err.cmd)[:2] == ["scontrol", "requeue"]:
+                raise SystemExit(-1) from None
+            raise
 
 
 class StopSignals:
