@@ -18,6 +18,8 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if os.environ.get("PYTEST_XDIST_WORKER"):  # two workers on two cores: one thread each (set before torch loads)
+    os.environ["OMP_NUM_THREADS"] = "1"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -47,7 +49,9 @@ def compose():
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test that launches the CLI (helpers.alignbench, launch, start), itself, through a function of the tests or
-    through a fixture, is slow: marked so here, so `make test-fast` never launches one, whatever its file says."""
+    through a fixture, is slow: marked so here, so `make test-fast` never launches one, whatever its file says.
+    The SLURM tests go first: they mostly wait on the cluster, so with `-n 2` (make test) the rest runs meanwhile."""
+    items.sort(key=lambda item: not item.nodeid.startswith("tests/slurm/"))
     for item in items:
         fixtures = getattr(item, "_fixtureinfo", None)
         funcs = [item.function] if isinstance(item, pytest.Function) else []
