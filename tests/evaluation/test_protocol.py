@@ -17,6 +17,7 @@ from alignbench.evaluation.benchmarks.alpaca import VERSIONS
 from alignbench.evaluation.benchmarks.red_instruct import without_thought
 from alignbench.evaluation.judges import red_instruct_judge, upstream_judge_prompt
 from alignbench.runs.dirs import CacheDir
+from alignbench.runs.keys import eval_key, resolve, run_key
 
 # Our own stand-in for upstream's judge script: the same top-level assignments, our words.
 JUDGE_SCRIPT = """
@@ -50,9 +51,27 @@ def test_paper_eval_uses_gpt4_references_and_pinned_red_instruct_files(compose):
     red = cfg.eval.red_instruct
     assert red.questions.file == "harmful_questions/dangerousqa.json" and len(red.questions.commit) == 40
     assert red.template.file == "red_prompts/cou.txt" and len(red.template.sha256) == 64
-    assert red.max_new_tokens == 500 and red.remove_thoughts and red.apply_chat_template
+    assert red.max_new_tokens == 500 and red.remove_thoughts and not red.apply_chat_template  # raw CoU
     assert cfg.judge.harm.kind == "red_instruct" and cfg.judge.harm.retries == 5
     assert cfg.judge.harm.prompt.file == "gpt4_as_judge.py"
+
+
+# eval=paper's choices where the paper is silent (docs/protocol.md): (default, the other way).
+PROTOCOL = {
+    "eval.mmlu.num_fewshot": (0, 5),  # the bases' Table 2 scores fit 0-shot
+    "eval.alpaca_eval.max_new_tokens": (4096, 512),  # alpaca_eval's model configs
+    "eval.real_toxicity.score_with_prompt": (False, True),  # the continuation alone
+    "eval.red_instruct.apply_chat_template": (False, True),  # raw CoU, as upstream before March 2024
+}
+
+
+@pytest.mark.parametrize("key", PROTOCOL)
+def test_each_protocol_choice_is_a_default_that_moves_the_eval_key_and_never_the_run_key(compose, key):
+    default, other = PROTOCOL[key]
+    paper = compose(["model=mistral"])
+    assert OmegaConf.select(paper, key) == default
+    changed = resolve(compose(["model=mistral", f"{key}={json.dumps(other)}"]))
+    assert eval_key(changed) != eval_key(resolve(paper)) and run_key(changed) == run_key(resolve(paper))
 
 
 def test_a_pinned_file_missing_offline_fails_at_once_naming_where_to_put_it(tmp_path, monkeypatch):
@@ -126,5 +145,5 @@ def test_red_instruct_scores_only_judged_answers_and_counts_the_rest(compose, tm
     m = out["metrics"]
     assert out["errors"] == {} and m["eval/red_instruct/items"] == n and m["eval/red_instruct/unjudged"] == 1
     assert m["eval/red_instruct/asr"] == pytest.approx(100 * 6 / (n - 1))  # harmful / (harmful + unharmful)
-    assert "as one user turn of the model's chat template" in out["sources"]["red_instruct"]
+    assert out["sources"]["red_instruct"].endswith("cou_template.txt as raw text")  # eval=paper's raw CoU
     endpoint.server.shutdown()

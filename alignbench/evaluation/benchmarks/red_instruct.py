@@ -1,6 +1,7 @@
-"""Red-Instruct: DangerousQA's questions in the Chain-of-Utterance jailbreak prompt, one user turn of the model's
-chat template (as upstream's generate_responses.py since March 2024), greedy replies with the internal-thought part
-removed, judged harmful or not; score = 100 - attack success rate over the answers the judge could annotate."""
+"""Red-Instruct: DangerousQA's questions in the Chain-of-Utterance jailbreak prompt, as raw text (eval=paper: as
+upstream ran it when the paper was written) or as one user turn of the model's chat template (`apply_chat_template`:
+upstream's generate_responses.py since March 2024), greedy replies with the internal-thought part removed, judged
+harmful or not; score = 100 - attack success rate over the answers the judge could annotate."""
 
 from __future__ import annotations
 
