@@ -10,7 +10,7 @@ import torch
 
 from alignbench.config.schema import Config, MergeMethodConfig, MethodConfig, UntrainedMethodConfig
 from alignbench.data.fit import fit_data
-from alignbench.data.load import load_preference_data
+from alignbench.data.load import load_preference_data, selection_seed
 from alignbench.lifecycle import RunContext
 from alignbench.modeling.models import load_base_model, load_tokenizer, model_location
 from alignbench.runs import adapter
@@ -56,7 +56,7 @@ def load_data(ctx: RunContext) -> None:
     cfg, record = ctx.cfg, ctx.record
     say(f"load data {cfg.dataset.name} ({cfg.dataset.preference.value})")
     with timed(record.timings, "data_s"):
-        data = load_preference_data(cfg.dataset, train_pairs_wanted(cfg), cfg.dataset.selection_seed)
+        data = load_preference_data(cfg.dataset, train_pairs_wanted(cfg), selection_seed(cfg.dataset, cfg.seed))
         record.data_source, record.data_issues = data.source, data.issues
         record.model_path = model_location(cfg.model, cfg.paths.cache_dir)
         ctx.tokenizer = load_tokenizer(cfg.model, record.model_path)

@@ -34,6 +34,11 @@ class Preference(StrEnum):
     mixed = "mixed"  # both, from one source (dataset.mixture_harmless sets the share)
 
 
+class Selection(StrEnum):
+    fixed = "fixed"  # every seed of a configuration trains on the same pairs (dataset.selection_seed), in its order
+    per_seed = "per_seed"  # each seed samples its own pairs: seed spread then includes the data sampling
+
+
 class DType(StrEnum):
     auto = "auto"
     float32 = "float32"
@@ -139,8 +144,10 @@ class DatasetConfig(Source):
     mixture_harmless: float = share(0.5)  # preference=mixed: the harmless share of train and test pairs (ratio is [N])
     sample: bool = False  # the bundled miniature instead of the hub (a dataset.path, when set, wins)
     train_samples: Optional[int] = at_least(1, None)  # null: exactly what training consumes (max_steps x batch_size)
-    # Which pairs a run sees (a seeded shuffle of the pool). Separate from the training `seed`, so the seeds of a
-    # configuration train on the same pairs in their own order and share tokenization and reference log-probs.
+    # Which pairs a run sees (a seeded shuffle of the pool). fixed: chosen by selection_seed alone, so the seeds of
+    # a configuration train on the same pairs in their own order and share tokenization and reference log-probs.
+    # per_seed (the paper sweeps): chosen by (selection_seed, seed), so intervals over seeds cover the sampling too.
+    selection: Selection = Selection.fixed
     selection_seed: int = 0
     eval_samples: int = at_least(1, 200)
     max_bad_fraction: float = share(0.05)

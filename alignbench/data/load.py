@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from alignbench.config.hub import resolved_revision
-from alignbench.config.schema import DatasetConfig, Preference
+from alignbench.config.schema import DatasetConfig, Preference, Selection
 from alignbench.data.parsers import PARSERS, BadRow, Pair
 
 SAMPLES_DIR = Path(__file__).parent / "samples"
@@ -73,7 +73,12 @@ class PreferenceData:
     issues: dict[str, dict] = field(default_factory=dict)  # {train_bad: {reason: {count, rows, detail}}, ...}
 
 
-def load_preference_data(cfg: DatasetConfig, train_samples: int, seed: int) -> PreferenceData:
+def selection_seed(cfg: DatasetConfig, seed: int) -> int | str:
+    """What seeds the sample of pairs: dataset.selection_seed, and with selection=per_seed the run's seed too."""
+    return cfg.selection_seed if cfg.selection is Selection.fixed else f"{cfg.selection_seed}:{seed}"
+
+
+def load_preference_data(cfg: DatasetConfig, train_samples: int, seed: int | str) -> PreferenceData:
     """Raw rows -> parsed pairs -> seeded sample of `train_samples` train and `cfg.eval_samples` test pairs.
 
     preference=mixed draws `mixture_harmless` of both samples from the harmless pairs and the rest from the

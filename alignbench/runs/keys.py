@@ -13,6 +13,9 @@ from omegaconf import DictConfig, OmegaConf
 NOT_IN_RUN_KEY = ("paths", "logger", "sweep", "dry_run", "cpu_threads", "stages")
 # How a trained adapter is evaluated: keyed apart (eval_key), so adding a benchmark re-evaluates, never retrains.
 EVALUATION = ("eval", "judge")
+# Choices added after runs were trained, with the value that does what those runs did: hashed only when set to
+# anything else, so a new choice never orphans a finished run (its key stays the key it was trained under).
+ADDED = {("dataset", "selection"): "fixed"}
 
 
 def resolve(config: DictConfig) -> dict[str, Any]:
@@ -38,6 +41,9 @@ def keyed_config(config: dict[str, Any]) -> dict[str, Any]:
     keyed["model"] = {k: v for k, v in keyed["model"].items() if k != "path"}  # where the weights are, not what
     # Speed and resumability, not the result: a resumed run ends exactly as an uninterrupted one (tests/training).
     keyed["train"] = {k: v for k, v in keyed["train"].items() if k not in ("shared_caches", "save_steps")}
+    for (section, name), legacy in ADDED.items():
+        if keyed.get(section, {}).get(name) == legacy:
+            keyed[section] = {k: v for k, v in keyed[section].items() if k != name}
     keyed["checkpoints"] = config["eval"].get("at_steps", [])  # adapters saved while training: training writes them
     if "merge" in keyed["method"]:  # where a merge's inputs are found, not which (method.merge.input_keys)
         keyed["method"] = {

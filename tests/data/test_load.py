@@ -7,8 +7,8 @@ import json
 import pytest
 from test_parsers import saferlhf
 
-from alignbench.config.schema import DatasetConfig, Preference
-from alignbench.data.load import DataError, load_preference_data
+from alignbench.config.schema import DatasetConfig, Preference, Selection
+from alignbench.data.load import DataError, load_preference_data, selection_seed
 
 
 def beavertails(**kw) -> DatasetConfig:
@@ -95,3 +95,19 @@ def test_mixed_preferences_keep_each_preferences_row_counts():
             assert mixed[f"{preference.value}_{count}"] == stats[count], (preference, count)
     # harmless keeps only pairs with exactly one safe reply, helpful keeps every pair: the counts differ
     assert mixed["harmless_train_filtered_rows"] != mixed["helpful_train_filtered_rows"]
+
+
+@pytest.mark.parametrize("selection", list(Selection))
+def test_per_seed_selection_gives_each_seed_its_own_pairs_and_fixed_the_same(selection):
+    cfg = beavertails(sample=True, selection=selection, eval_samples=20)
+
+    def pairs(seed: int) -> list:
+        train = load_preference_data(cfg, 50, selection_seed(cfg, seed)).train
+        return sorted(json.dumps([p.prompt, p.chosen, p.rejected]) for p in train)
+
+    first, second = pairs(0), pairs(1)
+    assert len(first) == len(second) == 50 and pairs(1) == second  # a seed's pairs are the same every time
+    if selection is Selection.fixed:
+        assert first == second
+    else:
+        assert len(set(first) & set(second)) < 40  # two samples of 50 from a pool of a few hundred

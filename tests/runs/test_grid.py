@@ -7,7 +7,7 @@ import json
 import random
 
 import pytest
-from helpers import alignbench
+from helpers import CONF, alignbench
 from omegaconf import OmegaConf
 
 from alignbench.report.status import main as status_main
@@ -90,6 +90,19 @@ def test_a_cell_gets_the_papers_settings(compose):
     assert config.method.max_steps == 700 and config.method.beta == 0.1 and config.adapter.r == 16
     assert config.dataset.data_dir == "helpful-base" and not config.dataset.sample
     assert config.quant.bits == 4 and config.sweep.name == "paper"
+    assert config.dataset.selection == "per_seed"  # each seed samples its own pairs (sweep/study.yaml)
+
+
+@pytest.mark.parametrize("sweep", [path.stem for path in (CONF / "sweep").glob("paper*.yaml")])
+def test_every_grid_of_the_study_samples_pairs_per_seed_and_a_single_run_keeps_them_fixed(compose, sweep):
+    assert compose([f"sweep={sweep}"]).dataset.selection == "per_seed"
+    assert compose([]).dataset.selection == "fixed"
+
+
+def test_per_seed_selection_is_in_the_run_key_and_fixed_keeps_the_keys_runs_had_before_the_choice(compose):
+    fixed, per_seed = (run_key(resolve(compose([f"dataset.selection={s}"]))) for s in ("fixed", "per_seed"))
+    assert fixed != per_seed
+    assert fixed == "0f53c286ed7d7eb7"  # tiny_llama's default run (tests/config/test_routing.py), as before
 
 
 @pytest.mark.parametrize(
