@@ -55,7 +55,7 @@ test:  ## every test, on CPU, offline (TEST_WORKERS=2 processes)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test-fast:  ## the tests that take seconds (no training, no subprocesses)
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow"
 
 LINTED = alignbench tests scripts bench hydra_plugins
 lint:  ## ruff check (pycodestyle, pyflakes, bugbear, pyupgrade, isort), ruff format --check, mypy against its baseline
