@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from alignbench.config.hub import UNAVAILABLE, hub_missing, not_available
-from alignbench.config.schema import Config, DPOMethodConfig, MethodConfig, Precision, Preference
+from alignbench.config.schema import NATURAL, Config, DPOMethodConfig, MethodConfig, Precision, Preference
 
 # The LoRA inits alignbench takes: both start the adapter at zero and leave the base untouched. The DPO reference is
 # the base with the adapter off, its log-probs are cached per base, a saved adapter is evaluated on the base as loaded,
@@ -95,8 +95,10 @@ def _rule_problems(cfg: Config, cuda: bool, bf16: bool) -> list[str]:
             f"dataset.preference=mixed needs rows labelled for both preferences; {cfg.dataset.name} keeps them in "
             "separate subsets (data_dir)"
         )
-    if not 0 <= cfg.dataset.mixture_harmless <= 1:
-        problems.append(f"dataset.mixture_harmless={cfg.dataset.mixture_harmless} is a share, between 0 and 1")
+    mixture = cfg.dataset.mixture_harmless
+    is_share = isinstance(mixture, int | float) and not isinstance(mixture, bool) and 0 <= mixture <= 1
+    if mixture != NATURAL and not is_share:
+        problems.append(f"dataset.mixture_harmless={mixture} is a share between 0 and 1, or {NATURAL}")
     problems += _init_problems(cfg.adapter.init)
     if cfg.adapter.use_dora and cfg.quant.bits == 8 and not cuda:
         # PEFT 0.21 re-wraps an int8 weight on CPU at every DoRA forward; the copy lacks the scales bitsandbytes 0.50

@@ -34,6 +34,9 @@ class Preference(StrEnum):
     mixed = "mixed"  # both, from one source (dataset.mixture_harmless sets the share)
 
 
+NATURAL = "natural"  # dataset.mixture_harmless: draw the preferences in their pools' own proportions
+
+
 class Selection(StrEnum):
     fixed = "fixed"  # every seed of a configuration trains on the same pairs (dataset.selection_seed), in its order
     per_seed = "per_seed"  # each seed samples its own pairs: seed spread then includes the data sampling
@@ -141,7 +144,9 @@ class DatasetConfig(Source):
     data_dir: Optional[str] = None
     preference: Preference = Preference.harmless
     labels_both_preferences: bool = True  # each row carries both labels, so preference=mixed can draw from one source
-    mixture_harmless: float = share(0.5)  # preference=mixed: the harmless share of train and test pairs (ratio is [N])
+    # preference=mixed: the harmless share of train and test pairs (the paper's ratio is [N]), a number or `natural`:
+    # the two pools' own proportions (BeaverTails: 13.6% harmless), the plain reading of "combine both sets".
+    mixture_harmless: Any = share(0.5)
     sample: bool = False  # the bundled miniature instead of the hub (a dataset.path, when set, wins)
     train_samples: Optional[int] = at_least(1, None)  # null: exactly what training consumes (max_steps x batch_size)
     # Which pairs a run sees (a seeded shuffle of the pool). fixed: chosen by selection_seed alone, so the seeds of

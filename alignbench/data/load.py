@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from alignbench.config.hub import resolved_revision
-from alignbench.config.schema import DatasetConfig, Preference, Selection
+from alignbench.config.schema import NATURAL, DatasetConfig, Preference, Selection
 from alignbench.data.parsers import PARSERS, BadRow, Pair
 
 SAMPLES_DIR = Path(__file__).parent / "samples"
@@ -82,26 +82,20 @@ def load_preference_data(cfg: DatasetConfig, train_samples: int, seed: int | str
     """Raw rows -> parsed pairs -> seeded sample of `train_samples` train and `cfg.eval_samples` test pairs.
 
     preference=mixed draws `mixture_harmless` of both samples from the harmless pairs and the rest from the
-    helpful pairs of the same rows, then shuffles them together. The pairs are not yet fitted to a max_length
-    (data.fit does that once the tokenizer is known).
+    helpful pairs of the same rows (`natural`: in the proportion of the two pools), then shuffles them together. The
+    pairs are not yet fitted to a max_length (data.fit does that once the tokenizer is known).
     """
     source, raw = _load_raw(cfg)
     data = PreferenceData([], [], source)
-    if cfg.preference is Preference.mixed:
-        shares = {Preference.harmless: cfg.mixture_harmless, Preference.helpful: 1 - cfg.mixture_harmless}
-    else:
-        shares = {cfg.preference: 1.0}
+    mixed = cfg.preference is Preference.mixed
+    preferences = [Preference.harmless, Preference.helpful] if mixed else [cfg.preference]
     rng = random.Random(seed)
-    for preference, share in shares.items():
+    pools = {}
+    for preference in preferences:
         pairs = {
             # preference=mixed parses every row once per preference: each keeps its own counts
             split: _parse_split(
-                rows,
-                cfg,
-                preference,
-                f"{where} [{split}]",
-                data,
-                f"{preference.value}_{split}" if len(shares) > 1 else split,
+                rows, cfg, preference, f"{where} [{split}]", data, f"{preference.value}_{split}" if mixed else split
             )
             for split, (where, rows) in raw.items()
         }
@@ -114,15 +108,28 @@ def load_preference_data(cfg: DatasetConfig, train_samples: int, seed: int | str
             part_test, part_train = part_train[: cfg.eval_samples], part_train[cfg.eval_samples :]
         if not part_train:
             raise DataError(f"{source}: no usable training pairs for preference {preference.value!r}")
+        pools[preference] = part_train, part_test
+    for preference, share in _shares(cfg, {p: len(train) for p, (train, _) in pools.items()}).items():
+        part_train, part_test = pools[preference]
         data.train += part_train[: round(train_samples * share)]
         data.test += part_test[: round(cfg.eval_samples * share)]
-        if len(shares) > 1:
+        if mixed:
             data.stats[f"{preference.value}_train_selected_pairs"] = min(len(part_train), round(train_samples * share))
-    if len(shares) > 1:
+    if mixed:
         rng.shuffle(data.train)
         rng.shuffle(data.test)
     data.stats.update(train_selected_pairs=len(data.train), test_selected_pairs=len(data.test))
     return data
+
+
+def _shares(cfg: DatasetConfig, pool_sizes: dict[Preference, int]) -> dict[Preference, float]:
+    """The share of the sample each preference gets: all of it, or preference=mixed's mixture_harmless split."""
+    if cfg.preference is not Preference.mixed:
+        return {cfg.preference: 1.0}
+    harmless = cfg.mixture_harmless
+    if harmless == NATURAL:
+        harmless = pool_sizes[Preference.harmless] / sum(pool_sizes.values())
+    return {Preference.harmless: harmless, Preference.helpful: 1 - harmless}
 
 
 def _parse_split(

@@ -28,6 +28,8 @@ def check(compose, overrides: list[str], cuda: bool = False) -> None:
         (["method.label_smoothing=0.1"], r"label_smoothing=0.1 would be ignored by loss_type \['sigmoid'\]"),
         (["method=robust", "method.label_smoothing=0.5"], r"robust DPO's label-flip rate: it must be in \[0, 0.5\)"),
         (["method=rpo", "method.loss_weights=[1.0]"], r"1 weights for loss_type \['sigmoid', 'sft'\]"),
+        (["dataset.mixture_harmless=most"], "dataset.mixture_harmless=most is a share between 0 and 1, or natural"),
+        (["dataset.mixture_harmless=1.5"], "dataset.mixture_harmless=1.5 is a share between 0 and 1, or natural"),
     ],
 )
 def test_unsupported_combinations_are_refused_with_the_reason(compose, overrides, message):

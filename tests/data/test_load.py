@@ -111,3 +111,18 @@ def test_per_seed_selection_gives_each_seed_its_own_pairs_and_fixed_the_same(sel
         assert first == second
     else:
         assert len(set(first) & set(second)) < 40  # two samples of 50 from a pool of a few hundred
+
+
+@pytest.mark.parametrize("mixture, harmless", [(0.5, 0.5), (0.25, 0.25), ("natural", None)])
+def test_a_mixture_draws_its_share_of_harmless_pairs_or_the_pools_own_proportion(mixture, harmless):
+    cfg = beavertails(sample=True, preference=Preference.mixed, mixture_harmless=mixture)
+    data = load_preference_data(cfg, 100, 0)
+    if harmless is None:  # natural: as many harmless pairs as the harmless pool's share of both pools
+        pools = {
+            p: len(load_preference_data(beavertails(sample=True, preference=p), 10_000, 0).train)
+            for p in (Preference.harmless, Preference.helpful)
+        }
+        harmless = pools[Preference.harmless] / sum(pools.values())
+        assert 0 < harmless < 0.5  # BeaverTails' harmless pool is the smaller: both-safe and both-unsafe pairs drop
+    assert data.stats["harmless_train_selected_pairs"] == round(100 * harmless)
+    assert len(data.train) == 100

@@ -217,21 +217,23 @@ def test_two_measurements_of_one_base_that_disagree_are_both_shown():
     assert "2 measurements disagree" in line["look at"]
 
 
-def test_two_mixture_shares_split_table_2_and_each_keeps_the_single_preference_rows():
+@pytest.mark.parametrize("shares", [(0.3, 0.5), (0.5, "natural")])
+def test_two_mixture_shares_split_table_2_and_each_keeps_the_single_preference_rows(shares):
     records = [
         make_record(model="tiny_mistral", method="sft", preference=p, seed=s, metrics={"eval/mmlu/acc": v})
         for p, v in (("harmless", 0.3), ("helpful", 0.4))
         for s in range(2)
     ]
-    for share, value in ((0.3, 0.5), (0.5, 0.6)):
+    for share, value in zip(shares, (0.5, 0.6), strict=True):
         for seed in range(2):
             record = make_record(model="tiny_mistral", method="sft", preference="mixed", seed=seed)
             record["config"]["dataset"]["mixture_harmless"] = share
             record["metrics"] = {"eval/mmlu/acc": value}
             records.append(restudy(record))
     tables = [t for t in study_tables(records_frame(records)) if t.name.startswith("mixture")]
-    assert [t.split for t in tables] == [{"mixture_harmless": 0.3}, {"mixture_harmless": 0.5}]
-    for table, mixed in zip(tables, ("0.500 ± 0.000 (2)", "0.600 ± 0.000 (2)"), strict=True):
+    assert sorted(str(t.split["mixture_harmless"]) for t in tables) == sorted(map(str, shares))
+    for table in tables:
+        mixed = {shares[0]: "0.500 ± 0.000 (2)", shares[1]: "0.600 ± 0.000 (2)"}[table.split["mixture_harmless"]]
         column = table.display["MMLU"].xs("tiny_mistral", level="model")
         assert column.loc[("beavertails", "mixed")] == mixed
         assert column.loc[("beavertails", "harmless")] == "0.300 ± 0.000 (2)"  # in both parts, never averaged away

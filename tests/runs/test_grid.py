@@ -106,7 +106,7 @@ def test_per_seed_selection_is_in_the_run_key_and_fixed_keeps_the_keys_runs_had_
 
 
 @pytest.mark.parametrize(
-    "sweep, expected", [("paper_rank", 36), ("paper_quantity", 80), ("paper_mixture", 20), ("paper_tiny", 32)]
+    "sweep, expected", [("paper_rank", 36), ("paper_quantity", 80), ("paper_mixture", 40), ("paper_tiny", 32)]
 )
 def test_side_experiment_sweeps_plan(sweep, expected):
     jobs, summary = plan(f"sweep={sweep}")
