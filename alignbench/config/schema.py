@@ -185,9 +185,20 @@ class MethodConfig:
     lora: LoraPreset = field(default_factory=LoraPreset)
 
 
+class SftLoss(StrEnum):
+    completion = "completion"  # the reply tokens only (TRL's completion_only_loss)
+    sequence = "sequence"  # prompt and reply, as TRL's SFTTrainer trained before prompt-completion datasets
+
+
 @dataclass
 class SFTMethodConfig(MethodConfig):
-    pass
+    # How SFT trains (docs/protocol.md argues conf/method/sft.yaml's paper-matching choice). The defaults here are
+    # what alignbench did before these were keys, so a run that sets them keeps its run key (runs.keys.ADDED).
+    sft_loss: SftLoss = SftLoss.completion
+    packing: bool = False  # several examples per max_length sequence (TRL's packing)
+    # Train the end-of-sequence token. TRL's SFTTrainer of early 2024 with pad = eos masked every eos as padding,
+    # so its models never learnt to stop: false reproduces that.
+    train_eos: bool = True
 
 
 @dataclass

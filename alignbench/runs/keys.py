@@ -15,7 +15,12 @@ NOT_IN_RUN_KEY = ("paths", "logger", "sweep", "dry_run", "cpu_threads", "stages"
 EVALUATION = ("eval", "judge")
 # Choices added after runs were trained, with the value that does what those runs did: hashed only when set to
 # anything else, so a new choice never orphans a finished run (its key stays the key it was trained under).
-ADDED = {("dataset", "selection"): "fixed"}
+ADDED = {
+    ("dataset", "selection"): "fixed",
+    ("method", "sft_loss"): "completion",
+    ("method", "packing"): False,
+    ("method", "train_eos"): True,
+}
 
 
 def resolve(config: DictConfig) -> dict[str, Any]:

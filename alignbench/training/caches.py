@@ -81,7 +81,8 @@ class RunCaches:
             },
         )
 
-    def tokenized_key(self, trainer: str, dataset_name: str) -> str:
+    def tokenized_key(self, trainer: str, dataset_name: str, preparation: dict | None = None) -> str:
+        """`preparation`: what else shapes the prepared dataset (SFT's loss mask, packing, eos)."""
         return CacheDir.key(
             "tokenized",
             CACHE_VERSION,
@@ -92,6 +93,7 @@ class RunCaches:
                 "examples": self.examples,
                 "max_length": self.max_length,
                 "truncation": self.truncation,
+                **({"preparation": preparation} if preparation else {}),
             },
         )
 
@@ -107,13 +109,15 @@ class RunCaches:
             _write_checked(path, columns)
         return columns, False
 
-    def tokenized(self, trainer: str, dataset_name: str, compute: Callable[[], Any]) -> tuple[Any, bool]:
+    def tokenized(
+        self, trainer: str, dataset_name: str, compute: Callable[[], Any], preparation: dict | None = None
+    ) -> tuple[Any, bool]:
         """(dataset, hit): a datasets.Dataset saved with save_to_disk, or freshly tokenized and stored."""
         from datasets import Dataset
 
         if self.folder is None:
             return compute(), False
-        target = CacheDir(self.folder).tokenized / self.tokenized_key(trainer, dataset_name)
+        target = CacheDir(self.folder).tokenized / self.tokenized_key(trainer, dataset_name, preparation)
         if target.is_dir():
             # Only the files save_to_disk wrote are listed: later ones beside them (TRL's map caches) are not ours.
             problem = files.verify(target)

@@ -198,3 +198,23 @@ def test_a_diverging_run_fails_within_a_step_and_is_never_recorded_as_completed(
     step = int(record["error"].split("step ")[1].split(":")[0])
     assert step < 20 and record["adapter_path"] is None  # stopped at once; nothing saved after it
     assert not (tmp_path / "adapter").exists()
+
+
+@pytest.mark.parametrize(
+    "overrides, prompt_trained, eos_trained",
+    [
+        ([], True, False),  # conf/method/sft.yaml: the paper's recipe, the whole sequence with every eos masked
+        (["method.sft_loss=completion", "method.train_eos=true"], False, True),  # the reply, taught to stop
+        (["method.sft_loss=sequence", "method.train_eos=true"], True, True),
+    ],
+)
+def test_sft_loss_and_eos_decide_which_tokens_are_trained(compose, tmp_path, overrides, prompt_trained, eos_trained):
+    _, trainer, _, _ = train_tiny(compose, ["method=sft", *overrides], tmp_path, steps=2, cache=tmp_path / "cache")
+    eos = trainer.processing_class.eos_token_id
+    rows = list(trainer.train_dataset)
+    assert rows and all(eos in row["input_ids"] for row in rows)  # every reply ends with one
+    for row in rows:
+        trained = [token for token, label in zip(row["input_ids"], row["labels"], strict=True) if label != -100]
+        assert (row["labels"][0] != -100) == prompt_trained  # the first prompt token
+        assert (eos in trained) == eos_trained
+        assert len(trained) > 0

@@ -50,25 +50,50 @@ class _TokenizedFromCache:
     caches: RunCaches | None  # None: TRL's own preparation, uncached
     cache_hits: dict[str, bool]
     trainer_name: str
+    preparation: dict = {}  # what else shapes the prepared dataset: part of its cache key
 
     def _prepare_dataset(self, dataset, *args, **kwargs):
         name = kwargs.get("dataset_name", args[-1] if args else "train")
-        prepare = super()._prepare_dataset
+
+        def prepare():
+            return self._finish_preparation(super(_TokenizedFromCache, self)._prepare_dataset(dataset, *args, **kwargs))
+
         if self.caches is None:
-            return prepare(dataset, *args, **kwargs)
-        prepared, hit = self.caches.tokenized(
-            self.trainer_name, name, rng_neutral(lambda: prepare(dataset, *args, **kwargs))
-        )
+            return prepare()
+        prepared, hit = self.caches.tokenized(self.trainer_name, name, rng_neutral(prepare), self.preparation)
         self.cache_hits[f"tokenized_{name}"] = hit
         return prepared
+
+    def _finish_preparation(self, dataset):
+        """A step after TRL's preparation, cached with it (SFT: mask the eos labels)."""
+        return dataset
 
 
 class CachedSFTTrainer(Resumable, _TokenizedFromCache, SFTTrainer):
     trainer_name = "sft"
 
-    def __init__(self, *args, caches: RunCaches | None, **kwargs):
+    def __init__(self, *args, caches: RunCaches | None, train_eos: bool = True, **kwargs):
         self.caches, self.cache_hits = caches, {}  # set first: TRL prepares the dataset inside __init__
+        self.train_eos, self.eos_token_id = train_eos, kwargs["processing_class"].eos_token_id
+        config = kwargs["args"]
+        self.preparation = {
+            "completion_only_loss": config.completion_only_loss,
+            "packing": config.packing,
+            "train_eos": train_eos,
+        }
         super().__init__(*args, **kwargs)
+
+    def _finish_preparation(self, dataset):
+        if self.train_eos:
+            return dataset
+        # As TRL's SFTTrainer of early 2024 with pad = eos, whose collator masked every pad, hence every eos.
+        eos = self.eos_token_id  # the tokenizer's: TRL prepares the dataset before it sets processing_class
+
+        def mask(example):
+            pairs = zip(example["input_ids"], example["labels"], strict=True)
+            return {"labels": [-100 if token == eos else label for token, label in pairs]}
+
+        return dataset.map(mask, desc="Masking eos labels")
 
 
 class CachedDPOTrainer(Resumable, _TokenizedFromCache, DPOTrainer):

@@ -1,9 +1,11 @@
-"""SFT: prompt -> chosen reply, with the loss on the reply tokens only (TRL SFTTrainer, prompt-completion format)."""
+"""SFT: prompt -> chosen reply (TRL SFTTrainer, prompt-completion format); the loss on the reply or on the whole
+sequence, packed or not, the eos trained or masked (method.sft_loss, packing, train_eos)."""
 
 from __future__ import annotations
 
+from alignbench.config.schema import SftLoss, SFTMethodConfig
 from alignbench.data.parsers import assistant
-from alignbench.training.methods.common import Trainer, TrainerInputs, shared_training_args
+from alignbench.training.methods.common import Trainer, TrainerInputs, method_settings, shared_training_args
 
 
 def build_sft_trainer(inputs: TrainerInputs) -> Trainer:
@@ -13,9 +15,15 @@ def build_sft_trainer(inputs: TrainerInputs) -> Trainer:
     from alignbench.training.methods.cached import CachedSFTTrainer
 
     rows = [{"prompt": pair.prompt, "completion": assistant(pair.chosen)} for pair in inputs.pairs]
-    args = SFTConfig(**shared_training_args(inputs), completion_only_loss=True, packing=False)
+    method = method_settings(inputs, SFTMethodConfig)
+    args = SFTConfig(
+        **shared_training_args(inputs),
+        completion_only_loss=method.sft_loss is SftLoss.completion,
+        packing=method.packing,
+    )
     return CachedSFTTrainer(
         caches=inputs.caches,
+        train_eos=method.train_eos,
         model=inputs.model,
         args=args,
         train_dataset=Dataset.from_list(rows),
