@@ -105,6 +105,12 @@ def test_per_seed_selection_is_in_the_run_key_and_fixed_keeps_the_keys_runs_had_
     assert fixed == "0f53c286ed7d7eb7"  # tiny_llama's default run (tests/config/test_routing.py), as before
 
 
+def test_sft_set_as_before_its_loss_and_eos_were_keys_keeps_its_run_key(compose):
+    before = ["method=sft", "method.sft_loss=completion", "method.packing=false", "method.train_eos=true"]
+    assert run_key(resolve(compose(before))) == "32bf8452850c81b0"  # method=sft's key before these keys existed
+    assert run_key(resolve(compose(["method=sft"]))) != "32bf8452850c81b0"  # the paper's recipe trains otherwise
+
+
 @pytest.mark.parametrize(
     "sweep, expected", [("paper_rank", 36), ("paper_quantity", 80), ("paper_mixture", 40), ("paper_tiny", 32)]
 )
