@@ -26,7 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
 PY = sys.executable
 # ~3.4M parameters: big enough that compute, not Python overhead, dominates a step.
 MODEL = [
@@ -149,7 +150,7 @@ def plain_processes(shared: dict, work: Path) -> float:
             timed(
                 [
                     PY,
-                    str(REPO / "benchmarks" / "plain_trl.py"),
+                    str(BENCH / "plain_trl.py"),
                     "--model",
                     shared["model"],
                     "--pairs",
@@ -176,7 +177,7 @@ def plain_in_process(shared: dict, work: Path, runs: list[tuple[int, int]]) -> t
         f"{STEPS}, precompute=True) for r, s in {runs!r}]))"
     )
     seconds, _, output = timed(
-        [PY, "-c", driver, str(REPO / "benchmarks"), shared["model"], shared["pairs"], shared["template"], str(work)]
+        [PY, "-c", driver, str(BENCH), shared["model"], shared["pairs"], shared["template"], str(work)]
     )
     return seconds, json.loads(output.strip().splitlines()[-1])
 
@@ -245,7 +246,7 @@ def matmul_peak_flops() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    parser.add_argument("--out", type=Path, default=BENCH / "results")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="alignbench-bench-"))
     samples: dict[str, list[float]] = {}
