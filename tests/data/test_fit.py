@@ -106,15 +106,24 @@ def test_multiturn_prompts_lose_earlier_turns_before_any_text_of_the_last_one(ti
             )
 
 
-@pytest.mark.parametrize("method", ["dpo", "sft"])
-def test_trl_drops_unfitted_long_prompts_uncounted_and_keeps_every_fitted_pair(compose, tiny, tmp_path, method):
-    """What TRL 1.16 does on its own (DPO: filters len(prompt_ids) < max_length; SFT: drops rows whose labels are all
-    masked after keep_start truncation) and that it keeps every fitted pair: the trainer trains on data/train_pairs."""
+@pytest.mark.parametrize(
+    ("method", "sft_loss", "unfitted_kept"), [("dpo", None, 16), ("sft", "completion", 16), ("sft", "sequence", 58)]
+)
+def test_trl_drops_unfitted_long_prompts_uncounted_and_keeps_every_fitted_pair(
+    compose, tiny, tmp_path, method, sft_loss, unfitted_kept
+):
+    """What TRL 1.16 does on its own (DPO: filters len(prompt_ids) < max_length; SFT on the reply: drops rows whose
+    labels are all masked after keep_start truncation; SFT on the whole sequence keeps them, cut to the prompt) and
+    that it keeps every fitted pair: the trainer trains on data/train_pairs."""
     from alignbench.training.methods import METHODS, TrainerInputs
     from alignbench.training.train import checked_dataset_size
 
     cfg, tokenizer, location = tiny
-    cfg = replace(cfg, method=replace(cfg.method, trainer=method, max_steps=1))
+    if sft_loss:
+        overrides = ["dataset=hh_rlhf", f"dataset.path={MULTITURN}", "method=sft", f"method.sft_loss={sft_loss}"]
+        cfg = OmegaConf.to_object(compose(overrides))
+    cfg = replace(cfg, method=replace(cfg.method, max_steps=1))
+    assert cfg.method.trainer == method and cfg.method.max_length == CPU_MAX_LENGTH
     data = load(cfg)
     unfitted = list(data.train)
     fit_data(data, tokenizer, CPU_MAX_LENGTH, cfg.dataset.max_bad_fraction)
@@ -124,13 +133,13 @@ def test_trl_drops_unfitted_long_prompts_uncounted_and_keeps_every_fitted_pair(c
         inputs = TrainerInputs(cfg, model, tokenizer, pairs, peft_config(cfg.adapter), tmp_path / name, Precision.fp32)
         trainer = METHODS.pick(method)(inputs)
         sizes[name] = len(trainer.train_dataset)
-        if name == "unfitted":
+        if name == "unfitted" and unfitted_kept < len(pairs):
             with pytest.raises(RuntimeError, match="TRL dropped pairs"):
                 checked_dataset_size(trainer, len(pairs))
-        else:
+        elif name == "fitted":
             assert checked_dataset_size(trainer, len(pairs)) == data.stats["train_pairs"]
         trainer.model.unload()
-    assert sizes == {"unfitted": 58 - 42, "fitted": 58}
+    assert sizes == {"unfitted": unfitted_kept, "fitted": 58}
 
 
 def test_held_out_pairs_are_scored_on_reply_tokens_only_once_fitted(tiny):
