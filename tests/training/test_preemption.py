@@ -30,7 +30,3 @@ def test_a_requeue_killed_by_the_sigterm_of_its_own_requeue_exits_as_submitit_do
 def test_a_requeue_that_fails_otherwise_is_an_error():
     with pytest.raises(subprocess.CalledProcessError):
         Preempted(signal.SIGUSR2, requeue_command_failing(1), step=304).forward()
-
-
-def test_the_default_action_hands_nothing_on():
-    Preempted(signal.SIGTERM, signal.SIG_DFL, step=1).forward()

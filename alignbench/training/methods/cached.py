@@ -54,9 +54,10 @@ class _TokenizedFromCache:
 
     def _prepare_dataset(self, dataset, *args, **kwargs):
         name = kwargs.get("dataset_name", args[-1] if args else "train")
+        prepare_with_trl = super()._prepare_dataset
 
         def prepare():
-            return self._finish_preparation(super(_TokenizedFromCache, self)._prepare_dataset(dataset, *args, **kwargs))
+            return self._finish_preparation(prepare_with_trl(dataset, *args, **kwargs))
 
         if self.caches is None:
             return prepare()
@@ -74,7 +75,7 @@ class CachedSFTTrainer(Resumable, _TokenizedFromCache, SFTTrainer):
 
     def __init__(self, *args, caches: RunCaches | None, train_eos: bool = True, **kwargs):
         self.caches, self.cache_hits = caches, {}  # set first: TRL prepares the dataset inside __init__
-        self.train_eos, self.eos_token_id = train_eos, kwargs["processing_class"].eos_token_id
+        self.eos_token_id = kwargs["processing_class"].eos_token_id
         config = kwargs["args"]
         self.preparation = {
             "completion_only_loss": config.completion_only_loss,
@@ -84,7 +85,7 @@ class CachedSFTTrainer(Resumable, _TokenizedFromCache, SFTTrainer):
         super().__init__(*args, **kwargs)
 
     def _finish_preparation(self, dataset):
-        if self.train_eos:
+        if self.preparation["train_eos"]:
             return dataset
         # As TRL's SFTTrainer of early 2024 with pad = eos, whose collator masked every pad, hence every eos.
         eos = self.eos_token_id  # the tokenizer's: TRL prepares the dataset before it sets processing_class
