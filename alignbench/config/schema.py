@@ -236,18 +236,31 @@ class MergeInput:
     choices: Dict[str, str] = field(default_factory=dict)
 
 
+class MergeSpace(StrEnum):
+    weights = "weights"  # mergekit's methods on the adapted models' full weights (the paper's operator)
+    adapter = "adapter"  # PEFT's operators on the adapters' deltas (LoRA-native)
+
+
 @dataclass
 class MergeConfig:
+    """How a merge is made (training.merging). In the weights space the parameters are mergekit's, with its
+    defaults: weight and density per input, normalize per method (linear, ties: true; dare_*: false)."""
+
     inputs: List[MergeInput] = field(default_factory=list)
     sweep_dir: Optional[str] = None  # where `choices` are looked up, e.g. multirun/paper
-    combination: str = "linear"  # training.merging.COMBINATIONS: linear | ties | dare_linear | dare_ties | slerp
-    weights: Optional[List[float]] = None  # one per input; null: equal weights summing to 1
+    space: MergeSpace = MergeSpace.weights
+    # training.merging.COMBINATIONS: linear | slerp | ties | dare_ties | dare_linear (| task_arithmetic: weights)
+    combination: str = "linear"
+    # One per input. null: 1/n for linear, and in the adapter space; 1.0 (each task vector whole, as mergekit's
+    # examples add them) for the weights space's task arithmetic, TIES and DARE.
+    weights: Optional[List[float]] = None
     density: float = share(0.5)  # ties / dare: the share of each delta kept
     t: float = share(0.5)  # slerp: the share of the second input
+    normalize: Optional[bool] = None  # weights space: divide by the weights' sum; null: mergekit's default
     seed: int = 0  # dare: its random drops
-    svd_rank: Optional[int] = at_least(
-        1, None
-    )  # ties / dare: the merged adapter's rank; null: the inputs' ranks added up
+    # The merged adapter's rank per weight, at most; null: exact (each weight's numerical rank). A cap keeps the
+    # largest singular directions; the record's merge/kept_energy says what share of the delta survived.
+    svd_rank: Optional[int] = at_least(1, None)
 
 
 @dataclass

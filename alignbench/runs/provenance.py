@@ -21,6 +21,7 @@ LIBRARIES = [
     "tokenizers",
     "wandb",
     "lm-eval",
+    "mergekit",  # the merge operator of method.merge.space=weights
     "hydra-core",
     "omegaconf",
 ]

@@ -125,6 +125,13 @@ def _merge_label(merge: dict[str, Any]) -> str:
         words.append(f"t {merge.get('t')}")
     if merge.get("weights"):
         words.append("weights " + "/".join(str(w) for w in merge["weights"]))
+    if merge.get("normalize") is not None:
+        words.append("normalized" if merge["normalize"] else "not normalized")
+    if merge.get("svd_rank"):
+        words.append(f"rank {merge['svd_rank']}")
+    # Records from before method.merge.space merged the adapters' deltas (PEFT's operators): the adapter space.
+    if merge.get("space", "adapter") != "weights":
+        words.append(f"({merge.get('space', 'adapter')} space)")
     return " ".join(str(w) for w in words)
 
 

@@ -165,6 +165,8 @@ def train_metrics(log_history: list[dict[str, float]], result: TrainResult) -> d
         metrics["train/loss_last"] = losses[-1]["loss"]
     # train_loss is train/loss already: one number, one key (W&B's summary shows both otherwise).
     metrics.update({f"train/{k}": v for k, v in result.metrics.items() if k.startswith("train_") and k != "train_loss"})
+    # What made a merge's adapter: its largest rank, the delta energy it kept (training.merging).
+    metrics.update({k: v for k, v in result.metrics.items() if k.startswith("merge/")})
     return metrics
 
 

@@ -50,6 +50,10 @@ def test_merges_of_a_tiny_sweep_evaluate_and_name_their_inputs(tmp_path, quant):
         assert record["config"]["method"]["merge"]["input_keys"] == [by_cell[c] for c in cells]
         assert 0 <= record["metrics"]["eval/pref/accuracy"] <= 1
         assert record["metrics"]["train/steps"] == 0  # nothing was trained
+        # mergekit's operator on the full weights, written exactly (all of the delta's energy kept), and named
+        assert record["metrics"]["merge/kept_energy"] == pytest.approx(1.0, abs=1e-6)
+        assert record["config"]["method"]["merge"]["space"] == "weights"
+        assert record["versions"]["mergekit"] == "0.1.5"
 
 
 def test_a_merge_with_a_failed_or_missing_input_is_refused_before_anything_loads(tmp_path):

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 
 from alignbench.config.rules import ConfigError
 from alignbench.config.schema import MergeMethodConfig
@@ -31,16 +31,34 @@ class Merger(Untrained):
             self.model.load_adapter(str(run.adapter), adapter_name=name)
 
     def train(self, resume_from_checkpoint: str | None = None) -> TrainResult:
-        from alignbench.training.merging import merge_adapters
+        from alignbench.training.merging import MergeSpec, merge_adapters
 
         merge = self.merge
-        weights = merge.weights or [1 / len(self.names)] * len(self.names)
-        if len(weights) != len(self.names):
-            raise ConfigError(f"method.merge.weights has {len(weights)} values for {len(self.names)} inputs")
-        merge_adapters(
-            self.model, self.names, merge.combination, weights, merge.density, merge.t, merge.seed, merge.svd_rank
+        spec = MergeSpec(
+            combination=merge.combination,
+            weights=list(merge.weights or default_weights(merge.space, merge.combination, len(self.names))),
+            density=merge.density,
+            t=merge.t,
+            normalize=merge.normalize,
+            seed=merge.seed,
+            svd_rank=merge.svd_rank,
         )
-        return super().train(resume_from_checkpoint)
+        self.metrics = merge_adapters(self.model, self.names, merge.space, spec)
+        return MergeResult(metrics=self.metrics)
+
+
+def default_weights(space: str, combination: str, inputs: int) -> list[float]:
+    """method.merge.weights when null: each task vector whole for mergekit's task-vector methods (its `weight` has no
+    default there; 1.0 adds each input's delta in full), else equal shares."""
+    whole = space == "weights" and combination not in ("linear", "slerp")
+    return [1.0 if whole else 1 / inputs] * inputs
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    global_step: int = 0
+    training_loss: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
 
 
 def build_merger(inputs: TrainerInputs) -> Merger:
