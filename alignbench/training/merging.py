@@ -162,7 +162,8 @@ def _delta(module, name: str):
 
     if name in module.lora_A:
         return module.get_delta_weight(name).float()
-    return torch.zeros(module.out_features, module.in_features, device=module.lora_A[next(iter(module.lora_A))].weight.device)
+    device = next(iter(module.lora_A.values())).weight.device
+    return torch.zeros(module.out_features, module.in_features, device=device)
 
 
 def _base_weight(module):

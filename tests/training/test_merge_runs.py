@@ -54,6 +54,20 @@ def test_merges_of_a_tiny_sweep_evaluate_and_name_their_inputs(tmp_path, quant):
         assert record["metrics"]["merge/kept_energy"] == pytest.approx(1.0, abs=1e-6)
         assert record["config"]["method"]["merge"]["space"] == "weights"
         assert record["versions"]["mergekit"] == "0.1.5"
+        # evaluated again from the saved adapter (another eval key): the same merged model, the same scores
+        again = alignbench(
+            *QUICK,
+            f"quant={quant}",
+            f"method={recipe}",
+            f"sweep.inputs_dir={source}",
+            f"hydra.run.dir={out}",
+            "eval.generations=2",
+        )
+        assert again.returncode == 0, again.stderr[-3000:]
+        reloaded = json.loads((out / "record.json").read_text())
+        assert reloaded["eval_key"] != record["eval_key"] and reloaded["trained_at"] == record["trained_at"]
+        for name in ("eval/pref/accuracy", "eval/pref/reward_margin"):
+            assert reloaded["metrics"][name] == pytest.approx(record["metrics"][name], abs=1e-5), name
 
 
 def test_a_merge_with_a_failed_or_missing_input_is_refused_before_anything_loads(tmp_path):

@@ -43,8 +43,7 @@ class Merger(Untrained):
             seed=merge.seed,
             svd_rank=merge.svd_rank,
         )
-        self.metrics = merge_adapters(self.model, self.names, merge.space, spec)
-        return MergeResult(metrics=self.metrics)
+        return MergeResult(metrics=merge_adapters(self.model, self.names, merge.space, spec))
 
 
 def default_weights(space: str, combination: str, inputs: int) -> list[float]:
