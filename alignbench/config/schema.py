@@ -217,13 +217,19 @@ class DPOMethodConfig(MethodConfig):
     loss_weights: Optional[List[float]] = None
 
 
+class ChainStart(StrEnum):
+    merged = "merged"  # a fresh adapter of the DPO preset on the SFT model (SFT adapter merged in memory)
+    continued = "continued"  # DPO goes on training the SFT adapter (its shape: lora is the SFT preset's)
+
+
 @dataclass
 class SFTDPOMethodConfig(DPOMethodConfig):
     """SFT then DPO (method=sft_dpo): the top level is the DPO stage (the dpo preset), `sft` the SFT stage's own
-    method section, exactly what a plain method=sft run would have (runs.chain derives that run from it). The DPO
-    stage goes on training the SFT stage's adapter, so `lora` is the SFT preset's."""
+    method section, exactly what a plain method=sft run would have (runs.chain derives that run from it). `start`
+    says how DPO starts from the SFT model (training.methods.sft_dpo)."""
 
     sft: SFTMethodConfig = field(default_factory=SFTMethodConfig)
+    start: ChainStart = ChainStart.merged
 
 
 @dataclass

@@ -81,6 +81,9 @@ def release_base_model(policy) -> None:
     `policy` is None when the run never got that far."""
     import gc
 
+    from alignbench.modeling.adapters import FoldedAdapter
+
+    FoldedAdapter.unfold_all()  # an adapter folded into the base's layers (sft_dpo) goes with the run, however it ended
     if policy is not None:
         try:
             base = policy.unload()

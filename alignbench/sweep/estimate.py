@@ -14,7 +14,8 @@ PAPER_MINUTES = {
     ("dpo", "hh_rlhf"): 90,
 }
 HARDWARE = "one A100 40GB"
-TIMED_AS = {"sft_dpo": "dpo"}  # SFT then DPO: its DPO stage, plus its SFT stage (method.sft)
+# SFT then DPO: its DPO stage, plus its SFT stage (method.sft)
+TIMED_AS = {"sft_dpo": "dpo", "sft_dpo_continued": "dpo"}
 
 
 def gpu_minutes(config: dict[str, Any]) -> float | None:

@@ -49,14 +49,16 @@ class SaveAdapterAt(TrainerCallback):
     """Saves the adapter at chosen training steps into run_dir/steps/<step>, each published whole with its manifest
     (runs.files), so a step's folder is complete or absent and is verified before it is evaluated."""
 
-    def __init__(self, steps: list[int], run_dir: Path, tokenizer):
+    def __init__(self, steps: list[int], run_dir: Path, tokenizer, save=None):
         self.steps, self.run, self.tokenizer = set(steps), RunDir(run_dir), tokenizer
+        # (model, folder) -> None: how the method writes its adapter (sft_dpo: SFT's and DPO's together); PEFT's own
+        self.save = save or (lambda model, folder: model.save_pretrained(folder))
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
         step = state.global_step
         if step in self.steps:
             with files.staged(self.run.staging_step(step)) as staging:
-                model.save_pretrained(str(staging))
+                self.save(model, str(staging))
                 self.tokenizer.save_pretrained(str(staging))
                 files.write_manifest(staging, {"step": step})
             files.publish(staging, self.run.step(step))

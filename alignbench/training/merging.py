@@ -135,7 +135,7 @@ def merge_adapters(model, names: list[str], space: str, spec: MergeSpec) -> dict
             b, a, energy = low_rank(delta, spec.svd_rank)
             factors[key] = (a, b)
             kept, total = kept + energy[0], total + energy[1]
-        _write_adapter(model, factors)
+        write_adapter(model, factors)
     model.set_adapter(MERGED)
     for name in names:
         model.delete_adapter(name)
@@ -185,26 +185,50 @@ def low_rank(delta, rank: int | None):
     return u[:, :keep] * s[:keep], vh[:keep], (float(energy[:keep].sum()), float(energy.sum()))
 
 
-def _write_adapter(model, factors: dict) -> None:
-    """The merged adapter: one LoRA per merged weight, of its own rank, scaling 1 (alpha = r)."""
+def lora_config(factors: dict):
+    """A LoRA config for per-weight factors {layer key: (A, B)}: one rank per layer, scaling 1 (alpha = r)."""
     import re
 
     from peft import LoraConfig
 
     ranks = {key: a.shape[0] for key, (a, _) in factors.items()}
     patterns = {re.escape(key): rank for key, rank in ranks.items()}  # PEFT reads these keys as regular expressions
-    config = LoraConfig(
+    return LoraConfig(
         r=max(ranks.values()),
         lora_alpha=max(ranks.values()),
         rank_pattern=patterns,
         alpha_pattern=patterns,
         target_modules=sorted(ranks),
         lora_dropout=0.0,
+        task_type="CAUSAL_LM",
     )
-    model.add_adapter(MERGED, config)
+
+
+def write_adapter(model, factors: dict, name: str = MERGED) -> None:
+    """Add adapter `name` to a PeftModel with the given factors {layer key: (A, B)} (B @ A is the layer's delta)."""
+    import torch
+
+    model.add_adapter(name, lora_config(factors))
     prefix = "base_model.model."
-    for key, module in model.named_modules():
-        if (short := key.removeprefix(prefix)) in factors and hasattr(module, "lora_A") and MERGED in module.lora_A:
-            a, b = factors[short]
-            module.lora_A[MERGED].weight.copy_(a)
-            module.lora_B[MERGED].weight.copy_(b)
+    with torch.no_grad():
+        for key, module in model.named_modules():
+            if (short := key.removeprefix(prefix)) in factors and hasattr(module, "lora_A") and name in module.lora_A:
+                a, b = factors[short]
+                module.lora_A[name].weight.copy_(a)
+                module.lora_B[name].weight.copy_(b)
+
+
+def save_adapter(folder, factors: dict) -> None:
+    """The adapter of `factors` as PEFT saves one (adapter_config.json, adapter_model.safetensors), without a model."""
+    from pathlib import Path
+
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lora_config(factors).save_pretrained(str(folder))
+    tensors = {}
+    for key, (a, b) in factors.items():
+        tensors[f"base_model.model.{key}.lora_A.weight"] = a.detach().contiguous().cpu()
+        tensors[f"base_model.model.{key}.lora_B.weight"] = b.detach().contiguous().cpu()
+    save_file(tensors, str(folder / "adapter_model.safetensors"))

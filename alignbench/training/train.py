@@ -73,7 +73,8 @@ def train_adapter(
     quiet_console(trainer, f"train {cfg.method.name}")
     trainer.add_callback(StopOnNonFinite())
     if cfg.eval.at_steps:
-        trainer.add_callback(SaveAdapterAt(cfg.eval.at_steps, run_dir, tokenizer))
+        save = getattr(trainer, "save_adapter_at_step", None)  # a method that writes its adapter its own way
+        trainer.add_callback(SaveAdapterAt(cfg.eval.at_steps, run_dir, tokenizer, save))
     dropout = lora_dropout_in_force(trainer.model)
     with StopSignals() as stop:
         # Last: the non-finite check of a step runs before its checkpoint is asked for.

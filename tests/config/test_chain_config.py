@@ -31,8 +31,10 @@ def test_the_sft_stage_is_the_plain_sft_run(compose, axes):
     chain = compose(["method=sft_dpo", *axes])
     stage = stage_of(chain)
     assert stage.key == run_key(resolve(compose(["method=sft", *axes])))
+    assert stage_of(compose(["method=sft_dpo_continued", *axes])).key == stage.key  # the same SFT run either way
     assert stage_of(compose(["method=dpo", *axes])) is None  # a plain run starts from the base
-    # the DPO stage has the dpo preset's settings, the SFT preset's LoRA (it goes on training the SFT adapter)
+    # the DPO stage has the dpo preset's settings and LoRA (a fresh adapter on the SFT model); continuing the SFT
+    # adapter instead, the SFT preset's LoRA
     dpo, sft = OmegaConf.to_object(compose(["method=dpo", *axes])), OmegaConf.to_object(compose(["method=sft", *axes]))
     typed = OmegaConf.to_object(chain)
     assert (typed.method.beta, typed.method.learning_rate, typed.method.max_steps) == (
@@ -40,7 +42,10 @@ def test_the_sft_stage_is_the_plain_sft_run(compose, axes):
         dpo.method.learning_rate,
         dpo.method.max_steps,
     )
-    assert typed.method.lora == sft.method.lora and typed.adapter == sft.adapter
+    assert typed.method.lora == dpo.method.lora and typed.adapter == dpo.adapter and typed.method.start == "merged"
+    continued = OmegaConf.to_object(compose(["method=sft_dpo_continued", *axes]))
+    assert continued.method.lora == sft.method.lora and continued.adapter == sft.adapter
+    assert continued.method.max_steps == dpo.method.max_steps and continued.method.start == "continued"
 
 
 def test_stage_settings_are_overridable_and_keyed(compose):

@@ -45,7 +45,8 @@ def fresh_model(cfg, location: str):
 
 
 @pytest.mark.parametrize("quant", ["none", "nf4"])
-def test_dpo_starts_from_the_sft_model_and_its_reference_is_the_sft_model(compose, tmp_path, quant):
+@pytest.mark.parametrize("method", ["sft_dpo", "sft_dpo_continued"])
+def test_dpo_starts_from_the_sft_model_and_its_reference_is_the_sft_model(compose, tmp_path, quant, method):
     from peft import PeftModel
 
     steps = 6
@@ -64,10 +65,11 @@ def test_dpo_starts_from_the_sft_model_and_its_reference_is_the_sft_model(compos
     sft.model.unload()
 
     # Stage 2: DPO from it.
-    cfg = OmegaConf.to_object(compose(["method=sft_dpo", *common, "method.sft.learning_rate=0.01"]))
+    cfg = OmegaConf.to_object(compose([f"method={method}", *common, "method.sft.learning_rate=0.01"]))
     caches = run_caches(cfg, tokenizer, data.train, Precision.fp32, parent="sft-stage-key")
     caches.folder = tmp_path / "cache"
-    inputs = TrainerInputs(cfg, model, tokenizer, data.train, None, tmp_path, Precision.fp32, caches=caches)
+    fresh = peft_config(cfg.adapter)  # the DPO preset's adapter (method=sft_dpo); unused when DPO continues SFT's
+    inputs = TrainerInputs(cfg, model, tokenizer, data.train, fresh, tmp_path, Precision.fp32, caches=caches)
     trainer = METHODS.pick("sft_dpo")(TrainerInputs(**{**vars(inputs), "start_adapter": tmp_path / "sft"}))
     assert trainer.cache_hits == {"tokenized_train": False, "ref_logps_train": False}
     pairs = data.train[: len(trainer.train_dataset)]
@@ -88,6 +90,65 @@ def test_dpo_starts_from_the_sft_model_and_its_reference_is_the_sft_model(compos
     print(f"largest reference - raw base gap: {gap:.3f}")
     assert gap > 20 * tolerance, "the reference is the raw base"  # SFT moved it far beyond the tolerance
 
+    if method == "sft_dpo":
+        merged_start(trainer, cfg, sft_cfg, tmp_path, args, raw, with_sft, location)
+    else:
+        continued_start(trainer, tmp_path)
+
+
+def merged_start(trainer, cfg, sft_cfg, tmp_path, args, raw, with_sft, location):
+    """A fresh adapter of the DPO preset trains on the SFT model (SFT folded into the base in memory); afterwards the
+    run's one adapter holds SFT's delta plus DPO's, and the shared base is the raw base again."""
+    from peft import PeftModel
+    from peft.tuners.lora import LoraLayer
+
+    from alignbench.modeling.adapters import FoldedAdapter
+
+    assert "ref" not in trainer.model.peft_config  # the reference is the folded SFT model, adapter off
+    layers = {k: m for k, m in trainer.model.named_modules() if isinstance(m, LoraLayer)}
+    assert {k.rsplit(".", 1)[-1] for k in layers} == set(cfg.adapter.target_modules)  # all seven projections
+    assert len(cfg.adapter.target_modules) == 7 and len(sft_cfg.adapter.target_modules) == 2
+    assert all(
+        m.r["default"] == cfg.adapter.r and m.lora_alpha["default"] == cfg.adapter.alpha for m in layers.values()
+    )
+    assert (cfg.adapter.r, cfg.adapter.alpha) == (16, 32) and (sft_cfg.adapter.r, sft_cfg.adapter.alpha) == (64, 16)
+    assert all(not m.lora_B["default"].weight.any() for m in layers.values())  # fresh: B = 0, policy = SFT model
+    base_before = {k: m.get_base_layer().weight.detach().clone() for k, m in layers.items()}
+    first = trainer.compute_loss(trainer.model, next(iter(trainer.get_train_dataloader()))).item()
+    assert first == pytest.approx(torch.log(torch.tensor(2.0)).item(), abs=0.02)  # policy == reference at step 0
+
+    trainer.train()
+    assert FoldedAdapter._folded == []  # the SFT hooks are gone
+    assert set(trainer.model.peft_config) == {"default"}
+    assert all(torch.equal(base_before[k], m.get_base_layer().weight) for k, m in layers.items())  # base untouched
+    tolerance = 2e-3 if cfg.quant.bits is None else 2e-2  # as for the reference above
+    with trainer.model.disable_adapter():  # adapter off is the raw base again (the baseline benchmarks' model)
+        assert score_replies(trainer.model, *args).chosen_logp == pytest.approx(raw.chosen_logp, abs=tolerance)
+    sft = PeftModel.from_pretrained(fresh_model(cfg, location), str(tmp_path / "sft"))
+    for key, module in trainer.model.named_modules():
+        if not isinstance(module, LoraLayer):
+            continue
+        combined = module.get_delta_weight("default")
+        short = key.removeprefix("base_model.model.")
+        sft_layer = sft.base_model.model.get_submodule(short)
+        dpo = combined - (sft_layer.get_delta_weight("default") if isinstance(sft_layer, LoraLayer) else 0)
+        # what is left beside SFT's delta is DPO's: trained, and of the DPO preset's rank
+        assert dpo.abs().max() > 0 and torch.linalg.matrix_rank(dpo.float()) <= cfg.adapter.r, key
+    trainer.save_model(str(tmp_path / "chained"))
+    saved = json.loads((tmp_path / "chained" / "adapter_config.json").read_text())
+    assert sorted(set(saved["rank_pattern"].values())) == [16, 64 + 16]  # DPO alone, or SFT and DPO side by side
+    # the saved adapter on a fresh base is the trained policy
+    reloaded = PeftModel.from_pretrained(fresh_model(cfg, location), str(tmp_path / "chained")).eval()
+    trainer.model.eval()
+    assert score_replies(reloaded, *args).chosen_logp == pytest.approx(
+        score_replies(trainer.model, *args).chosen_logp, abs=tolerance
+    )
+    assert score_replies(reloaded, *args).chosen_logp != pytest.approx(with_sft.chosen_logp, abs=tolerance)
+    trainer.model.unload()
+
+
+def continued_start(trainer, tmp_path):
+    """DPO goes on training the SFT adapter, with a frozen copy of it as TRL's reference."""
     # The policy starts as the SFT model: the trainable adapter holds the SFT weights, the reference a frozen copy.
     named = dict(trainer.model.named_parameters())
     policy = {n: p for n, p in named.items() if ".default." in n}
