@@ -20,6 +20,7 @@ from alignbench.runs.keys import keyed_config
 from alignbench.runs.provenance import without_secrets
 from alignbench.runs.record import RunRecord, Status, now
 from alignbench.runs.recovery import previous_record
+from alignbench.runs.reuse import link_trained, missing_steps, trained_elsewhere
 from alignbench.runs.tracking import Tracker
 from alignbench.training.checkpoints import discard, pick
 from alignbench.training.train import Resume
@@ -53,6 +54,9 @@ class Attempt:
     train: bool
     evaluate: bool
     resume: Resume | None = None  # the checkpoint training continues from (a killed or preempted attempt's)
+    # eval.at_steps whose adapters a run trained before lacks: trained again up to the last of them, nothing kept
+    # but those adapters (training.train.fill_steps)
+    fill: list[int] = field(default_factory=list)
 
     @property
     def needed(self) -> bool:
@@ -64,7 +68,13 @@ def attempt(identity: Identity, run_dir: Path) -> Attempt:
     failed or configured differently (another eval key): adding a benchmark never retrains."""
     cfg, key = identity.config, identity.run_key
     previous = previous_record(run_dir, key)  # an unreadable record is set aside; a complete adapter kept
-    trained_before = previous is not None and previous.run_key == key and previous.trained_at is not None
+    if not _trained(previous, key) and (source := trained_elsewhere(cfg, key, run_dir)) is not None:
+        link_trained(source, run_dir)  # the same run trained in sweep.inputs_dir: its adapter, not a new training
+        previous = previous_record(run_dir, key)
+        assert previous is not None, f"{source}'s adapter was linked into {run_dir} with its manifest"
+        previous.trained_in = str(source)
+        log.info("alignbench: %s reuses the adapter trained in %s (sweep.inputs_dir)", run_dir, source)
+    trained_before = _trained(previous, key)
     damage = previous.adapter_problem(run_dir) if previous is not None and trained_before else None
     trained = trained_before and damage is None
     if Stage.train not in cfg.stages and not trained:
@@ -76,9 +86,25 @@ def attempt(identity: Identity, run_dir: Path) -> Attempt:
         log.warning("alignbench: warning: %s; the adapter is trained again", damage)
     train = Stage.train in cfg.stages and not trained
     done = trained and previous is not None and previous.is_done(*identity.keys)
-    # A killed, preempted or requeued attempt left checkpoints: training continues from the newest complete one.
-    resume = _resume_point(run_dir, key, identity.resolved) if train else None
-    return Attempt(previous, train, Stage.evaluate in cfg.stages and not done, resume)
+    evaluate = Stage.evaluate in cfg.stages and not done
+    fill = missing_steps(cfg, run_dir) if trained and evaluate else []
+    if fill and Stage.train not in cfg.stages:
+        raise ConfigError(
+            f"eval.at_steps={list(cfg.eval.at_steps)}: {run_dir} has no adapter saved at step "
+            f"{', '.join(map(str, fill))}, and stages=[{','.join(cfg.stages)}] trains nothing "
+            "(run with stages=[train,evaluate] to train again up to the last of them)"
+        )
+    # A killed, preempted or requeued attempt left checkpoints: training continues from the newest complete one. A
+    # fill starts from step 0 (a checkpoint may lie past a step it must save) and labels its checkpoints as this
+    # run's, which they are.
+    resume = (
+        _resume_point(run_dir, key, identity.resolved) if train else _identity(key, identity.resolved) if fill else None
+    )
+    return Attempt(previous, train, evaluate, resume, fill)
+
+
+def _trained(previous: RunRecord | None, key: str) -> bool:
+    return previous is not None and previous.run_key == key and previous.trained_at is not None
 
 
 def skip(attempt: Attempt, run_dir: Path, key: str) -> RunRecord | None:
@@ -153,10 +179,15 @@ def lifecycle(ctx: RunContext) -> Iterator[RunContext]:
             print_summary(record, ctx.tracker.note if ctx.tracker else None)
 
 
+def _identity(key: str, resolved: dict) -> Resume:
+    """What checkpoints of this run carry (run key, keyed config), continuing from none."""
+    return Resume(key, without_secrets(keyed_config(resolved)))
+
+
 def _resume_point(run_dir: Path, key: str, resolved: dict) -> Resume:
     """What checkpoints of this run carry, and the one to continue from (a ConfigError if the run directory holds
     another configuration's; torn or corrupt ones are set aside on the way)."""
-    resume = Resume(key, without_secrets(keyed_config(resolved)))
+    resume = _identity(key, resolved)
     resume.picked = pick(run_dir, key, resume.keyed)
     resume.checkpoint = resume.picked.path
     return resume

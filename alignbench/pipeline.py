@@ -50,7 +50,8 @@ def run(config: DictConfig, run_dir: Path, job: JobInfo) -> RunRecord | None:
 
 def _execute(ctx: RunContext) -> None:
     """The run's stages, in order."""
-    if ctx.attempt.train and (stage := ctx.identity.stage) is not None:
+    trains = ctx.attempt.train or ctx.attempt.fill
+    if trains and (stage := ctx.identity.stage) is not None:
         stages.earlier_stage(ctx, stage, _run_stage)
     stages.start_tracking(ctx)
     stages.load_data(ctx)
@@ -58,6 +59,8 @@ def _execute(ctx: RunContext) -> None:
     if ctx.attempt.train:
         stages.train(ctx)
     else:
+        if ctx.attempt.fill:
+            stages.fill_steps(ctx)
         stages.load_adapter(ctx)
     if ctx.attempt.evaluate:
         stages.evaluate(ctx)

@@ -42,6 +42,12 @@ def library_problems(cfg: Config) -> list[str]:
                 f"eval.at_steps={list(cfg.eval.at_steps)}: training stops at method.max_steps={cfg.method.max_steps}, "
                 f"so no adapter is saved at step {', '.join(map(str, late))}"
             )
+    kept_late = [step for step in cfg.train.keep_steps if step > cfg.method.max_steps] if _trains(cfg.method) else []
+    if kept_late:
+        problems.append(
+            f"train.keep_steps={list(cfg.train.keep_steps)}: training stops at method.max_steps="
+            f"{cfg.method.max_steps}, so no adapter is saved at step {', '.join(map(str, kept_late))}"
+        )
     return problems
 
 

@@ -12,7 +12,7 @@ from alignbench.config.schema import Config, MergeMethodConfig, MethodConfig, Un
 from alignbench.data.fit import fit_data
 from alignbench.data.load import load_preference_data, selection_seed
 from alignbench.lifecycle import RunContext
-from alignbench.modeling.models import load_base_model, load_tokenizer, model_location
+from alignbench.modeling.models import load_base_model, load_tokenizer, model_location, release_base_model
 from alignbench.runs import adapter
 from alignbench.runs.chain import ChainStage, ensure_stage
 from alignbench.runs.console import quiet_libraries, run_name, stage_line
@@ -104,6 +104,33 @@ def train(ctx: RunContext) -> None:
     record.adapter_files = adapter.listed(run_dir)  # verifies the adapter even if its manifest is lost
     discard(run_dir)  # the published adapter is what the run keeps; its checkpoints go only now
     record.write(run_dir)
+
+
+def fill_steps(ctx: RunContext) -> None:
+    """A run trained before that lacks adapters of eval.at_steps (trained with fewer, or in another sweep's folder):
+    train again, exactly as the first time, only up to the last one missing, saving those; the run's own adapter and
+    its training's numbers stay the ones it has."""
+    cfg, record, fill = ctx.cfg, ctx.record, ctx.attempt.fill
+    assert ctx.tracker is not None, "start_tracking runs before training"
+    say(f"train {cfg.method.name} again to step {max(fill)} for the adapters it lacks at steps {fill}")
+    with timed(record.timings, "fill_s"):
+        trained = train_adapter(
+            cfg,
+            ctx.model,
+            ctx.tokenizer,
+            ctx.data.train,
+            ctx.run_dir,
+            ctx.precision,
+            ctx.tracker,
+            pin_memory=torch.cuda.is_available(),
+            parent=record.parent,
+            resume=ctx.attempt.resume,
+            fill=fill,
+        )
+    release_base_model(trained.policy)  # the partly trained adapter off the base: the run's own goes on next
+    discard(ctx.run_dir)
+    record.filled_steps = sorted(set(record.filled_steps or []) | set(fill))
+    record.write(ctx.run_dir)
 
 
 def load_adapter(ctx: RunContext) -> None:

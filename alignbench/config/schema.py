@@ -347,6 +347,9 @@ class TrainConfig:
     # A resumable checkpoint (adapter, optimizer, scheduler, RNG) every this many optimizer steps; null: four per
     # run (max_steps // 4); 0: none (a SIGTERM/SIGUSR2 still checkpoints before the run stops). Not in the run key.
     save_steps: Optional[int] = at_least(0, None)
+    # Adapters saved at these steps and kept in the run directory (steps/<step>), besides eval.at_steps': for a
+    # later sweep that evaluates them (sweep=paper keeps 100 ... 600 for paper_quantity). Not in the run key.
+    keep_steps: List[int] = field(default_factory=list)
 
 
 @dataclass

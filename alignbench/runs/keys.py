@@ -45,11 +45,15 @@ def keyed_config(config: dict[str, Any]) -> dict[str, Any]:
     keyed = {k: v for k, v in config.items() if k not in NOT_IN_RUN_KEY + EVALUATION}
     keyed["model"] = {k: v for k, v in keyed["model"].items() if k != "path"}  # where the weights are, not what
     # Speed and resumability, not the result: a resumed run ends exactly as an uninterrupted one (tests/training).
-    keyed["train"] = {k: v for k, v in keyed["train"].items() if k not in ("shared_caches", "save_steps")}
+    # What is saved while training (checkpoints, adapters at train.keep_steps) is not what is trained either.
+    keyed["train"] = {k: v for k, v in keyed["train"].items() if k not in ("shared_caches", "save_steps", "keep_steps")}
     for (section, name), legacy in ADDED.items():
         if keyed.get(section, {}).get(name) == legacy:
             keyed[section] = {k: v for k, v in keyed[section].items() if k != name}
-    keyed["checkpoints"] = config["eval"].get("at_steps", [])  # adapters saved while training: training writes them
+    # Which steps' adapters are evaluated (eval.at_steps) is evaluation, not training: a run with more evaluation
+    # points is the same trained run (lifecycle.attempt fills in step adapters it lacks). Hashed as the empty list
+    # every key had when no step was evaluated, so those keys stay the keys their runs were trained under.
+    keyed["checkpoints"] = []
     if "merge" in keyed["method"]:  # where a merge's inputs are found, not which (method.merge.input_keys)
         keyed["method"] = {
             **keyed["method"],

@@ -42,6 +42,8 @@ KEPT_BY_EVALUATION = (
     "data_source",
     "precision",
     "parent",
+    "trained_in",
+    "filled_steps",
 )
 KEPT_METRICS = ("train/", "data/")
 KEPT_TIMINGS = ("parent_s", "train_s", "load_model_s")
@@ -49,6 +51,8 @@ KEPT_TIMINGS = ("parent_s", "train_s", "load_model_s")
 LATE = (
     "adapter_files",
     "parent",
+    "trained_in",
+    "filled_steps",
     "torch_threads",
     "precision",
     "data_source",
@@ -107,6 +111,10 @@ class RunRecord:
     # A chained run's earlier stage (method=sft_dpo: the SFT run it started from and whose model was its reference):
     # stage, run_key, run_dir, where it was found, reused (False: this run trained it), trained_at, a few metrics.
     parent: dict[str, Any] | None = None
+    # The run directory whose training this run reuses (the same run key trained in sweep.inputs_dir: runs.reuse);
+    # None: trained here. eval.at_steps adapters it lacked and trained again (to the last of them), if any.
+    trained_in: str | None = None
+    filled_steps: list[int] | None = None
     metrics: dict[str, Any] = field(default_factory=dict)  # flat: train/..., data/..., eval/..., baseline/...
     timings: dict[str, float] = field(default_factory=dict)
     started_at: str | None = None

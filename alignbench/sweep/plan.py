@@ -26,6 +26,7 @@ from alignbench.runs.identity import Identity, identify
 from alignbench.runs.inputs import input_problems
 from alignbench.runs.keys import digest
 from alignbench.runs.provenance import secret_override
+from alignbench.runs.reuse import missing_steps, trained_elsewhere
 from alignbench.runs.state import Job, Status, status_of
 from alignbench.sweep import hydra_private
 from alignbench.sweep.estimate import gpu_minutes
@@ -84,7 +85,15 @@ class Planner:
         except Exception as err:  # the same error the launch would hit; the other jobs still run
             job.status, job.error = Status.invalid, f"{type(err).__name__}: {err}"
             return job
-        return status_of(sweep_dir / job.run_key, job)
+        run_dir = sweep_dir / job.run_key
+        status_of(run_dir, job)
+        if job.status is Status.pending and (source := trained_elsewhere(identity.config, job.run_key, run_dir)):
+            # trained in sweep.inputs_dir: a launch evaluates it, training again only to step adapters it lacks
+            job.status = Status.outdated
+            missing = missing_steps(identity.config, source)
+            steps = identity.config.method.max_steps
+            job.gpu_minutes = job.gpu_minutes and job.gpu_minutes * (max(missing) / steps if missing else 0.0)
+        return job
 
     def _check_here(self, jobs: list[Job]) -> None:
         """Why each job could not start on this machine: the run's own rules, applied once per configuration

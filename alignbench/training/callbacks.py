@@ -65,6 +65,19 @@ class SaveAdapterAt(TrainerCallback):
         return control
 
 
+class StopAfter(TrainerCallback):
+    """Ends training after `step` (the schedule stays that of the whole run): a run trained again only to save the
+    step adapters it lacks (training.train, `fill`)."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= self.step:
+            control.should_training_stop = True
+        return control
+
+
 def quiet_console(trainer, label: str) -> None:
     """Keep transformers' progress bar, labelled (e.g. "train dpo"), but not the raw log dict it prints under the bar
     at every logging step ({'loss': ..., 'grad_norm': ...}): the summary, the tracker and record.json carry those

@@ -14,7 +14,7 @@ from alignbench.data.parsers import Pair
 from alignbench.runs.adapter import staged
 from alignbench.runs.dirs import CacheDir, RunDir
 from alignbench.runs.tracking import Tracker
-from alignbench.training.callbacks import SaveAdapterAt, StopOnNonFinite, quiet_console, tracker_callback
+from alignbench.training.callbacks import SaveAdapterAt, StopAfter, StopOnNonFinite, quiet_console, tracker_callback
 
 if TYPE_CHECKING:
     from alignbench.training.methods.common import Trainer, TrainResult
@@ -38,6 +38,7 @@ def train_adapter(
     pin_memory: bool,
     parent: dict | None = None,
     resume: Resume | None = None,
+    fill: list[int] | None = None,
 ) -> Trained:
     """Build the method's trainer, train (its settings and log lines go to the tracker, not the console), and save
     the adapter (PEFT safetensors + tokenizer with its template) under run_dir's staging name (runs.adapter). A
@@ -45,7 +46,10 @@ def train_adapter(
     reference it is keyed by.
 
     Checkpoints go to run_dir/checkpoints (training.checkpoints); `resume.checkpoint` continues from one. A SIGTERM or
-    SIGUSR2 while training checkpoints at the next step and raises Preempted (training.preemption)."""
+    SIGUSR2 while training checkpoints at the next step and raises Preempted (training.preemption).
+
+    `fill`: the run was trained before and lacks the adapters of these steps; training runs again, the same as the
+    first time (same seed, data order and schedule), only up to the last of them and saves those, nothing else."""
     from alignbench.modeling.adapters import peft_config
     from alignbench.training.methods import METHODS, TrainerInputs
     from alignbench.training.preemption import StopSignals
@@ -72,9 +76,11 @@ def train_adapter(
     trainer.add_callback(tracker_callback(tracker))
     quiet_console(trainer, f"train {cfg.method.name}")
     trainer.add_callback(StopOnNonFinite())
-    if cfg.eval.at_steps:
+    if steps := fill or adapter_steps(cfg):
         save = getattr(trainer, "save_adapter_at_step", None)  # a method that writes its adapter its own way
-        trainer.add_callback(SaveAdapterAt(cfg.eval.at_steps, run_dir, tokenizer, save))
+        trainer.add_callback(SaveAdapterAt(steps, run_dir, tokenizer, save))
+    if fill:
+        trainer.add_callback(StopAfter(max(fill)))
     dropout = lora_dropout_in_force(trainer.model)
     with StopSignals() as stop:
         # Last: the non-finite check of a step runs before its checkpoint is asked for.
@@ -83,6 +89,8 @@ def train_adapter(
         with _trl_bars():  # TRL's reference pass runs when training starts
             result = trainer.train(resume_from_checkpoint=str(checkpoint)) if checkpoint else trainer.train()
         stop.raise_if_stopped(trainer.state.global_step)
+    if fill:  # the run's own adapter is the one trained before
+        return Trained(trainer.model, {}, trainer.cache_hits)
     with staged(run_dir) as staging:  # published whole, with its manifest, by runs.adapter.commit
         trainer.save_model(str(staging))
     metrics = train_metrics(trainer.state.log_history, result) | {"train/lora_dropout": dropout}
@@ -92,6 +100,15 @@ def train_adapter(
         metrics["train/loss"] = trainer.run_training_loss()  # every step's, across resumes
     # The trainer (optimizer state, dataloaders) goes with this frame: a grid's memory stays that of one run.
     return Trained(trainer.model, metrics, trainer.cache_hits)
+
+
+def adapter_steps(cfg: Config) -> list[int]:
+    """The steps whose adapter training saves: eval.at_steps' and train.keep_steps' (a method that trains no steps
+    keeps none; it refuses eval.at_steps itself)."""
+    from alignbench.config.schema import UntrainedMethodConfig
+
+    kept = [] if isinstance(cfg.method, UntrainedMethodConfig) else cfg.train.keep_steps
+    return sorted(set(cfg.eval.at_steps) | set(kept))
 
 
 def checked_dataset_size(trainer: Trainer, fitted: int) -> int | None:
