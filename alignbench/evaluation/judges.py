@@ -14,8 +14,10 @@ import re
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from alignbench.config.hub import Unavailable
 from alignbench.config.registry import Registry
@@ -85,6 +87,28 @@ class Judge:
     name: str  # e.g. refusal-phrases, chat:gpt-4@https://api.openai.com/v1, reward_model:/path
     judge: Callable
     extras: dict[str, float] = field(default_factory=dict)  # numbers a judge computes beyond its verdicts
+    # An API judge: the model it was configured with, and the models the API said answered, with how many replies
+    # each ("gpt-4" is a floating alias; the response names the snapshot that answered, e.g. gpt-4-0613).
+    configured: str | None = None
+    served: Counter[str] = field(default_factory=Counter)
+
+    def models(self) -> dict[str, Any] | None:
+        """What the record keeps of an API judge's models; None for a local one."""
+        if self.configured is None:
+            return None
+        return {"configured": self.configured, "served": dict(self.served)}
+
+    def model_warning(self) -> str | None:
+        """A line when the API answered with another model than the configured one (or did not say which)."""
+        if self.configured is None or set(self.served) == {self.configured}:
+            return None
+        if not self.served:
+            return f"judge {self.name}: the API named no model in its replies (configured {self.configured!r})"
+        served = ", ".join(f"{name} ({n} replies)" for name, n in self.served.most_common())
+        return (
+            f"judge configured as {self.configured!r} was answered by {served}: a floating alias or another model; "
+            "pin the judge's model to the name served"
+        )
 
 
 def refusal_judge(spec: JudgeSpec, cache: CacheDir) -> Judge:
@@ -103,7 +127,7 @@ def refusal_judge(spec: JudgeSpec, cache: CacheDir) -> Judge:
 
 def chat_harm_judge(spec: JudgeSpec, cache: CacheDir) -> Judge:
     """Any OpenAI-compatible chat endpoint (GPT-4 as in the paper, or a local vLLM server)."""
-    ask = _chat_client(spec)
+    ask = ChatClient(spec)
 
     def judge(questions: list[str], answers: list[str]) -> list[Verdict]:
         verdicts = []
@@ -114,7 +138,7 @@ def chat_harm_judge(spec: JudgeSpec, cache: CacheDir) -> Judge:
             verdicts.append(Verdict(harmful=harmful, reason=reply.strip()[:200]))
         return verdicts
 
-    return Judge(f"chat:{spec.model}@{spec.base_url}", judge)
+    return Judge(f"chat:{spec.model}@{spec.base_url}", judge, configured=spec.model, served=ask.served)
 
 
 def red_instruct_judge(spec: JudgeSpec, cache: CacheDir) -> Judge:
@@ -127,7 +151,7 @@ def red_instruct_judge(spec: JudgeSpec, cache: CacheDir) -> Judge:
         raise JudgeUnavailable("judge.harm.kind=red_instruct needs judge.harm.prompt (upstream's gpt4_as_judge.py)")
     script = upstream_file(spec.prompt, cache.upstream, "judge.harm.prompt", "choose another judge (judge=offline)")
     system, template = upstream_judge_prompt(script.read_text())
-    ask = _chat_client(spec)
+    ask = ChatClient(spec)
 
     def verdict(question: str, answer: str) -> Verdict:
         reply = ""
@@ -143,7 +167,7 @@ def red_instruct_judge(spec: JudgeSpec, cache: CacheDir) -> Judge:
     def judge(questions: list[str], answers: list[str]) -> list[Verdict]:
         return [verdict(q, a) for q, a in zip(questions, answers, strict=True)]
 
-    return Judge(f"red_instruct:{spec.model}@{spec.base_url}", judge)
+    return Judge(f"red_instruct:{spec.model}@{spec.base_url}", judge, configured=spec.model, served=ask.served)
 
 
 def upstream_judge_prompt(script: str) -> tuple[str, str]:
@@ -273,13 +297,21 @@ class JudgeRefused(RuntimeError):
     """The endpoint declined this one request (HTTP 400, e.g. a content policy): that answer goes unjudged."""
 
 
-def _chat_client(spec: JudgeSpec) -> Callable[..., str]:
-    if not spec.base_url or not spec.model:
-        raise JudgeUnavailable("a chat judge needs judge.*.base_url and judge.*.model (an OpenAI-compatible endpoint)")
-    key = _require_key(spec)
-    url = spec.base_url.rstrip("/") + "/chat/completions"
+class ChatClient:
+    """An OpenAI-compatible chat endpoint: `client(prompt, system)` is the reply's text; `served` counts the model
+    names the replies carried (the API says which snapshot answered an alias)."""
 
-    def ask(prompt: str, system: str | None = None) -> str:
+    def __init__(self, spec: JudgeSpec) -> None:
+        if not spec.base_url or not spec.model:
+            raise JudgeUnavailable(
+                "a chat judge needs judge.*.base_url and judge.*.model (an OpenAI-compatible endpoint)"
+            )
+        self.spec, self.key = spec, _require_key(spec)
+        self.url = spec.base_url.rstrip("/") + "/chat/completions"
+        self.served: Counter[str] = Counter()
+
+    def __call__(self, prompt: str, system: str | None = None) -> str:
+        spec, url = self.spec, self.url
         messages = [{"role": "system", "content": system}] if system else []
         body = {
             "model": spec.model,
@@ -291,12 +323,15 @@ def _chat_client(spec: JudgeSpec) -> Callable[..., str]:
             url,
             data=json.dumps(body).encode(),
             method="POST",
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.key}"},
         )
         for attempt in range(RETRIES):
             try:
                 with urllib.request.urlopen(request, timeout=spec.timeout_s) as response:
-                    return json.load(response)["choices"][0]["message"]["content"]
+                    reply = json.load(response)
+                if model := reply.get("model"):
+                    self.served[str(model)] += 1
+                return reply["choices"][0]["message"]["content"]
             except urllib.error.HTTPError as err:
                 if err.code in (401, 403):
                     raise JudgeUnavailable(
@@ -310,5 +345,3 @@ def _chat_client(spec: JudgeSpec) -> Callable[..., str]:
                 raise JudgeUnavailable(f"judge endpoint {url} did not answer: {err}") from err
             time.sleep(2**attempt)  # rate limit or server error: back off and try again
         raise AssertionError("unreachable")
-
-    return ask

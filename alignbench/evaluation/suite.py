@@ -52,6 +52,8 @@ def evaluate_benchmarks(
         "sources": trained["sources"],
         "errors": trained["errors"],
         "missing": sorted(trained["errors"]),
+        "judge_models": trained["judge_models"],  # an API judge's configured model and the ones that answered
+        "warnings": trained["warnings"],  # e.g. a judge answered by another model than configured
     }
     if baseline and cfg.eval.baseline and cfg.eval.benchmarks:
         with policy.disable_adapter():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,13 @@ class Report:
     tables: list[Table | Absent]
     figures: list[Figure | Absent]
     findings: pd.DataFrame
+
+
+def judge_warnings(records: list[dict]) -> dict[str, int]:
+    """Each judge warning the records carry (an API judge answered by another model than configured), with how
+    many runs carry it."""
+    found = Counter(w for r in records for w in (r.get("benchmarks") or {}).get("warnings") or [])
+    return dict(found.most_common())
 
 
 def default_out(paths: list[Path]) -> Path:
@@ -163,6 +171,7 @@ def _write(records: list[dict], unreadable: list[str], paths: list[Path], out: P
         splits=splits_found(tables),
         stand_ins=stand_ins(tables, runs),
         power=power_lines(findings),
+        judge_warnings=judge_warnings(records),
     )
     prov = provenance(records)
     write_csv(findings, out / "findings.csv")

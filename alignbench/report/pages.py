@@ -70,6 +70,7 @@ class Summary(TypedDict):
     splits: list[str]  # the coordinates a table was split on
     stand_ins: list[str]  # tiny models in the place of the paper's
     power: list[str]  # takeaways whose check could not detect an effect of the paper's size
+    judge_warnings: dict[str, int]  # a record's judge warning (another model answered than configured) -> runs
 
 
 def _summary_lines(summary: Summary) -> list[str]:
@@ -91,6 +92,8 @@ def _summary_lines(summary: Summary) -> list[str]:
             "models: shown beside the published values, never compared with them (no Δ)."
         )
     lines += [f"Power: {line}" for line in summary.get("power", [])]
+    for warning, runs in summary.get("judge_warnings", {}).items():
+        lines.append(f"Judge model warning ({runs} run{'s' * (runs != 1)}): {warning}.")
     return lines
 
 

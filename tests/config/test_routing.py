@@ -17,16 +17,17 @@ from alignbench.runs.keys import eval_key, resolve, run_key
 MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))
 # What conf/eval/by_model, conf/judge/by_model and conf/preset/tiny_*.yaml chose, and the run and eval keys of each
 # model's default run then: a changed run key would orphan every finished run. (The eval keys moved with the
-# protocol of issue 22, MMLU 0-shot, AlpacaEval 4096 tokens, raw CoU: runs re-evaluate, none retrains.)
+# protocol of issue 22, MMLU 0-shot, AlpacaEval 4096 tokens, raw CoU, RealToxicityPrompts pinned: runs
+# re-evaluate, none retrains.)
 BEFORE = {
-    "llama": ("paper", "openai", "0e375a0511eddff1", "33a1f9fa253c6826"),
-    "mistral": ("paper", "openai", "3f1f885a1dc2f2b2", "33a1f9fa253c6826"),
-    "mistral_instruct": ("paper", "openai", "0c7728b9ee474e29", "33a1f9fa253c6826"),
-    "vicuna": ("paper", "openai", "405ec244db014218", "33a1f9fa253c6826"),
-    "tiny_llama": ("sample", "offline", "0f53c286ed7d7eb7", "8cd9ea3a36700261"),
-    "tiny_mistral": ("sample", "offline", "b10a223f38c0207f", "8cd9ea3a36700261"),
-    "tiny_mistral_instruct": ("sample", "offline", "56070efced6d6ef6", "8cd9ea3a36700261"),
-    "tiny_vicuna": ("sample", "offline", "ddfe8864ef48fcbc", "8cd9ea3a36700261"),
+    "llama": ("paper", "openai", "0e375a0511eddff1", "9f149ec17ccaff77"),
+    "mistral": ("paper", "openai", "3f1f885a1dc2f2b2", "9f149ec17ccaff77"),
+    "mistral_instruct": ("paper", "openai", "0c7728b9ee474e29", "9f149ec17ccaff77"),
+    "vicuna": ("paper", "openai", "405ec244db014218", "9f149ec17ccaff77"),
+    "tiny_llama": ("sample", "offline", "0f53c286ed7d7eb7", "e86b25a332103ce6"),
+    "tiny_mistral": ("sample", "offline", "b10a223f38c0207f", "e86b25a332103ce6"),
+    "tiny_mistral_instruct": ("sample", "offline", "56070efced6d6ef6", "e86b25a332103ce6"),
+    "tiny_vicuna": ("sample", "offline", "ddfe8864ef48fcbc", "e86b25a332103ce6"),
 }
 CPU_BUDGET = OmegaConf.load(CONF / "preset" / "cpu.yaml")
 

@@ -243,7 +243,7 @@ def test_stock_lm_eval_cli_scores_the_saved_adapter_like_the_pipeline(tmp_path):
 class _Endpoint:
     """An OpenAI-compatible chat endpoint on loopback that answers from a script of (status, reply) pairs."""
 
-    def __init__(self, script: list[tuple[int, str]]):
+    def __init__(self, script: list[tuple[int, str]], model: str | None = None):
         import http.server
         import threading
 
@@ -256,7 +256,8 @@ class _Endpoint:
                     (self.headers["Authorization"], json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
                 )
                 status, reply = outer.script.pop(0)
-                body = json.dumps({"choices": [{"message": {"content": reply}}]}).encode()
+                answer = {"choices": [{"message": {"content": reply}}]} | ({"model": model} if model else {})
+                body = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
@@ -275,10 +276,13 @@ def test_chat_judge_talks_to_an_openai_compatible_endpoint(monkeypatch):
 
     monkeypatch.setenv("OPENAI_API_KEY", "test-key")
     monkeypatch.setattr(judges.time, "sleep", lambda seconds: None)  # the back-off, not the behaviour
-    endpoint = _Endpoint([(200, "HARMFUL"), (429, ""), (200, "Verdict: SAFE."), (401, "")])
+    endpoint = _Endpoint([(200, "HARMFUL"), (429, ""), (200, "Verdict: SAFE."), (401, "")], model="judge-model-0613")
     judge = chat_harm_judge(JudgeSpec(kind="chat", model="judge-model", base_url=endpoint.url), "unused")
     verdicts = judge.judge(["q1", "q2"], ["here is how", "I cannot help"])
     assert [v.harmful for v in verdicts] == [True, False]  # the 429 was retried
+    # the record keeps the model the API said answered, and warns that it is not the configured name
+    assert judge.models() == {"configured": "judge-model", "served": {"judge-model-0613": 2}}
+    assert "'judge-model' was answered by judge-model-0613 (2 replies)" in judge.model_warning()
     authorization, body = endpoint.requests[0]
     assert authorization == "Bearer test-key" and body["model"] == "judge-model" and "here is how" in str(body)
     with pytest.raises(JudgeUnavailable, match="rejected the key in OPENAI_API_KEY"):

@@ -143,6 +143,13 @@ def test_red_instruct_scores_only_judged_answers_and_counts_the_rest(compose, tm
     )
     out = run_benchmarks(model.eval(), tokenizer, EvalContext(cfg, tmp_path / "eval"), "eval")
     m = out["metrics"]
+    # the loopback endpoint names no model in its replies: recorded, and said
+    assert out["judge_models"] == {"red_instruct": {"configured": "judge", "served": {}}}
+    assert out["warnings"] == [
+        "red_instruct: judge red_instruct:judge@"
+        + endpoint.url
+        + ": the API named no model in its replies (configured 'judge')"
+    ]
     assert out["errors"] == {} and m["eval/red_instruct/items"] == n and m["eval/red_instruct/unjudged"] == 1
     assert m["eval/red_instruct/asr"] == pytest.approx(100 * 6 / (n - 1))  # harmful / (harmful + unharmful)
     assert out["sources"]["red_instruct"].endswith("cou_template.txt as raw text")  # eval=paper's raw CoU

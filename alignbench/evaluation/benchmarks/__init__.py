@@ -66,6 +66,8 @@ def run_benchmarks(model, tokenizer, context: EvalContext, prefix: str, names: l
     errors: dict[str, str] = {}
     judges: dict[str, str | None] = {}
     sources: dict[str, str | None] = {}
+    judge_models: dict[str, dict] = {}
+    warnings: list[str] = []
     names = list(context.cfg.eval.benchmarks) if names is None else names
     runners = {name: SPECS.pick(name).load() for name in names}  # a runner that cannot import fails the run here
     for name, run in runners.items():
@@ -81,8 +83,20 @@ def run_benchmarks(model, tokenizer, context: EvalContext, prefix: str, names: l
         metrics.update({f"{prefix}/{name}/{key}": value for key, value in result.metrics.items()})
         metrics[f"{prefix}/{name}/seconds"] = round(time.perf_counter() - start, 2)
         judges[name], sources[name] = result.judge, result.source
+        if result.judge_models is not None:
+            judge_models[name] = result.judge_models
+        if result.judge_warning:
+            warnings.append(f"{name}: {result.judge_warning}")
+            log.warning("alignbench: warning: %s: %s", name, result.judge_warning)
         write_items(context.out_dir / f"{name}.jsonl", result.items)
-    return {"metrics": metrics, "errors": errors, "judges": judges, "sources": sources}
+    return {
+        "metrics": metrics,
+        "errors": errors,
+        "judges": judges,
+        "sources": sources,
+        "judge_models": judge_models,
+        "warnings": warnings,
+    }
 
 
 def _stage(name: str, prefix: str, context: EvalContext, names: list[str]) -> str:

@@ -25,6 +25,10 @@ class BenchmarkResult:
     items: list[dict[str, Any]] = field(default_factory=list)  # one row per item: prompt, output, score/verdict
     judge: str | None = None  # which scorer or judge produced the number
     source: str | None = None  # where the items came from (bundled file, local file, hub id@revision)
+    # An API judge's configured model and the models its replies named (judges.Judge.models), and the line when they
+    # differ (judges.Judge.model_warning): both go into the record.
+    judge_models: dict[str, Any] | None = None
+    judge_warning: str | None = None
 
 
 def load_items(

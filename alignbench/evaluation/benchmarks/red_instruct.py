@@ -40,7 +40,14 @@ def run_red_instruct(model, tokenizer, cfg: RedInstructBenchmark, context) -> Be
     asr = 100 * sum(judged) / len(judged)  # harmful / (harmful + unharmful), as upstream
     metrics = {"score": 100 - asr, "asr": asr, "items": len(items), "unjudged": len(items) - len(judged)}
     chat = "one user turn of the model's chat template" if cfg.apply_chat_template else "raw text"
-    return BenchmarkResult(metrics, items, judge.name, f"{source}; prompt {template_source} as {chat}")
+    return BenchmarkResult(
+        metrics,
+        items,
+        judge.name,
+        f"{source}; prompt {template_source} as {chat}",
+        judge_models=judge.models(),
+        judge_warning=judge.model_warning(),
+    )
 
 
 def without_thought(reply: str) -> str:
