@@ -126,9 +126,14 @@ def test_side_experiment_sweeps_plan(sweep, expected):
         }
 
 
-def test_paper_quantity_runs_700_steps_evaluated_every_100(compose):
-    cfg = compose(["sweep=paper_quantity", "model=mistral"])
-    assert cfg.method.max_steps == 700 and list(cfg.eval.at_steps) == list(range(100, 800, 100))
+def test_paper_quantity_evaluates_the_paper_runs_every_100_steps(compose):
+    cfg = compose(["sweep=paper_quantity", "model=mistral", "quant=nf4"])
+    # 100 ... 600 as step adapters, 700 as the run's own evaluation
+    assert cfg.method.max_steps == 700 and list(cfg.eval.at_steps) == list(range(100, 700, 100))
+    paper = compose(["sweep=paper", "model=mistral", "quant=nf4"])
+    # the very runs of sweep=paper, which keeps their step adapters, found where it puts them
+    assert run_key(resolve(cfg)) == run_key(resolve(paper)) and cfg.sweep.inputs_dir == "multirun/paper"
+    assert list(paper.train.keep_steps) == list(cfg.eval.at_steps)
 
 
 def test_paper_tiny_runs_tiny_models_on_bundled_data(compose):
