@@ -81,21 +81,9 @@ def train(ctx: RunContext) -> None:
     """Train the adapter, then publish it whole with its manifest and record it: a later evaluation failure keeps
     the training."""
     cfg, record, run_dir = ctx.cfg, ctx.record, ctx.run_dir
-    assert ctx.tracker is not None, "start_tracking runs before training"
     say(training_line(cfg, len(ctx.data.train)))
     with timed(record.timings, "train_s"):
-        trained = train_adapter(
-            cfg,
-            ctx.model,
-            ctx.tokenizer,
-            ctx.data.train,
-            run_dir,
-            ctx.precision,
-            ctx.tracker,
-            pin_memory=torch.cuda.is_available(),
-            parent=record.parent,
-            resume=ctx.attempt.resume,
-        )
+        trained = _train(ctx)
     ctx.policy = trained.policy  # the base with the adapter in it, from here on
     record.metrics.update(trained.metrics)
     record.cache_hits, record.trained_at = trained.cache_hits, now()
@@ -111,26 +99,31 @@ def fill_steps(ctx: RunContext) -> None:
     train again, exactly as the first time, only up to the last one missing, saving those; the run's own adapter and
     its training's numbers stay the ones it has."""
     cfg, record, fill = ctx.cfg, ctx.record, ctx.attempt.fill
-    assert ctx.tracker is not None, "start_tracking runs before training"
     say(f"train {cfg.method.name} again to step {max(fill)} for the adapters it lacks at steps {fill}")
     with timed(record.timings, "fill_s"):
-        trained = train_adapter(
-            cfg,
-            ctx.model,
-            ctx.tokenizer,
-            ctx.data.train,
-            ctx.run_dir,
-            ctx.precision,
-            ctx.tracker,
-            pin_memory=torch.cuda.is_available(),
-            parent=record.parent,
-            resume=ctx.attempt.resume,
-            fill=fill,
-        )
+        trained = _train(ctx, fill)
     release_base_model(trained.policy)  # the partly trained adapter off the base: the run's own goes on next
     discard(ctx.run_dir)
     record.filled_steps = sorted(set(record.filled_steps or []) | set(fill))
     record.write(ctx.run_dir)
+
+
+def _train(ctx: RunContext, fill: list[int] | None = None):
+    """training.train.train_adapter on what the run holds (its checkpoints continue an interrupted attempt)."""
+    assert ctx.tracker is not None, "start_tracking runs before training"
+    return train_adapter(
+        ctx.cfg,
+        ctx.model,
+        ctx.tokenizer,
+        ctx.data.train,
+        ctx.run_dir,
+        ctx.precision,
+        ctx.tracker,
+        pin_memory=torch.cuda.is_available(),
+        parent=ctx.record.parent,
+        resume=ctx.attempt.resume,
+        fill=fill,
+    )
 
 
 def load_adapter(ctx: RunContext) -> None:

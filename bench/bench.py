@@ -38,6 +38,15 @@ MODEL = [
     "model.tiny.intermediate_size=688",
 ]
 STEPS = 40
+# --smoke: every contender and figure, at a size where only the path is tested
+SMOKE_STEPS = 4
+SMOKE_MODEL = [
+    "model.tiny.hidden_size=32",
+    "model.tiny.num_layers=1",
+    "model.tiny.num_heads=2",
+    "model.tiny.num_kv_heads=1",
+    "model.tiny.intermediate_size=64",
+]
 GRID = ["adapter.r=8,16", "seed=0,1"]
 TRAIN_ONLY = ["stages=[train]", "logger=none", f"method.max_steps={STEPS}"]
 ENV = {
@@ -247,7 +256,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=BENCH / "results")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="the whole path at a minimal size (one repeat, a few steps, a smaller model): the test suite runs it "
+        "so that the bench cannot break unnoticed; its numbers mean nothing",
+    )
     args = parser.parse_args()
+    if args.smoke:
+        global STEPS, MODEL
+        STEPS, args.repeats = SMOKE_STEPS, 1
+        MODEL = SMOKE_MODEL
     work = Path(tempfile.mkdtemp(prefix="alignbench-bench-"))
     samples: dict[str, list[float]] = {}
 

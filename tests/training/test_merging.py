@@ -50,6 +50,18 @@ def layers(model):
     return [getattr(model.base_model.model, m) for m in MODULES]
 
 
+def hand_sized():
+    """Two adapters whose q_proj deltas are hand-sized rows (A = identity, scaling 1: the deltas are B)."""
+    model, _ = two_adapters(rank=4)
+    first = torch.tensor([[2.0, 1.0, -3.0, 0.1]] * 4)
+    second = torch.tensor([[4.0, -2.0, -1.0, 0.1]] * 4)
+    with torch.no_grad():
+        for name, b in (("in_0", first), ("in_1", second)):
+            layers(model)[0].lora_A[name].weight.copy_(torch.eye(4))
+            layers(model)[0].lora_B[name].weight.copy_(b)
+    return model
+
+
 def merged_delta(model, module: str) -> torch.Tensor:
     return getattr(model.base_model.model, module).get_delta_weight("default").detach()
 
@@ -96,13 +108,7 @@ def test_mergekits_documented_formulas_hold_on_hand_sized_tensors():
     deltas (normalize: its default); DARE-TIES: the same on deltas dropped at 1 - density and rescaled so that each
     keeps its L1 norm (mergekit's `rescale`; the DARE paper's 1 / density in expectation), summed whole (normalize
     false by default)."""
-    model, _ = two_adapters(rank=4)
-    first = torch.tensor([[2.0, 1.0, -3.0, 0.1]] * 4)
-    second = torch.tensor([[4.0, -2.0, -1.0, 0.1]] * 4)
-    with torch.no_grad():  # A = identity, scaling 1: the deltas are B
-        for name, b in (("in_0", first), ("in_1", second)):
-            layers(model)[0].lora_A[name].weight.copy_(torch.eye(4))
-            layers(model)[0].lora_B[name].weight.copy_(b)
+    model = hand_sized()
     merge(model, "weights", "ties", (1.0, 1.0), density=0.75)
     row = merged_delta(model, "q_proj")[0]
     # density 0.75 trims each delta's smallest quarter (the 0.1s); per entry the sign with more mass wins and the
@@ -190,13 +196,7 @@ def test_adapter_space_dare_drops_with_probability_one_minus_density_and_rescale
 
 
 def test_adapter_space_ties_is_the_disjoint_mean_of_the_weighted_deltas():
-    model, _ = two_adapters(rank=4)
-    first = torch.tensor([[2.0, 1.0, -3.0, 0.1]] * 4)
-    second = torch.tensor([[4.0, -2.0, -1.0, 0.1]] * 4)
-    with torch.no_grad():
-        for name, b in (("in_0", first), ("in_1", second)):
-            layers(model)[0].lora_A[name].weight.copy_(torch.eye(4))
-            layers(model)[0].lora_B[name].weight.copy_(b)
+    model = hand_sized()
     merge(model, "adapter", "ties", (0.5, 0.5), density=0.75)
     # PEFT weighs before electing and averages the agreeing weighted values: half of the weights space's result
     row = merged_delta(model, "q_proj")[0]
