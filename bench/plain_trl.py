@@ -61,6 +61,10 @@ def train_one(
         precompute_ref_log_probs=precompute,
         precompute_ref_batch_size=64,
         dataloader_pin_memory=False,
+        # TRL 1.16 zeroes every dropout unless told otherwise, the LoRA dropout this script asks for included: a
+        # script that sets lora_dropout=0.05 (Table 6, as alignbench trains) means it. Left at TRL's default, plain
+        # TRL trains without it and a step is ~30% cheaper on this model (measured: docs/performance.md).
+        disable_dropout=False,
     )
     lora = LoraConfig(
         r=rank,
