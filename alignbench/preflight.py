@@ -36,19 +36,19 @@ def library_problems(cfg: Config) -> list[str]:
         if unknown:
             problems.append(f"eval.benchmarks: no benchmark {unknown}; valid: {', '.join(sorted(SPECS))}")
         # (an untrained method refuses eval.at_steps itself, naming the method: training.methods.common)
-        late = [step for step in cfg.eval.at_steps if step > cfg.method.max_steps] if _trains(cfg.method) else []
-        if late:
-            problems.append(
-                f"eval.at_steps={list(cfg.eval.at_steps)}: training stops at method.max_steps={cfg.method.max_steps}, "
-                f"so no adapter is saved at step {', '.join(map(str, late))}"
-            )
-    kept_late = [step for step in cfg.train.keep_steps if step > cfg.method.max_steps] if _trains(cfg.method) else []
-    if kept_late:
-        problems.append(
-            f"train.keep_steps={list(cfg.train.keep_steps)}: training stops at method.max_steps="
-            f"{cfg.method.max_steps}, so no adapter is saved at step {', '.join(map(str, kept_late))}"
-        )
-    return problems
+        problems += _late_steps("eval.at_steps", cfg.eval.at_steps, cfg.method)
+    return problems + _late_steps("train.keep_steps", cfg.train.keep_steps, cfg.method)
+
+
+def _late_steps(key: str, steps: list[int], method) -> list[str]:
+    """A step past method.max_steps, where no adapter is ever saved (an untrained method refuses steps itself)."""
+    late = [step for step in steps if step > method.max_steps] if _trains(method) else []
+    if not late:
+        return []
+    return [
+        f"{key}={list(steps)}: training stops at method.max_steps={method.max_steps}, "
+        f"so no adapter is saved at step {', '.join(map(str, late))}"
+    ]
 
 
 def _trains(method) -> bool:

@@ -44,16 +44,16 @@ class MergeSpec:
     svd_rank: int | None = None  # cap on the merged adapter's rank per weight; None = exact
 
 
-# An operator: (base weight W0, the inputs' deltas, spec) -> the merged weight's delta from W0.
+# An operator: (the LoRA layer, the inputs' deltas on it, spec) -> the merged weight's delta from the base weight.
 Operator = Callable[[Any, list[Any], MergeSpec], Any]
 
 
-def _mergekit(base, deltas: list, spec: MergeSpec):
+def _mergekit(layer, deltas: list, spec: MergeSpec):
     """mergekit's method on the full weights, in float64 so that the task vectors survive the base's magnitude."""
     import torch
     from mergekit.merge_methods.api import merge_tensors
 
-    base = base.double()
+    base = _base_weight(layer).double()
     models = [base + delta.double() for delta in deltas]
     parameters: dict[str, Any] = {} if spec.normalize is None else {"normalize": spec.normalize}
     if spec.combination == "slerp":
@@ -67,8 +67,8 @@ def _mergekit(base, deltas: list, spec: MergeSpec):
     return (merged - base).to(torch.float32)
 
 
-def _peft(base, deltas: list, spec: MergeSpec):
-    """PEFT's operators on the deltas (add_weighted_adapter's, before its SVD)."""
+def _peft(layer, deltas: list, spec: MergeSpec):
+    """PEFT's operators on the deltas (add_weighted_adapter's, before its SVD): the base weight is not read."""
     import torch
     from peft.utils import merge_utils
 
@@ -131,7 +131,7 @@ def merge_adapters(model, names: list[str], space: str, spec: MergeSpec) -> dict
     factors, kept, total = {}, 0.0, 0.0
     with torch.no_grad():
         for key, module in _adapted(model, names):
-            delta = operator(_base_weight(module), [_delta(module, name) for name in names], spec)
+            delta = operator(module, [_delta(module, name) for name in names], spec)
             b, a, energy = low_rank(delta, spec.svd_rank)
             factors[key] = (a, b)
             kept, total = kept + energy[0], total + energy[1]

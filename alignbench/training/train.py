@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from alignbench.config.schema import Config, Precision
+from alignbench.config.schema import Config, Precision, UntrainedMethodConfig
 from alignbench.config.sources import base_identity
 from alignbench.data.parsers import Pair
 from alignbench.runs.adapter import staged
@@ -105,8 +105,6 @@ def train_adapter(
 def adapter_steps(cfg: Config) -> list[int]:
     """The steps whose adapter training saves: eval.at_steps' and train.keep_steps' (a method that trains no steps
     keeps none; it refuses eval.at_steps itself)."""
-    from alignbench.config.schema import UntrainedMethodConfig
-
     kept = [] if isinstance(cfg.method, UntrainedMethodConfig) else cfg.train.keep_steps
     return sorted(set(cfg.eval.at_steps) | set(kept))
 

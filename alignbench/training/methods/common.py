@@ -133,7 +133,9 @@ class _NoSteps:
 
 
 @dataclass(frozen=True)
-class _NotTrained:
+class NotTrained:
+    """What an Untrained method's train() returns: no step, no loss; `metrics` what it made instead (a merge's)."""
+
     global_step: int = 0
     training_loss: float | None = None
     metrics: dict[str, float] = field(default_factory=dict)
@@ -162,7 +164,7 @@ class Untrained:
 
     def train(self, resume_from_checkpoint: str | None = None) -> TrainResult:
         """No steps to take; `resume_from_checkpoint` is never given (no checkpoint is ever written)."""
-        return _NotTrained()
+        return NotTrained()
 
     def save_model(self, path: str) -> None:
         self.model.save_pretrained(path)

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 from alignbench.config.rules import ConfigError
 from alignbench.config.schema import MergeMethodConfig
-from alignbench.training.methods.common import TrainerInputs, TrainResult, Untrained, method_settings
+from alignbench.training.methods.common import NotTrained, TrainerInputs, TrainResult, Untrained, method_settings
 
 
 class Merger(Untrained):
@@ -43,7 +43,7 @@ class Merger(Untrained):
             seed=merge.seed,
             svd_rank=merge.svd_rank,
         )
-        return MergeResult(metrics=merge_adapters(self.model, self.names, merge.space, spec))
+        return NotTrained(metrics=merge_adapters(self.model, self.names, merge.space, spec))
 
 
 def default_weights(space: str, combination: str, inputs: int) -> list[float]:
@@ -51,13 +51,6 @@ def default_weights(space: str, combination: str, inputs: int) -> list[float]:
     default there; 1.0 adds each input's delta in full), else equal shares."""
     whole = space == "weights" and combination not in ("linear", "slerp")
     return [1.0 if whole else 1 / inputs] * inputs
-
-
-@dataclass(frozen=True)
-class MergeResult:
-    global_step: int = 0
-    training_loss: float | None = None
-    metrics: dict[str, float] = field(default_factory=dict)
 
 
 def build_merger(inputs: TrainerInputs) -> Merger:
